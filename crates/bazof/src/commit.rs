@@ -1,0 +1,286 @@
+//! SPEC §7: atomic commits: data files first, `s{n}.json` with put-if-absent, `version.txt` last.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, UInt32Array, UInt64Array};
+use arrow::compute::{cast, concat_batches};
+use arrow::datatypes::DataType;
+use chrono::{DateTime, Utc};
+use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
+
+use crate::data_file::{arrow_err, sort_for_file, write_data_file, NewFile};
+use crate::error::{Error, Result};
+use crate::schema::{TableSchema, DELETED_COLUMN};
+use crate::snapshot::{AnySnapshot, CommitSummary, DataFile, FileKind, Segment, Snapshot, FORMAT_VERSION};
+use crate::table::{snapshot_file, Table, VERSION_FILE};
+use crate::Commit;
+
+/// Rows buffered in memory before a sorted run is written as its own data file.
+pub const DEFAULT_RUN_ROWS: usize = 1 << 20;
+
+/// What a successful commit did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommitInfo {
+    /// The new commit number.
+    pub commit: Commit,
+    /// Event rows written (after dropping rows that can never win, see SPEC §4).
+    pub rows: u64,
+    /// Data files written, relative to the table root.
+    pub files: Vec<String>,
+}
+
+/// Writes one commit in bounded memory: rows are buffered, sorted and written as
+/// runs of at most `run_rows` rows; nothing is visible until [`CommitWriter::finish`]
+/// writes the snapshot file. Dropping the writer abandons the commit (its data files
+/// are unreferenced orphans that `vacuum` removes).
+pub struct CommitWriter {
+    table: Table,
+    schema: TableSchema,
+    parent: Option<Arc<AnySnapshot>>,
+    commit: Commit,
+    run: u32,
+    run_rows: usize,
+    buffer: Vec<RecordBatch>,
+    buffered: usize,
+    files: Vec<DataFile>,
+    rows_in: u64,
+}
+
+impl Table {
+    /// Appends one commit of events, atomically. Each batch has the key, event-time
+    /// and value columns by name (missing nullable value columns are null) and
+    /// optionally a boolean [`DELETED_COLUMN`] marking tombstones.
+    pub async fn commit(&self, batches: &[RecordBatch]) -> Result<CommitInfo> {
+        let mut writer = self.begin_commit().await?;
+        for b in batches {
+            writer.write(b).await?;
+        }
+        writer.finish().await
+    }
+
+    /// Starts a commit that can be fed batch by batch (see [`CommitWriter`]).
+    pub async fn begin_commit(&self) -> Result<CommitWriter> {
+        let (schema, parent) = match &self.new_schema {
+            Some(schema) => match self.latest_commit().await {
+                Err(Error::NotATable { .. }) => (schema.clone(), None),
+                Err(e) => return Err(e),
+                Ok(_) => {
+                    let snap = self.snapshot(None).await?;
+                    (snap.schema().clone(), Some(snap))
+                }
+            },
+            None => {
+                let snap = self.snapshot(None).await?;
+                (snap.schema().clone(), Some(snap))
+            }
+        };
+        if let Some(p) = &parent {
+            if matches!(p.as_ref(), AnySnapshot::Legacy(_)) {
+                return Err(Error::Schema {
+                    table: self.location().to_string(),
+                    reason: "bazof 0.2 tables are read-only: commit to a new table, or run `bazof compact` to convert it to format version 1 first".into(),
+                });
+            }
+        }
+        let commit = parent.as_ref().map_or(1, |p| p.commit() + 1);
+        Ok(CommitWriter {
+            table: self.clone(),
+            schema,
+            parent,
+            commit,
+            run: 0,
+            run_rows: DEFAULT_RUN_ROWS,
+            buffer: Vec::new(),
+            buffered: 0,
+            files: Vec::new(),
+            rows_in: 0,
+        })
+    }
+}
+
+impl CommitWriter {
+    /// Sets how many rows are sorted in memory per run (default [`DEFAULT_RUN_ROWS`]).
+    #[must_use]
+    pub fn with_run_rows(mut self, rows: usize) -> Self {
+        self.run_rows = rows.max(1);
+        self
+    }
+
+    /// The commit number this writer will create.
+    pub fn commit_number(&self) -> Commit {
+        self.commit
+    }
+
+    /// The schema events must follow.
+    pub fn schema(&self) -> &TableSchema {
+        &self.schema
+    }
+
+    /// Adds events; may write a sorted run.
+    pub async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let normalized = normalize(&self.table, &self.schema, batch, self.commit, self.run)?;
+        self.rows_in += normalized.num_rows() as u64;
+        self.buffered += normalized.num_rows();
+        self.buffer.push(normalized);
+        if self.buffered >= self.run_rows {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<()> {
+        if self.buffered == 0 {
+            return Ok(());
+        }
+        let file_schema = self.schema.file_schema();
+        let all = concat_batches(&file_schema, &self.buffer).map_err(|e| arrow_err(&self.table, e))?;
+        self.buffer.clear();
+        self.buffered = 0;
+        let sorted = sort_for_file(&self.table, &all, &self.schema)?;
+        drop(all);
+        let new = NewFile { kind: FileKind::Delta, commit: self.commit, base_start: None, folds_through: None };
+        let file = write_data_file(&self.table, &self.schema, &sorted, new).await?;
+        self.files.push(file);
+        self.run += 1;
+        Ok(())
+    }
+
+    /// Writes the last run and the snapshot file. On success the commit is visible to
+    /// every reader; on [`Error::Conflict`] another writer took the commit number.
+    pub async fn finish(mut self) -> Result<CommitInfo> {
+        self.flush().await?;
+        let mut segments = match self.parent.as_deref() {
+            Some(AnySnapshot::V1(p)) => p.segments.clone(),
+            _ => vec![Segment::default()],
+        };
+        for f in &self.files {
+            let t = f.min_event_time.unwrap_or(DateTime::<Utc>::MIN_UTC);
+            let idx = segments.iter().position(|s| s.contains(t)).unwrap_or(segments.len().saturating_sub(1));
+            if segments.is_empty() {
+                segments.push(Segment::default());
+            }
+            segments[idx].deltas.push(f.clone());
+        }
+        let summary = CommitSummary {
+            operation: "append".into(),
+            rows_added: self.files.iter().map(|f| f.rows).sum(),
+            files_added: self.files.iter().map(|f| f.path.clone()).collect(),
+            min_event_time: self.files.iter().filter_map(|f| f.min_event_time).min(),
+            max_event_time: self.files.iter().filter_map(|f| f.max_event_time).max(),
+        };
+        let snapshot = Snapshot {
+            format_version: FORMAT_VERSION,
+            commit: self.commit,
+            commit_time: Utc::now(),
+            schema: self.schema.clone(),
+            segments,
+            summary,
+        };
+        publish(&self.table, &snapshot).await?;
+        Ok(CommitInfo {
+            commit: self.commit,
+            rows: snapshot.summary.rows_added,
+            files: snapshot.summary.files_added.clone(),
+        })
+    }
+}
+
+/// Publishes a snapshot: put-if-absent of `s{n}.json`, then the `version.txt` hint.
+pub(crate) async fn publish(table: &Table, snapshot: &Snapshot) -> Result<()> {
+    let file = snapshot_file(snapshot.commit);
+    let opts = PutOptions { mode: PutMode::Create, ..Default::default() };
+    match table
+        .location
+        .store
+        .put_opts(&table.location.child(&file), PutPayload::from(snapshot.to_json()), opts)
+        .await
+    {
+        Ok(_) => {}
+        Err(object_store::Error::AlreadyExists { .. }) | Err(object_store::Error::Precondition { .. }) => {
+            return Err(Error::Conflict { table: table.location().to_string(), commit: snapshot.commit })
+        }
+        Err(e) => return Err(table.err_store(e)),
+    }
+    // The hint may lag (readers probe forward), so a failure here does not undo the commit.
+    let _ = table
+        .location
+        .store
+        .put(&table.location.child(VERSION_FILE), PutPayload::from(snapshot.commit.to_string()))
+        .await;
+    Ok(())
+}
+
+/// Turns a user batch into the file schema: columns by name, cast to the table types,
+/// reserved columns added. Errors name the column.
+pub(crate) fn normalize(
+    table: &Table,
+    schema: &TableSchema,
+    batch: &RecordBatch,
+    commit: Commit,
+    run: u32,
+) -> Result<RecordBatch> {
+    let err = |reason: String| Error::Schema { table: table.location().to_string(), reason };
+    let rows = batch.num_rows();
+    let known: std::collections::HashSet<&str> = schema.column_names().chain([DELETED_COLUMN]).collect();
+    if let Some(extra) = batch.schema().fields().iter().find(|f| !known.contains(f.name().as_str())) {
+        return Err(err(format!("column '{}' is not in the table schema", extra.name())));
+    }
+    let deleted: BooleanArray = match batch.column_by_name(DELETED_COLUMN) {
+        None => BooleanArray::from(vec![false; rows]),
+        Some(a) => a
+            .as_any()
+            .downcast_ref::<BooleanArray>()
+            .ok_or_else(|| err(format!("column '{DELETED_COLUMN}' must be Boolean, found {}", a.data_type())))?
+            .iter()
+            .map(|v| Some(v.unwrap_or(false)))
+            .collect(),
+    };
+    let file_schema = schema.file_schema();
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(file_schema.fields().len());
+    for name in schema.column_names() {
+        let field = schema.arrow_field(name).ok_or_else(|| err(format!("internal: no field '{name}'")))?;
+        let array = match batch.column_by_name(name) {
+            Some(a) => cast_column(a, field.data_type()).map_err(|reason| err(format!("column '{name}': {reason}")))?,
+            None if field.is_nullable() => arrow::array::new_null_array(field.data_type(), rows),
+            None => return Err(err(format!("column '{name}' is missing and not nullable"))),
+        };
+        // A tombstone needs no values; every other row honours the schema's nullability.
+        if !field.is_nullable() && array.null_count() > 0 {
+            if let Some(row) = (0..rows).find(|&i| array.is_null(i) && !deleted.value(i)) {
+                return Err(err(format!("column '{name}' is not nullable but row {} is null", row + 1)));
+            }
+        }
+        columns.push(array);
+    }
+    columns.push(Arc::new(UInt64Array::from(vec![commit; rows])));
+    columns.push(Arc::new(UInt32Array::from(vec![run; rows])));
+    columns.push(Arc::new(deleted));
+    RecordBatch::try_new(file_schema, columns).map_err(|e| arrow_err(table, e))
+}
+
+/// Casts an input column to a table type; only lossless, meaningful casts.
+fn cast_column(a: &ArrayRef, to: &DataType) -> Result<ArrayRef, String> {
+    let from = a.data_type();
+    if from == to {
+        return Ok(a.clone());
+    }
+    let ok = match (from, to) {
+        (DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View, DataType::Utf8) => true,
+        (DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64, DataType::Int64) => true,
+        (DataType::UInt8 | DataType::UInt16 | DataType::UInt32, DataType::Int64) => true,
+        (DataType::Float32 | DataType::Float64, DataType::Float64) => true,
+        (DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64, DataType::Float64) => true,
+        (DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64, DataType::Timestamp(_, _)) => true,
+        (DataType::Date32 | DataType::Date64, DataType::Date32) => true,
+        (DataType::Null, _) => true,
+        _ => false,
+    };
+    if !ok {
+        return Err(format!("expected {to}, found {from}"));
+    }
+    let out = cast(a, to).map_err(|e| e.to_string())?;
+    if out.null_count() != a.null_count() {
+        return Err(format!("values do not fit {to}"));
+    }
+    Ok(out)
+}

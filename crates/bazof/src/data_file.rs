@@ -1,0 +1,191 @@
+//! SPEC §4: data files: Parquet, sorted by (key, event time), with reserved columns.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray, UInt32Array,
+    UInt64Array,
+};
+use arrow::compute::{lexsort_to_indices, take_record_batch, SortColumn};
+use chrono::{DateTime, Utc};
+use object_store::{ObjectStoreExt, PutPayload};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+
+use crate::error::{Error, Result};
+use crate::schema::{TableSchema, COMMIT_COLUMN, SEQ_COLUMN};
+use crate::snapshot::{DataFile, FileKind, KeyValue};
+use crate::table::Table;
+use crate::Commit;
+
+/// Rows per Parquet row group: small enough for key predicates to skip most of a file.
+pub const ROW_GROUP_ROWS: usize = 64 * 1024;
+
+/// Sorts a batch in file order (key, event time, commit, seq) and, when `dedupe` is set,
+/// keeps only the last row of each (key, event time, commit, seq): within one run of one
+/// commit that is the later row, the only one that can ever win resolution.
+pub(crate) fn sort_for_file(table: &Table, batch: &RecordBatch, schema: &TableSchema) -> Result<RecordBatch> {
+    if batch.num_rows() == 0 {
+        return Ok(batch.clone());
+    }
+    let col = |name: &str| -> Result<ArrayRef> {
+        batch.column_by_name(name).cloned().ok_or_else(|| Error::Schema {
+            table: table.location().to_string(),
+            reason: format!("internal: column '{name}' missing"),
+        })
+    };
+    let position: ArrayRef = Arc::new(UInt64Array::from_iter_values(0..batch.num_rows() as u64));
+    let sort_cols = [col(&schema.key)?, col(&schema.event_time)?, col(COMMIT_COLUMN)?, col(SEQ_COLUMN)?, position]
+        .into_iter()
+        .map(|values| SortColumn { values, options: None })
+        .collect::<Vec<_>>();
+    let idx = lexsort_to_indices(&sort_cols, None).map_err(|e| arrow_err(table, e))?;
+    // Drop rows followed by a row with the same (key, event time, commit, seq).
+    let keys = Keys::new(sort_cols[0].values.as_ref());
+    let ts = sort_cols[1].values.as_any().downcast_ref::<TimestampMicrosecondArray>();
+    let commits = sort_cols[2].values.as_any().downcast_ref::<UInt64Array>();
+    let seqs = sort_cols[3].values.as_any().downcast_ref::<UInt32Array>();
+    let (Some(ts), Some(commits), Some(seqs)) = (ts, commits, seqs) else {
+        return Err(Error::Schema { table: table.location().into(), reason: "internal: unexpected column types".into() });
+    };
+    let order = idx.values();
+    let same = |a: usize, b: usize| {
+        keys.eq(a, b) && ts.value(a) == ts.value(b) && commits.value(a) == commits.value(b) && seqs.value(a) == seqs.value(b)
+    };
+    let kept: Vec<u32> = (0..order.len())
+        .filter(|&i| i + 1 == order.len() || !same(order[i] as usize, order[i + 1] as usize))
+        .map(|i| order[i])
+        .collect();
+    take_record_batch(batch, &UInt32Array::from(kept)).map_err(|e| arrow_err(table, e))
+}
+
+pub(crate) fn arrow_err(table: &Table, source: arrow::error::ArrowError) -> Error {
+    Error::Arrow { table: table.location().to_string(), source }
+}
+
+/// A key column, downcast once.
+pub(crate) enum Keys<'a> {
+    Str(&'a StringArray),
+    Int(&'a Int64Array),
+    None,
+}
+
+impl<'a> Keys<'a> {
+    pub(crate) fn new(a: &'a dyn Array) -> Self {
+        if let Some(s) = a.as_any().downcast_ref::<StringArray>() {
+            Keys::Str(s)
+        } else if let Some(i) = a.as_any().downcast_ref::<Int64Array>() {
+            Keys::Int(i)
+        } else {
+            Keys::None
+        }
+    }
+
+    pub(crate) fn eq(&self, a: usize, b: usize) -> bool {
+        match self {
+            Keys::Str(s) => s.value(a) == s.value(b),
+            Keys::Int(i) => i.value(a) == i.value(b),
+            Keys::None => false,
+        }
+    }
+
+    pub(crate) fn value(&self, i: usize) -> Option<KeyValue> {
+        match self {
+            Keys::Str(s) => Some(KeyValue::String(s.value(i).to_string())),
+            Keys::Int(a) => Some(KeyValue::Int(a.value(i))),
+            Keys::None => None,
+        }
+    }
+}
+
+fn micros_to_time(us: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(us)
+}
+
+/// Writer settings: statistics down to the page level, zstd, bounded row groups.
+pub(crate) fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_compression(Compression::ZSTD(Default::default()))
+        .build()
+}
+
+/// What a new data file is.
+pub(crate) struct NewFile {
+    pub kind: FileKind,
+    pub commit: Commit,
+    pub base_start: Option<DateTime<Utc>>,
+    pub folds_through: Option<Commit>,
+}
+
+/// Writes one sorted batch (file schema) as a Parquet data file under `data/` and
+/// returns its metadata. The object becomes visible only when a snapshot names it.
+pub(crate) async fn write_data_file(
+    table: &Table,
+    schema: &TableSchema,
+    batch: &RecordBatch,
+    new: NewFile,
+) -> Result<DataFile> {
+    let kind = match new.kind {
+        FileKind::Base => "base",
+        FileKind::Delta => "delta",
+    };
+    let path = format!("data/c{:08}-{kind}-{}.parquet", new.commit, uuid::Uuid::new_v4().simple());
+    let mut buf = Vec::with_capacity(1024 + batch.get_array_memory_size() / 2);
+    {
+        let mut writer = ArrowWriter::try_new(&mut buf, batch.schema(), Some(writer_properties()))
+            .map_err(|e| data_err(table, &path, e))?;
+        writer.write(batch).map_err(|e| data_err(table, &path, e))?;
+        writer.close().map_err(|e| data_err(table, &path, e))?;
+    }
+    let bytes = buf.len() as u64;
+    table
+        .location
+        .store
+        .put(&table.location.child(&path), PutPayload::from(buf))
+        .await
+        .map_err(|e| table.err_store(e))?;
+
+    let rows = batch.num_rows();
+    let keys = batch.column_by_name(&schema.key).map(|a| Keys::new(a.as_ref()));
+    let (min_key, max_key) = match (&keys, rows) {
+        (Some(k), n) if n > 0 => (k.value(0), k.value(n - 1)),
+        _ => (None, None),
+    };
+    let ts = batch
+        .column_by_name(&schema.event_time)
+        .and_then(|a| a.as_any().downcast_ref::<TimestampMicrosecondArray>());
+    let (min_et, max_et) = match ts {
+        Some(t) if rows > 0 => (
+            arrow::compute::min(t).and_then(micros_to_time),
+            arrow::compute::max(t).and_then(micros_to_time),
+        ),
+        _ => (None, None),
+    };
+    let commits = batch.column_by_name(COMMIT_COLUMN).and_then(|a| a.as_any().downcast_ref::<UInt64Array>());
+    let (min_commit, max_commit) = match commits {
+        Some(c) if rows > 0 => (arrow::compute::min(c).unwrap_or(new.commit), arrow::compute::max(c).unwrap_or(new.commit)),
+        _ => (new.commit, new.commit),
+    };
+    Ok(DataFile {
+        path,
+        kind: new.kind,
+        rows: rows as u64,
+        bytes,
+        min_event_time: min_et,
+        max_event_time: max_et,
+        min_key,
+        max_key,
+        commit: new.commit,
+        min_commit,
+        max_commit,
+        base_start: new.base_start,
+        folds_through: new.folds_through,
+    })
+}
+
+fn data_err(table: &Table, path: &str, e: parquet::errors::ParquetError) -> Error {
+    Error::DataFile { table: table.location().to_string(), file: path.to_string(), reason: e.to_string() }
+}

@@ -1,0 +1,81 @@
+//! SPEC §6.3: key predicates, the only predicates that may prune before resolution.
+
+use std::ops::Bound;
+
+use arrow::array::{Array, ArrayRef, BooleanArray, Int64Array, StringArray};
+
+use crate::snapshot::KeyValue;
+
+/// A predicate on the key column. It commutes with resolution (all events of a key
+/// share its key), so it may prune files, row groups and rows before resolution.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyPredicate {
+    /// `key == v`
+    Eq(KeyValue),
+    /// `key IN (...)`
+    In(Vec<KeyValue>),
+    /// `lower <(=) key <(=) upper`
+    Range {
+        /// Lower bound.
+        lower: Bound<KeyValue>,
+        /// Upper bound.
+        upper: Bound<KeyValue>,
+    },
+    /// All must hold.
+    And(Vec<KeyPredicate>),
+    /// Any may hold.
+    Or(Vec<KeyPredicate>),
+}
+
+fn above_lower(v: &KeyValue, lower: &Bound<KeyValue>) -> bool {
+    match lower {
+        Bound::Unbounded => true,
+        Bound::Included(l) => v >= l,
+        Bound::Excluded(l) => v > l,
+    }
+}
+
+fn below_upper(v: &KeyValue, upper: &Bound<KeyValue>) -> bool {
+    match upper {
+        Bound::Unbounded => true,
+        Bound::Included(u) => v <= u,
+        Bound::Excluded(u) => v < u,
+    }
+}
+
+impl KeyPredicate {
+    /// Whether one key satisfies the predicate.
+    pub fn matches(&self, key: &KeyValue) -> bool {
+        match self {
+            KeyPredicate::Eq(v) => key == v,
+            KeyPredicate::In(vs) => vs.contains(key),
+            KeyPredicate::Range { lower, upper } => above_lower(key, lower) && below_upper(key, upper),
+            KeyPredicate::And(ps) => ps.iter().all(|p| p.matches(key)),
+            KeyPredicate::Or(ps) => ps.iter().any(|p| p.matches(key)),
+        }
+    }
+
+    /// Whether some key in `[min, max]` may satisfy the predicate (false = skip the range).
+    pub fn may_match_range(&self, min: &KeyValue, max: &KeyValue) -> bool {
+        match self {
+            KeyPredicate::Eq(v) => min <= v && v <= max,
+            KeyPredicate::In(vs) => vs.iter().any(|v| min <= v && v <= max),
+            KeyPredicate::Range { lower, upper } => below_upper(min, upper) && above_lower(max, lower),
+            KeyPredicate::And(ps) => ps.iter().all(|p| p.may_match_range(min, max)),
+            KeyPredicate::Or(ps) => ps.iter().any(|p| p.may_match_range(min, max)),
+        }
+    }
+
+    /// Evaluates the predicate on a key column (Utf8 or Int64).
+    pub fn evaluate(&self, keys: &ArrayRef) -> BooleanArray {
+        if let Some(a) = keys.as_any().downcast_ref::<StringArray>() {
+            (0..a.len())
+                .map(|i| Some(a.is_valid(i) && self.matches(&KeyValue::String(a.value(i).to_string()))))
+                .collect()
+        } else if let Some(a) = keys.as_any().downcast_ref::<Int64Array>() {
+            (0..a.len()).map(|i| Some(a.is_valid(i) && self.matches(&KeyValue::Int(a.value(i))))).collect()
+        } else {
+            BooleanArray::from(vec![false; keys.len()])
+        }
+    }
+}

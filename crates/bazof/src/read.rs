@@ -1,0 +1,257 @@
+//! SPEC §4 and §9: reading data files into the merge layout.
+//!
+//! Every source yields batches of the *merge schema*: key, event time,
+//! `_bazof_commit`, `_bazof_seq`, `_bazof_deleted`, then the projected value
+//! columns, sorted by key, holding only rows with `event_time <= as_of` and keys
+//! that satisfy the key predicate.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, UInt32Array, UInt64Array};
+use arrow::compute::kernels::cmp::lt_eq;
+use arrow::compute::{cast, concat_batches, filter_record_batch, lexsort_to_indices, take_record_batch, SortColumn};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use futures::stream::{BoxStream, StreamExt, TryStreamExt};
+#[allow(deprecated)]
+use parquet::arrow::async_reader::ParquetObjectReader;
+use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
+
+use crate::data_file::arrow_err;
+use crate::error::{Error, Result};
+use crate::plan::{PlannedFile, ScanPlan};
+use crate::scan::ScanMetrics;
+use crate::schema::{timestamp_type, COMMIT_COLUMN, DELETED_COLUMN, SEQ_COLUMN};
+use crate::table::Table;
+
+/// A stream of merge-schema batches.
+pub(crate) type Source = BoxStream<'static, Result<RecordBatch>>;
+
+/// Index of the first value column in the merge schema.
+pub(crate) const FIRST_VALUE: usize = 5;
+
+/// The merge schema of a plan.
+pub(crate) fn merge_schema(plan: &ScanPlan) -> SchemaRef {
+    let s = &plan.schema;
+    let mut fields = vec![
+        Field::new(&s.key, s.key_type.arrow_type(), false),
+        Field::new(&s.event_time, timestamp_type(), false),
+        Field::new(COMMIT_COLUMN, DataType::UInt64, false),
+        Field::new(SEQ_COLUMN, DataType::UInt32, false),
+        Field::new(DELETED_COLUMN, DataType::Boolean, false),
+    ];
+    for name in value_columns(plan) {
+        if let Some(f) = s.arrow_field(name) {
+            fields.push(f.with_nullable(true));
+        }
+    }
+    Arc::new(Schema::new(fields))
+}
+
+/// Value columns the scan decodes, in decode order.
+pub(crate) fn value_columns(plan: &ScanPlan) -> Vec<&str> {
+    plan.decoded_columns
+        .iter()
+        .map(String::as_str)
+        .filter(|c| *c != plan.schema.key && *c != plan.schema.event_time)
+        .collect()
+}
+
+/// Opens one planned file as a source.
+#[allow(deprecated)]
+pub(crate) async fn open_source(
+    table: &Table,
+    plan: &ScanPlan,
+    file: &PlannedFile,
+    metrics: &Arc<ScanMetrics>,
+) -> Result<Source> {
+    let legacy = plan.format_version == 0;
+    let file_schema = file.metadata.schema().clone();
+    let data_err = |reason: String| Error::DataFile {
+        table: table.location().to_string(),
+        file: file.path.clone(),
+        reason,
+    };
+    let target = merge_schema(plan);
+    // Which file column feeds each merge column (None: synthesised).
+    let mut sources: Vec<Option<usize>> = Vec::with_capacity(target.fields().len());
+    for (i, field) in target.fields().iter().enumerate() {
+        let idx = if legacy {
+            match i {
+                0 | 1 => Some(i),
+                2..=4 => None,
+                _ => {
+                    let pos = plan.schema.columns.iter().position(|c| c.name == *field.name());
+                    pos.map(|p| p + 2)
+                }
+            }
+        } else {
+            file_schema.index_of(field.name()).ok()
+        };
+        if legacy && i >= 2 && i < FIRST_VALUE {
+            sources.push(None);
+            continue;
+        }
+        match idx {
+            Some(j) if j < file_schema.fields().len() => sources.push(Some(j)),
+            _ => return Err(data_err(format!("column '{}' is missing from the file", field.name()))),
+        }
+    }
+    let leaf_indices: Vec<usize> = {
+        let mut v: Vec<usize> = sources.iter().flatten().copied().collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let mask = ProjectionMask::roots(file.metadata.parquet_schema(), leaf_indices.iter().copied());
+    let mut reader = ParquetObjectReader::new(table.location.store.clone(), table.location.child(&file.path));
+    if let Some(size) = file.file_size {
+        reader = reader.with_file_size(size);
+    }
+    let stream = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, file.metadata.clone())
+        .with_projection(mask)
+        .with_row_groups(file.row_groups.clone())
+        .with_batch_size(plan.options.batch_size.max(1024))
+        .build()
+        .map_err(|e| data_err(e.to_string()))?;
+
+    metrics.files_read.fetch_add(1, Ordering::Relaxed);
+    metrics.row_groups_read.fetch_add(file.row_groups.len() as u64, Ordering::Relaxed);
+    metrics
+        .row_groups_skipped
+        .fetch_add((file.row_groups_total - file.row_groups.len()) as u64, Ordering::Relaxed);
+    let rg_meta = file.metadata.metadata();
+    let bytes: u64 = file
+        .row_groups
+        .iter()
+        .map(|&rg| {
+            leaf_indices
+                .iter()
+                .map(|&c| rg_meta.row_group(rg).column(c).compressed_size().max(0) as u64)
+                .sum::<u64>()
+        })
+        .sum();
+    metrics.bytes_decoded.fetch_add(bytes, Ordering::Relaxed);
+
+    // Position of each projected file column inside the decoded batch.
+    let batch_pos: Vec<Option<usize>> =
+        sources.iter().map(|s| s.and_then(|j| leaf_indices.iter().position(|&c| c == j))).collect();
+    let table_name = table.location().to_string();
+    let path = file.path.clone();
+    let as_of = plan.as_of.map(|t| t.timestamp_micros());
+    let key_pred = plan.options.key_predicate.clone();
+    let precedence = file.precedence;
+    let metrics = metrics.clone();
+    let target2 = target.clone();
+    let mut row_offset: u64 = 0;
+    let mapped = stream
+        .map_err({
+            let (t, p) = (table_name.clone(), path.clone());
+            move |e| Error::DataFile { table: t.clone(), file: p.clone(), reason: e.to_string() }
+        })
+        .and_then(move |batch| {
+            let result = (|| -> Result<RecordBatch> {
+                let rows = batch.num_rows();
+                metrics.rows_decoded.fetch_add(rows as u64, Ordering::Relaxed);
+                let mut cols: Vec<ArrayRef> = Vec::with_capacity(target2.fields().len());
+                for (i, field) in target2.fields().iter().enumerate() {
+                    let col = match batch_pos[i] {
+                        Some(p) => batch.column(p).clone(),
+                        None => match i {
+                            2 => Arc::new(UInt64Array::from(vec![precedence; rows])) as ArrayRef,
+                            // Legacy: earlier rows win ties (bazof 0.2 kept the first row it saw).
+                            3 => Arc::new(UInt32Array::from_iter_values(
+                                (0..rows as u64).map(|r| u32::MAX - (row_offset + r).min(u32::MAX as u64) as u32),
+                            )),
+                            _ => Arc::new(BooleanArray::from(vec![false; rows])),
+                        },
+                    };
+                    let col = if col.data_type() == field.data_type() {
+                        col
+                    } else if legacy || compatible(col.data_type(), field.data_type()) {
+                        cast(&col, field.data_type()).map_err(|e| Error::DataFile {
+                            table: table_name.clone(),
+                            file: path.clone(),
+                            reason: format!("column '{}': {e}", field.name()),
+                        })?
+                    } else {
+                        return Err(Error::DataFile {
+                            table: table_name.clone(),
+                            file: path.clone(),
+                            reason: format!(
+                                "column '{}' has type {} in the file but {} in the snapshot schema",
+                                field.name(),
+                                col.data_type(),
+                                field.data_type()
+                            ),
+                        });
+                    };
+                    cols.push(col);
+                }
+                row_offset += rows as u64;
+                let batch = RecordBatch::try_new_with_options(
+                    target2.clone(),
+                    cols,
+                    &arrow::array::RecordBatchOptions::new().with_row_count(Some(rows)),
+                )
+                .map_err(|e| Error::DataFile { table: table_name.clone(), file: path.clone(), reason: e.to_string() })?;
+                filter_rows(&batch, as_of, key_pred.as_ref())
+                    .map_err(|e| Error::DataFile { table: table_name.clone(), file: path.clone(), reason: e.to_string() })
+            })();
+            futures::future::ready(result)
+        })
+        .try_filter(|b| futures::future::ready(b.num_rows() > 0));
+    if legacy {
+        // bazof 0.2 files are not sorted by key: sort the (small) file in memory.
+        let batches: Vec<RecordBatch> = mapped.try_collect().await?;
+        let all = concat_batches(&target, &batches).map_err(|e| arrow_err(table, e))?;
+        let sorted = if all.num_rows() > 0 {
+            let idx = lexsort_to_indices(&[SortColumn { values: all.column(0).clone(), options: None }], None)
+                .map_err(|e| arrow_err(table, e))?;
+            take_record_batch(&all, &idx).map_err(|e| arrow_err(table, e))?
+        } else {
+            all
+        };
+        return Ok(futures::stream::iter([Ok(sorted)]).boxed());
+    }
+    Ok(mapped.boxed())
+}
+
+/// Types a v1 reader accepts in place of the schema type (cast on read).
+fn compatible(found: &DataType, expected: &DataType) -> bool {
+    matches!(
+        (found, expected),
+        (DataType::Timestamp(_, _), DataType::Timestamp(_, _))
+            | (DataType::LargeUtf8 | DataType::Utf8View, DataType::Utf8)
+            | (DataType::Int32, DataType::Int64)
+            | (DataType::Float32, DataType::Float64)
+    )
+}
+
+/// Keeps rows with `event_time <= as_of` whose key satisfies the predicate.
+fn filter_rows(
+    batch: &RecordBatch,
+    as_of: Option<i64>,
+    key_pred: Option<&crate::predicate::KeyPredicate>,
+) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
+    let mut mask: Option<BooleanArray> = None;
+    if let Some(t) = as_of {
+        let ts = batch.column(1);
+        let scalar = arrow::array::TimestampMicrosecondArray::new_scalar(t);
+        let scalar_arr = scalar.into_inner();
+        let t_arr = cast(&scalar_arr, ts.data_type())?;
+        let m = lt_eq(ts, &arrow::array::Scalar::new(t_arr))?;
+        mask = Some(m);
+    }
+    if let Some(p) = key_pred {
+        let m = p.evaluate(batch.column(0));
+        mask = Some(match mask {
+            Some(a) => arrow::compute::and(&a, &m)?,
+            None => m,
+        });
+    }
+    match mask {
+        Some(m) if m.true_count() < batch.num_rows() => filter_record_batch(batch, &m),
+        _ => Ok(batch.clone()),
+    }
+}

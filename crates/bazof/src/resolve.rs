@@ -1,0 +1,276 @@
+//! SPEC §5: resolution as a streaming k-way merge.
+//!
+//! Every source is sorted by key. For each key (in key order) the merge keeps the
+//! row with the greatest (event time, commit, seq) and drops the key if that row is
+//! a tombstone. Memory: one batch per source plus one output batch.
+
+use std::cmp::Ordering;
+use arrow::array::{
+    Array, BooleanArray, Int64Array, RecordBatch, RecordBatchOptions, StringArray, TimestampMicrosecondArray,
+    UInt32Array, UInt64Array,
+};
+use arrow::compute::interleave_record_batch;
+use arrow::datatypes::SchemaRef;
+use futures::StreamExt;
+
+use crate::error::{Error, Result};
+use crate::read::Source;
+
+enum KeyCol {
+    Str(StringArray),
+    Int(Int64Array),
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord, Clone)]
+enum OwnedKey {
+    Str(String),
+    Int(i64),
+}
+
+struct Cursor {
+    stream: Source,
+    batch: RecordBatch,
+    row: usize,
+    keys: KeyCol,
+    et: TimestampMicrosecondArray,
+    commit: UInt64Array,
+    seq: UInt32Array,
+    deleted: BooleanArray,
+    slot: Option<usize>,
+}
+
+impl Cursor {
+    /// Reads the next non-empty batch; `None` when the source is exhausted.
+    async fn open(mut stream: Source, table: &str) -> Result<Option<Cursor>> {
+        match stream.next().await {
+            None => Ok(None),
+            Some(batch) => {
+                let batch = batch?;
+                Cursor::from_batch(stream, batch, table).map(Some)
+            }
+        }
+    }
+
+    fn from_batch(stream: Source, batch: RecordBatch, table: &str) -> Result<Cursor> {
+        let bad = || Error::InvalidScan { table: table.to_string(), reason: "internal: merge schema mismatch".into() };
+        let keys = if let Some(s) = batch.column(0).as_any().downcast_ref::<StringArray>() {
+            KeyCol::Str(s.clone())
+        } else if let Some(i) = batch.column(0).as_any().downcast_ref::<Int64Array>() {
+            KeyCol::Int(i.clone())
+        } else {
+            return Err(bad());
+        };
+        let get = |i: usize| batch.column(i).as_any();
+        Ok(Cursor {
+            keys,
+            et: get(1).downcast_ref::<TimestampMicrosecondArray>().ok_or_else(bad)?.clone(),
+            commit: get(2).downcast_ref::<UInt64Array>().ok_or_else(bad)?.clone(),
+            seq: get(3).downcast_ref::<UInt32Array>().ok_or_else(bad)?.clone(),
+            deleted: get(4).downcast_ref::<BooleanArray>().ok_or_else(bad)?.clone(),
+            stream,
+            batch,
+            row: 0,
+            slot: None,
+        })
+    }
+
+    fn cmp_key(&self, other: &Cursor) -> Ordering {
+        match (&self.keys, &other.keys) {
+            (KeyCol::Str(a), KeyCol::Str(b)) => a.value(self.row).cmp(b.value(other.row)),
+            (KeyCol::Int(a), KeyCol::Int(b)) => a.value(self.row).cmp(&b.value(other.row)),
+            _ => Ordering::Equal,
+        }
+    }
+
+    fn key_is(&self, k: &OwnedKey) -> bool {
+        match (&self.keys, k) {
+            (KeyCol::Str(a), OwnedKey::Str(s)) => a.value(self.row) == s,
+            (KeyCol::Int(a), OwnedKey::Int(i)) => a.value(self.row) == *i,
+            _ => false,
+        }
+    }
+
+    fn owned_key(&self, into: &mut OwnedKey) {
+        match (&self.keys, into) {
+            (KeyCol::Str(a), OwnedKey::Str(s)) => {
+                s.clear();
+                s.push_str(a.value(self.row));
+            }
+            (KeyCol::Int(a), k) => *k = OwnedKey::Int(a.value(self.row)),
+            (KeyCol::Str(a), k) => *k = OwnedKey::Str(a.value(self.row).to_string()),
+        }
+    }
+
+    fn rank(&self) -> (i64, u64, u32) {
+        (self.et.value(self.row), self.commit.value(self.row), self.seq.value(self.row))
+    }
+}
+
+/// Best row of the current key.
+struct Pick {
+    rank: (i64, u64, u32),
+    slot: usize,
+    row: usize,
+    deleted: bool,
+}
+
+/// The merge state; [`Merger::next_batch`] yields resolved, projected batches.
+pub(crate) struct Merger {
+    table: String,
+    cursors: Vec<Cursor>,
+    pending: Vec<Source>,
+    output: Vec<usize>,
+    output_schema: SchemaRef,
+    batch_size: usize,
+    remaining: Option<usize>,
+    keep_deleted: bool,
+    arena: Vec<RecordBatch>,
+    picks: Vec<(usize, usize)>,
+    key: OwnedKey,
+}
+
+impl Merger {
+    /// `output`: merge-schema column indices to return, in order.
+    pub(crate) fn new(
+        table: String,
+        sources: Vec<Source>,
+        output: Vec<usize>,
+        output_schema: SchemaRef,
+        batch_size: usize,
+        limit: Option<usize>,
+        keep_deleted: bool,
+    ) -> Merger {
+        Merger {
+            table,
+            cursors: Vec::new(),
+            pending: sources,
+            output,
+            output_schema,
+            batch_size: batch_size.max(1),
+            remaining: limit,
+            keep_deleted,
+            arena: Vec::new(),
+            picks: Vec::new(),
+            key: OwnedKey::Int(0),
+        }
+    }
+
+    async fn advance(&mut self, i: usize) -> Result<()> {
+        self.cursors[i].row += 1;
+        if self.cursors[i].row < self.cursors[i].batch.num_rows() {
+            return Ok(());
+        }
+        // Batch exhausted: fetch the next one (the old batch stays alive in the arena if picked).
+        loop {
+            let next = self.cursors[i].stream.next().await;
+            match next {
+                None => {
+                    self.cursors.swap_remove(i);
+                    return Ok(());
+                }
+                Some(b) => {
+                    let b = b?;
+                    if b.num_rows() == 0 {
+                        continue;
+                    }
+                    let stream = std::mem::replace(&mut self.cursors[i].stream, futures::stream::empty().boxed());
+                    self.cursors[i] = Cursor::from_batch(stream, b, &self.table)?;
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// The arena slot of cursor `i`'s current batch (projected to the output columns).
+    fn slot_of(&mut self, i: usize) -> Result<usize> {
+        if let Some(s) = self.cursors[i].slot {
+            return Ok(s);
+        }
+        let projected = self.cursors[i]
+            .batch
+            .project(&self.output)
+            .map_err(|e| Error::Arrow { table: self.table.clone(), source: e })?;
+        self.arena.push(projected);
+        let slot = self.arena.len() - 1;
+        self.cursors[i].slot = Some(slot);
+        Ok(slot)
+    }
+
+    /// The next output batch, or `None` at the end.
+    pub(crate) async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        for s in std::mem::take(&mut self.pending) {
+            if let Some(c) = Cursor::open(s, &self.table).await? {
+                self.cursors.push(c);
+            }
+        }
+        loop {
+            let done = self.remaining == Some(0) || self.cursors.is_empty();
+            if done || self.picks.len() >= self.batch_size {
+                return self.flush();
+            }
+            let mut min = 0;
+            for i in 1..self.cursors.len() {
+                if self.cursors[i].cmp_key(&self.cursors[min]) == Ordering::Less {
+                    min = i;
+                }
+            }
+            let mut key = std::mem::replace(&mut self.key, OwnedKey::Int(0));
+            self.cursors[min].owned_key(&mut key);
+            let mut best: Option<Pick> = None;
+            let mut i = 0;
+            while i < self.cursors.len() {
+                let before = self.cursors.len();
+                while i < self.cursors.len() && self.cursors[i].key_is(&key) {
+                    let rank = self.cursors[i].rank();
+                    if best.as_ref().is_none_or(|b| rank > b.rank) {
+                        let slot = self.slot_of(i)?;
+                        let c = &self.cursors[i];
+                        best = Some(Pick { rank, slot, row: c.row, deleted: c.deleted.value(c.row) });
+                    }
+                    self.advance(i).await?;
+                    if self.cursors.len() < before {
+                        break; // cursor i was removed; the one swapped in is examined next
+                    }
+                }
+                if self.cursors.len() == before {
+                    i += 1;
+                }
+            }
+            self.key = key;
+            if let Some(b) = best {
+                if !b.deleted || self.keep_deleted {
+                    self.picks.push((b.slot, b.row));
+                    if let Some(r) = self.remaining.as_mut() {
+                        *r -= 1;
+                    }
+                }
+            }
+        }
+    }
+
+    fn flush(&mut self) -> Result<Option<RecordBatch>> {
+        if self.picks.is_empty() {
+            return Ok(None);
+        }
+        let rows = self.picks.len();
+        let batch = if self.output.is_empty() {
+            RecordBatch::try_new_with_options(
+                self.output_schema.clone(),
+                vec![],
+                &RecordBatchOptions::new().with_row_count(Some(rows)),
+            )
+        } else {
+            let refs: Vec<&RecordBatch> = self.arena.iter().collect();
+            interleave_record_batch(&refs, &self.picks).and_then(|b| {
+                RecordBatch::try_new(self.output_schema.clone(), b.columns().to_vec())
+            })
+        }
+        .map_err(|e| Error::Arrow { table: self.table.clone(), source: e })?;
+        self.arena.clear();
+        self.picks.clear();
+        for c in &mut self.cursors {
+            c.slot = None;
+        }
+        Ok(Some(batch))
+    }
+}

@@ -1,0 +1,201 @@
+//! SPEC §2: the table schema and its Arrow form.
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use serde::{Deserialize, Serialize};
+
+/// Reserved column: `true` marks a row as a deletion (tombstone).
+pub const DELETED_COLUMN: &str = "_bazof_deleted";
+/// Reserved column in data files: the commit that carried the event.
+pub const COMMIT_COLUMN: &str = "_bazof_commit";
+/// Reserved column in data files: the run of its commit that carried the event
+/// (a commit written in several sorted runs numbers them 0, 1, ...; later runs win ties).
+pub const SEQ_COLUMN: &str = "_bazof_seq";
+/// Time zone of every timestamp bazof writes.
+pub const UTC: &str = "UTC";
+
+/// Type of the key column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyType {
+    /// UTF-8 string key (Arrow Utf8).
+    String,
+    /// 64-bit signed integer key (Arrow Int64).
+    Int,
+}
+
+/// Type of a value column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ColumnType {
+    /// UTF-8 string.
+    String,
+    /// 64-bit signed integer.
+    Int,
+    /// 64-bit float.
+    Float,
+    /// Boolean.
+    Boolean,
+    /// UTC timestamp, microseconds.
+    DateTime,
+    /// Calendar date (days since 1970-01-01).
+    Date,
+}
+
+impl ColumnType {
+    /// The Arrow type bazof uses for this column type.
+    pub fn arrow_type(self) -> DataType {
+        match self {
+            ColumnType::String => DataType::Utf8,
+            ColumnType::Int => DataType::Int64,
+            ColumnType::Float => DataType::Float64,
+            ColumnType::Boolean => DataType::Boolean,
+            ColumnType::DateTime => timestamp_type(),
+            ColumnType::Date => DataType::Date32,
+        }
+    }
+
+    /// Parses a type name as written in `--schema` (case-insensitive, with common aliases).
+    pub fn parse(name: &str) -> Option<ColumnType> {
+        Some(match name.trim().to_ascii_lowercase().as_str() {
+            "string" | "str" | "utf8" | "varchar" | "text" => ColumnType::String,
+            "int" | "int64" | "integer" | "bigint" | "long" => ColumnType::Int,
+            "float" | "float64" | "double" | "real" => ColumnType::Float,
+            "boolean" | "bool" => ColumnType::Boolean,
+            "datetime" | "timestamp" | "timestamptz" => ColumnType::DateTime,
+            "date" => ColumnType::Date,
+            _ => return None,
+        })
+    }
+}
+
+impl KeyType {
+    /// The Arrow type of the key column.
+    pub fn arrow_type(self) -> DataType {
+        match self {
+            KeyType::String => DataType::Utf8,
+            KeyType::Int => DataType::Int64,
+        }
+    }
+}
+
+/// The Arrow type of event times and DateTime values: microseconds, UTC.
+pub fn timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()))
+}
+
+/// One value column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnDef {
+    /// Column name.
+    pub name: String,
+    /// Column type.
+    pub data_type: ColumnType,
+    /// Whether the column may hold nulls.
+    pub nullable: bool,
+}
+
+impl ColumnDef {
+    /// A nullable column.
+    pub fn new(name: impl Into<String>, data_type: ColumnType) -> Self {
+        Self { name: name.into(), data_type, nullable: true }
+    }
+
+    /// Sets nullability.
+    #[must_use]
+    pub fn with_nullable(mut self, nullable: bool) -> Self {
+        self.nullable = nullable;
+        self
+    }
+}
+
+/// The schema of a table: key column, event-time column and value columns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableSchema {
+    /// Name of the key column.
+    pub key: String,
+    /// Type of the key column.
+    pub key_type: KeyType,
+    /// Name of the event-time column.
+    pub event_time: String,
+    /// Value columns in order.
+    pub columns: Vec<ColumnDef>,
+}
+
+impl TableSchema {
+    /// A schema with the default names `key` / `event_time` and the given value columns.
+    pub fn new(key_type: KeyType, columns: Vec<ColumnDef>) -> Self {
+        Self { key: "key".into(), key_type, event_time: "event_time".into(), columns }
+    }
+
+    /// Checks names: non-empty, unique, not reserved.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut seen = std::collections::HashSet::new();
+        for name in self.column_names() {
+            if name.is_empty() {
+                return Err("a column has an empty name".into());
+            }
+            if name.starts_with("_bazof_") {
+                return Err(format!("column name '{name}' is reserved (prefix _bazof_)"));
+            }
+            if !seen.insert(name) {
+                return Err(format!("column '{name}' appears twice in the schema"));
+            }
+        }
+        Ok(())
+    }
+
+    /// All user-visible column names: key, event time, values.
+    pub fn column_names(&self) -> impl Iterator<Item = &str> {
+        [self.key.as_str(), self.event_time.as_str()]
+            .into_iter()
+            .chain(self.columns.iter().map(|c| c.name.as_str()))
+    }
+
+    /// The value column with this name.
+    pub fn column(&self, name: &str) -> Option<&ColumnDef> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// The Arrow schema a full scan returns.
+    pub fn arrow_schema(&self) -> SchemaRef {
+        let names: Vec<&str> = self.column_names().collect();
+        self.arrow_projection(&names).unwrap_or_else(|_| Arc::new(Schema::empty()))
+    }
+
+    /// The Arrow field of a user-visible column.
+    pub fn arrow_field(&self, name: &str) -> Option<Field> {
+        if name == self.key {
+            Some(Field::new(name, self.key_type.arrow_type(), false))
+        } else if name == self.event_time {
+            Some(Field::new(name, timestamp_type(), false))
+        } else {
+            self.column(name).map(|c| Field::new(name, c.data_type.arrow_type(), c.nullable))
+        }
+    }
+
+    /// The Arrow schema of the given user-visible columns, in the given order.
+    pub fn arrow_projection(&self, names: &[&str]) -> Result<SchemaRef, String> {
+        let fields = names
+            .iter()
+            .map(|n| self.arrow_field(n).ok_or_else(|| format!("unknown column '{n}'")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Arc::new(Schema::new(fields)))
+    }
+
+    /// The Arrow schema of a data file: user columns plus the reserved ones. Value
+    /// columns are nullable in files (a tombstone carries no values); the table's
+    /// nullability is enforced on the other rows when they are written.
+    pub fn file_schema(&self) -> SchemaRef {
+        let mut fields: Vec<Field> = self
+            .arrow_schema()
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| f.as_ref().clone().with_nullable(i >= 2))
+            .collect();
+        fields.push(Field::new(COMMIT_COLUMN, DataType::UInt64, false));
+        fields.push(Field::new(SEQ_COLUMN, DataType::UInt32, false));
+        fields.push(Field::new(DELETED_COLUMN, DataType::Boolean, false));
+        Arc::new(Schema::new(fields))
+    }
+}

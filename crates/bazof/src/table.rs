@@ -1,0 +1,201 @@
+//! SPEC §1 and §7: opening a table, finding its snapshots.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use futures::TryStreamExt;
+use object_store::{ObjectStore, ObjectStoreExt};
+
+use crate::error::{Error, Result};
+use crate::location::Location;
+use crate::schema::TableSchema;
+use crate::snapshot::{AnySnapshot, ParseError};
+use crate::Commit;
+
+/// The version hint file.
+pub const VERSION_FILE: &str = "version.txt";
+
+/// Name of the snapshot file of a commit.
+pub fn snapshot_file(commit: Commit) -> String {
+    format!("s{commit}.json")
+}
+
+/// A bazof table in object storage.
+///
+/// A `Table` holds no state that can go stale: every scan and commit reads the
+/// latest snapshot anew (snapshots are immutable, so parsed ones are cached).
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub(crate) location: Location,
+    /// Schema given to [`Table::create`], used by the first commit.
+    pub(crate) new_schema: Option<TableSchema>,
+    cache: Arc<Mutex<HashMap<Commit, Arc<AnySnapshot>>>>,
+}
+
+impl Table {
+    /// Opens an existing table (local path, `file://`, `memory://` or `s3://` URL).
+    pub async fn open(location: &str) -> Result<Table> {
+        let table = Table { location: Location::parse(location)?, new_schema: None, cache: Default::default() };
+        table.latest_commit().await?;
+        Ok(table)
+    }
+
+    /// Prepares a new table with the given schema. Nothing is written until the
+    /// first [`Table::commit`], which writes `s1.json`: creation and first data are one
+    /// atomic commit. Fails if a table already exists at the location.
+    pub async fn create(location: &str, schema: TableSchema) -> Result<Table> {
+        let loc = Location::parse(location)?;
+        schema.validate().map_err(|reason| Error::Schema { table: loc.display.clone(), reason })?;
+        let table = Table { location: loc, new_schema: Some(schema), cache: Default::default() };
+        match table.latest_commit().await {
+            Ok(_) => Err(Error::AlreadyExists { table: table.location.display.clone() }),
+            Err(Error::NotATable { .. }) => Ok(table),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The location as given by the user.
+    pub fn location(&self) -> &str {
+        &self.location.display
+    }
+
+    /// The object store holding the table.
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.location.store
+    }
+
+    pub(crate) fn err_store(&self, source: object_store::Error) -> Error {
+        Error::Store { table: self.location.display.clone(), source }
+    }
+
+    pub(crate) fn corrupt(&self, file: &str, reason: impl Into<String>) -> Error {
+        Error::CorruptMetadata { table: self.location.display.clone(), file: file.to_string(), reason: reason.into() }
+    }
+
+    async fn exists(&self, file: &str) -> Result<bool> {
+        match self.location.store.head(&self.location.child(file)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(self.err_store(e)),
+        }
+    }
+
+    /// Reads a whole small file; `None` if it does not exist.
+    pub(crate) async fn read_file(&self, file: &str) -> Result<Option<bytes::Bytes>> {
+        match self.location.store.get(&self.location.child(file)).await {
+            Ok(r) => Ok(Some(r.bytes().await.map_err(|e| self.err_store(e))?)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.err_store(e)),
+        }
+    }
+
+    /// The latest commit: `version.txt` is a hint; the reader then probes forward
+    /// for `s{n+1}.json` and never trusts the hint alone.
+    pub async fn latest_commit(&self) -> Result<Commit> {
+        let hint = match self.read_file(VERSION_FILE).await? {
+            Some(bytes) => {
+                let text = std::str::from_utf8(&bytes).map_err(|_| self.corrupt(VERSION_FILE, "not UTF-8"))?;
+                let n: Commit = text
+                    .trim()
+                    .parse()
+                    .map_err(|_| self.corrupt(VERSION_FILE, format!("'{}' is not a commit number", text.trim())))?;
+                if n == 0 || !self.exists(&snapshot_file(n)).await? {
+                    return Err(self.corrupt(
+                        VERSION_FILE,
+                        format!("points to commit {n} but {} does not exist", snapshot_file(n)),
+                    ));
+                }
+                n
+            }
+            None => self.list_latest().await?.ok_or_else(|| Error::NotATable { table: self.location.display.clone() })?,
+        };
+        let mut n = hint;
+        while self.exists(&snapshot_file(n + 1)).await? {
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Without a hint: the greatest `s{n}.json` in a listing of the table root.
+    async fn list_latest(&self) -> Result<Option<Commit>> {
+        let listing = self
+            .location
+            .store
+            .list_with_delimiter(Some(&self.location.root))
+            .await;
+        let listing = match listing {
+            Ok(l) => l,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(self.err_store(e)),
+        };
+        Ok(listing
+            .objects
+            .iter()
+            .filter_map(|o| {
+                let name = o.location.filename()?;
+                name.strip_prefix('s')?.strip_suffix(".json")?.parse::<Commit>().ok()
+            })
+            .max())
+    }
+
+    /// The snapshot of a commit (default: the latest).
+    pub async fn snapshot(&self, commit: Option<Commit>) -> Result<Arc<AnySnapshot>> {
+        let latest = self.latest_commit().await?;
+        let commit = commit.unwrap_or(latest);
+        if commit == 0 || commit > latest {
+            return Err(Error::SnapshotNotFound { table: self.location.display.clone(), snapshot: commit, latest });
+        }
+        self.load_snapshot(commit).await
+    }
+
+    pub(crate) async fn load_snapshot(&self, commit: Commit) -> Result<Arc<AnySnapshot>> {
+        if let Some(s) = self.cache.lock().ok().and_then(|c| c.get(&commit).cloned()) {
+            return Ok(s);
+        }
+        let file = snapshot_file(commit);
+        let bytes = self.read_file(&file).await?.ok_or_else(|| self.corrupt(&file, "snapshot file is missing"))?;
+        let snap = match AnySnapshot::parse(&bytes, commit) {
+            Ok(s) => Arc::new(s),
+            Err(ParseError::Malformed(reason)) => return Err(self.corrupt(&file, reason)),
+            Err(ParseError::UnsupportedVersion(version)) => {
+                return Err(Error::UnsupportedFormatVersion { table: self.location.display.clone(), file, version })
+            }
+        };
+        if let Ok(mut c) = self.cache.lock() {
+            c.insert(commit, snap.clone());
+        }
+        Ok(snap)
+    }
+
+    /// Every snapshot from 1 to the latest, oldest first.
+    pub async fn snapshots(&self) -> Result<Vec<Arc<AnySnapshot>>> {
+        let latest = self.latest_commit().await?;
+        let mut out = Vec::with_capacity(latest as usize);
+        for c in 1..=latest {
+            out.push(self.load_snapshot(c).await?);
+        }
+        Ok(out)
+    }
+
+    /// The schema at the latest snapshot.
+    pub async fn schema(&self) -> Result<TableSchema> {
+        Ok(self.snapshot(None).await?.schema().clone())
+    }
+
+    /// Lists every object under the table root (for `check` and `vacuum`).
+    pub async fn list_files(&self) -> Result<Vec<object_store::ObjectMeta>> {
+        let prefix = self.location.root.clone();
+        self.location
+            .store
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .map_err(|e| self.err_store(e))
+    }
+
+    /// The path of an object relative to the table root.
+    pub(crate) fn relative(&self, path: &object_store::path::Path) -> String {
+        let root: Vec<_> = self.location.root.parts().collect();
+        path.parts().skip(root.len()).map(|p| p.as_ref().to_string()).collect::<Vec<_>>().join("/")
+    }
+}
