@@ -9,7 +9,8 @@ use arrow::array::{
 use arrow::compute::{lexsort_to_indices, take_record_batch, SortColumn};
 use chrono::{DateTime, Utc};
 use object_store::{ObjectStoreExt, PutPayload};
-use parquet::arrow::ArrowWriter;
+use object_store::buffered::BufWriter;
+use parquet::arrow::{ArrowWriter, AsyncArrowWriter};
 use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
@@ -113,11 +114,76 @@ pub(crate) fn writer_properties() -> WriterProperties {
 }
 
 /// What a new data file is.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct NewFile {
     pub kind: FileKind,
     pub commit: Commit,
     pub base_start: Option<DateTime<Utc>>,
     pub folds_through: Option<Commit>,
+}
+
+/// Statistics of a file being written (batches arrive sorted by key).
+#[derive(Default)]
+struct Stats {
+    rows: u64,
+    min_key: Option<KeyValue>,
+    max_key: Option<KeyValue>,
+    min_et: Option<i64>,
+    max_et: Option<i64>,
+    min_commit: Option<Commit>,
+    max_commit: Option<Commit>,
+}
+
+impl Stats {
+    fn update(&mut self, batch: &RecordBatch, schema: &TableSchema) {
+        let n = batch.num_rows();
+        if n == 0 {
+            return;
+        }
+        if let Some(k) = batch.column_by_name(&schema.key).map(|a| Keys::new(a.as_ref())) {
+            if self.rows == 0 {
+                self.min_key = k.value(0);
+            }
+            self.max_key = k.value(n - 1);
+        }
+        if let Some(t) =
+            batch.column_by_name(&schema.event_time).and_then(|a| a.as_any().downcast_ref::<TimestampMicrosecondArray>())
+        {
+            self.min_et = [self.min_et, arrow::compute::min(t)].into_iter().flatten().min();
+            self.max_et = [self.max_et, arrow::compute::max(t)].into_iter().flatten().max();
+        }
+        if let Some(c) = batch.column_by_name(COMMIT_COLUMN).and_then(|a| a.as_any().downcast_ref::<UInt64Array>()) {
+            self.min_commit = [self.min_commit, arrow::compute::min(c)].into_iter().flatten().min();
+            self.max_commit = [self.max_commit, arrow::compute::max(c)].into_iter().flatten().max();
+        }
+        self.rows += n as u64;
+    }
+
+    fn finish(self, path: String, bytes: u64, new: NewFile) -> DataFile {
+        DataFile {
+            path,
+            kind: new.kind,
+            rows: self.rows,
+            bytes,
+            min_event_time: self.min_et.and_then(micros_to_time),
+            max_event_time: self.max_et.and_then(micros_to_time),
+            min_key: self.min_key,
+            max_key: self.max_key,
+            commit: new.commit,
+            min_commit: self.min_commit.unwrap_or(new.commit),
+            max_commit: self.max_commit.unwrap_or(new.commit),
+            base_start: new.base_start,
+            folds_through: new.folds_through,
+        }
+    }
+}
+
+fn new_path(new: &NewFile) -> String {
+    let kind = match new.kind {
+        FileKind::Base => "base",
+        FileKind::Delta => "delta",
+    };
+    format!("data/c{:08}-{kind}-{}.parquet", new.commit, uuid::Uuid::new_v4().simple())
 }
 
 /// Writes one sorted batch (file schema) as a Parquet data file under `data/` and
@@ -128,11 +194,7 @@ pub(crate) async fn write_data_file(
     batch: &RecordBatch,
     new: NewFile,
 ) -> Result<DataFile> {
-    let kind = match new.kind {
-        FileKind::Base => "base",
-        FileKind::Delta => "delta",
-    };
-    let path = format!("data/c{:08}-{kind}-{}.parquet", new.commit, uuid::Uuid::new_v4().simple());
+    let path = new_path(&new);
     let mut buf = Vec::with_capacity(1024 + batch.get_array_memory_size() / 2);
     {
         let mut writer = ArrowWriter::try_new(&mut buf, batch.schema(), Some(writer_properties()))
@@ -147,43 +209,68 @@ pub(crate) async fn write_data_file(
         .put(&table.location.child(&path), PutPayload::from(buf))
         .await
         .map_err(|e| table.err_store(e))?;
+    let mut stats = Stats::default();
+    stats.update(batch, schema);
+    Ok(stats.finish(path, bytes, new))
+}
 
-    let rows = batch.num_rows();
-    let keys = batch.column_by_name(&schema.key).map(|a| Keys::new(a.as_ref()));
-    let (min_key, max_key) = match (&keys, rows) {
-        (Some(k), n) if n > 0 => (k.value(0), k.value(n - 1)),
-        _ => (None, None),
-    };
-    let ts = batch
-        .column_by_name(&schema.event_time)
-        .and_then(|a| a.as_any().downcast_ref::<TimestampMicrosecondArray>());
-    let (min_et, max_et) = match ts {
-        Some(t) if rows > 0 => (
-            arrow::compute::min(t).and_then(micros_to_time),
-            arrow::compute::max(t).and_then(micros_to_time),
-        ),
-        _ => (None, None),
-    };
-    let commits = batch.column_by_name(COMMIT_COLUMN).and_then(|a| a.as_any().downcast_ref::<UInt64Array>());
-    let (min_commit, max_commit) = match commits {
-        Some(c) if rows > 0 => (arrow::compute::min(c).unwrap_or(new.commit), arrow::compute::max(c).unwrap_or(new.commit)),
-        _ => (new.commit, new.commit),
-    };
-    Ok(DataFile {
-        path,
-        kind: new.kind,
-        rows: rows as u64,
-        bytes,
-        min_event_time: min_et,
-        max_event_time: max_et,
-        min_key,
-        max_key,
-        commit: new.commit,
-        min_commit,
-        max_commit,
-        base_start: new.base_start,
-        folds_through: new.folds_through,
-    })
+/// Streams sorted batches (any column order; written in file-schema order) into
+/// data files of at most `max_rows` rows each, uploading as it goes (bounded memory).
+pub(crate) async fn write_stream(
+    table: &Table,
+    schema: &TableSchema,
+    mut batches: impl futures::Stream<Item = Result<RecordBatch>> + Unpin,
+    new: NewFile,
+    max_rows: usize,
+) -> Result<Vec<DataFile>> {
+    use futures::StreamExt;
+    let file_schema = schema.file_schema();
+    let mut out = Vec::new();
+    let mut current: Option<(String, AsyncArrowWriter<BufWriter>, Stats)> = None;
+    while let Some(batch) = batches.next().await {
+        let batch = batch?;
+        let indices = file_schema
+            .fields()
+            .iter()
+            .map(|f| batch.schema().index_of(f.name()))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| arrow_err(table, e))?;
+        let batch = batch.project(&indices).map_err(|e| arrow_err(table, e))?;
+        let batch = RecordBatch::try_new(file_schema.clone(), batch.columns().to_vec()).map_err(|e| arrow_err(table, e))?;
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        if current.is_none() {
+            let path = new_path(&new);
+            let sink = BufWriter::new(table.location.store.clone(), table.location.child(&path));
+            let writer = AsyncArrowWriter::try_new(sink, file_schema.clone(), Some(writer_properties()))
+                .map_err(|e| data_err(table, &path, e))?;
+            current = Some((path, writer, Stats::default()));
+        }
+        if let Some((path, writer, stats)) = current.as_mut() {
+            writer.write(&batch).await.map_err(|e| data_err(table, path, e))?;
+            stats.update(&batch, schema);
+            if stats.rows as usize >= max_rows {
+                if let Some(done) = current.take() {
+                    out.push(close_file(table, done, new).await?);
+                }
+            }
+        }
+    }
+    if let Some(done) = current.take() {
+        out.push(close_file(table, done, new).await?);
+    }
+    Ok(out)
+}
+
+async fn close_file(
+    table: &Table,
+    (path, writer, stats): (String, AsyncArrowWriter<BufWriter>, Stats),
+    new: NewFile,
+) -> Result<DataFile> {
+    writer.close().await.map_err(|e| data_err(table, &path, e))?;
+    let meta = table.location.store.head(&table.location.child(&path)).await.map_err(|e| table.err_store(e))?;
+    Ok(stats.finish(path, meta.size, new))
 }
 
 fn data_err(table: &Table, path: &str, e: parquet::errors::ParquetError) -> Error {

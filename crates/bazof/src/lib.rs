@@ -36,6 +36,7 @@
 
 pub mod blocking;
 mod commit;
+mod compact;
 mod data_file;
 pub mod error;
 mod location;
@@ -52,6 +53,7 @@ pub mod table;
 pub type Commit = u64;
 
 pub use commit::{CommitInfo, CommitWriter, DEFAULT_RUN_ROWS};
+pub use compact::{CompactionInfo, CompactionPolicy, SegmentWidth, VacuumOptions, VacuumReport};
 pub use error::{Error, Result};
 pub use location::Location;
 pub use plan::{PlannedFile, ScanOptions, ScanPlan, SkipReason, SkippedFile};

@@ -37,8 +37,21 @@ pub struct ScanOptions {
     pub batch_size: usize,
     /// Stop after this many rows (in key order).
     pub limit: Option<usize>,
-    /// Return winning tombstones too (with `_bazof_deleted = true`); compaction uses it.
-    pub(crate) keep_deleted: bool,
+    /// Internal: what the merge emits (compaction reads raw rows).
+    pub(crate) mode: ScanMode,
+}
+
+/// What a scan's merge emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum ScanMode {
+    /// DESIGN §1: the winning row per key, tombstones dropped, user columns.
+    #[default]
+    Resolve,
+    /// The winning row per key including tombstones, in the raw merge layout
+    /// (reserved columns kept): the content of a base file.
+    Base,
+    /// Every row, in the raw merge layout: the content of merged delta files.
+    AllRows,
 }
 
 impl Default for ScanOptions {
@@ -50,7 +63,7 @@ impl Default for ScanOptions {
             key_predicate: None,
             batch_size: DEFAULT_BATCH_SIZE,
             limit: None,
-            keep_deleted: false,
+            mode: ScanMode::Resolve,
         }
     }
 }
@@ -227,6 +240,17 @@ impl Table {
     /// Plans a scan: resolves the snapshot, chooses files and row groups.
     pub async fn plan(&self, options: &ScanOptions) -> Result<ScanPlan> {
         let snap = self.snapshot(options.snapshot).await?;
+        self.plan_snapshot(&snap, options, None).await
+    }
+
+    /// Plans a scan of a given snapshot; `only` replaces file selection by exactly
+    /// these files (compaction reads chosen deltas this way).
+    pub(crate) async fn plan_snapshot(
+        &self,
+        snap: &AnySnapshot,
+        options: &ScanOptions,
+        only: Option<&[DataFile]>,
+    ) -> Result<ScanPlan> {
         let schema = snap.schema().clone();
         let columns: Vec<String> = match &options.columns {
             Some(c) => c.clone(),
@@ -244,8 +268,13 @@ impl Table {
         decoded_columns.extend(columns.iter().filter(|c| !decoded_columns.contains(c)).cloned().collect::<Vec<_>>());
 
         let (base, chosen, skipped): (Option<String>, Vec<(String, FileKind, u64, Option<u64>, u64)>, Vec<SkippedFile>) =
-            match snap.as_ref() {
-                AnySnapshot::V1(s) => {
+            match (only, snap) {
+                (Some(files), _) => (
+                    None,
+                    files.iter().map(|f| (f.path.clone(), f.kind, f.rows, Some(f.bytes), 0)).collect(),
+                    Vec::new(),
+                ),
+                (None, AnySnapshot::V1(s)) => {
                     let (base, read, skipped) = select_files(s, options.as_of, options.key_predicate.as_ref());
                     (
                         base.map(|b| b.path.clone()),
@@ -253,7 +282,7 @@ impl Table {
                         skipped,
                     )
                 }
-                AnySnapshot::Legacy(l) => {
+                (None, AnySnapshot::Legacy(l)) => {
                     let as_of = options.as_of.map_or(LegacyAsOf::Current, LegacyAsOf::EventTime);
                     let files = l.data_files(as_of);
                     let n = files.len() as u64;

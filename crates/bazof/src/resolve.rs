@@ -14,6 +14,7 @@ use arrow::datatypes::SchemaRef;
 use futures::StreamExt;
 
 use crate::error::{Error, Result};
+use crate::plan::ScanMode;
 use crate::read::Source;
 
 enum KeyCol {
@@ -123,7 +124,7 @@ pub(crate) struct Merger {
     output_schema: SchemaRef,
     batch_size: usize,
     remaining: Option<usize>,
-    keep_deleted: bool,
+    mode: ScanMode,
     arena: Vec<RecordBatch>,
     picks: Vec<(usize, usize)>,
     key: OwnedKey,
@@ -138,7 +139,7 @@ impl Merger {
         output_schema: SchemaRef,
         batch_size: usize,
         limit: Option<usize>,
-        keep_deleted: bool,
+        mode: ScanMode,
     ) -> Merger {
         Merger {
             table,
@@ -148,7 +149,7 @@ impl Merger {
             output_schema,
             batch_size: batch_size.max(1),
             remaining: limit,
-            keep_deleted,
+            mode,
             arena: Vec::new(),
             picks: Vec::new(),
             key: OwnedKey::Int(0),
@@ -222,7 +223,10 @@ impl Merger {
                 let before = self.cursors.len();
                 while i < self.cursors.len() && self.cursors[i].key_is(&key) {
                     let rank = self.cursors[i].rank();
-                    if best.as_ref().is_none_or(|b| rank > b.rank) {
+                    if self.mode == ScanMode::AllRows {
+                        let slot = self.slot_of(i)?;
+                        self.picks.push((slot, self.cursors[i].row));
+                    } else if best.as_ref().is_none_or(|b| rank > b.rank) {
                         let slot = self.slot_of(i)?;
                         let c = &self.cursors[i];
                         best = Some(Pick { rank, slot, row: c.row, deleted: c.deleted.value(c.row) });
@@ -238,7 +242,7 @@ impl Merger {
             }
             self.key = key;
             if let Some(b) = best {
-                if !b.deleted || self.keep_deleted {
+                if !b.deleted || self.mode == ScanMode::Base {
                     self.picks.push((b.slot, b.row));
                     if let Some(r) = self.remaining.as_mut() {
                         *r -= 1;

@@ -10,7 +10,7 @@ use arrow::datatypes::SchemaRef;
 use futures::stream::{BoxStream, Stream, StreamExt};
 
 use crate::error::{Error, Result};
-use crate::plan::{ScanOptions, ScanPlan};
+use crate::plan::{ScanMode, ScanOptions, ScanPlan};
 use crate::read::{merge_schema, open_source, Source};
 use crate::resolve::Merger;
 use crate::table::Table;
@@ -112,37 +112,24 @@ impl Table {
     pub async fn execute(&self, plan: ScanPlan) -> Result<ScanStream> {
         let metrics = Arc::new(ScanMetrics::default());
         let merge = merge_schema(&plan);
-        let mut output = Vec::new();
-        for field in plan.output_schema.fields() {
-            let idx = merge.index_of(field.name()).map_err(|_| Error::InvalidScan {
-                table: self.location().to_string(),
-                reason: format!("internal: column '{}' not decoded", field.name()),
-            })?;
-            output.push(idx);
-        }
-        if plan.options.keep_deleted {
-            output.push(merge.index_of(crate::schema::DELETED_COLUMN).unwrap_or(4));
-        }
+        let (output, out_schema) = match plan.options.mode {
+            ScanMode::Resolve => {
+                let mut output = Vec::new();
+                for field in plan.output_schema.fields() {
+                    let idx = merge.index_of(field.name()).map_err(|_| Error::InvalidScan {
+                        table: self.location().to_string(),
+                        reason: format!("internal: column '{}' not decoded", field.name()),
+                    })?;
+                    output.push(idx);
+                }
+                (output, plan.output_schema.clone())
+            }
+            ScanMode::Base | ScanMode::AllRows => ((0..merge.fields().len()).collect(), merge.clone()),
+        };
         let mut sources = Vec::with_capacity(plan.files.len());
         for f in &plan.files {
             sources.push(prefetch(open_source(self, &plan, f, &metrics).await?));
         }
-        let out_schema = if plan.options.keep_deleted {
-            // Tombstones carry no values: every value column is nullable here.
-            let mut fields: Vec<arrow::datatypes::FieldRef> = plan
-                .output_schema
-                .fields()
-                .iter()
-                .map(|f| {
-                    let value = f.name() != &plan.schema.key && f.name() != &plan.schema.event_time;
-                    Arc::new(f.as_ref().clone().with_nullable(value || f.is_nullable()))
-                })
-                .collect();
-            fields.push(Arc::new(merge.field(4).clone()));
-            Arc::new(arrow::datatypes::Schema::new(fields))
-        } else {
-            plan.output_schema.clone()
-        };
         let merger = Merger::new(
             self.location().to_string(),
             sources,
@@ -150,7 +137,7 @@ impl Table {
             out_schema.clone(),
             plan.options.batch_size,
             plan.options.limit,
-            plan.options.keep_deleted,
+            plan.options.mode,
         );
         let inner = futures::stream::try_unfold(merger, |mut m| async move {
             Ok(m.next_batch().await?.map(|b| (b, m)))

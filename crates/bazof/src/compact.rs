@@ -1,0 +1,322 @@
+//! SPEC §8: compaction (segments, bases, delta merges) and vacuum.
+//!
+//! Compaction is an optimisation: every `scan(as_of, snapshot)` returns the same
+//! rows before and after it, for old snapshots too (they keep their own files).
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
+use futures::StreamExt;
+use object_store::ObjectStoreExt;
+
+use crate::commit::publish;
+use crate::data_file::{write_stream, NewFile};
+use crate::error::{Error, Result};
+use crate::plan::{ScanMode, ScanOptions};
+use crate::snapshot::{AnySnapshot, CommitSummary, DataFile, FileKind, Segment, Snapshot, FORMAT_VERSION};
+use crate::table::Table;
+use crate::Commit;
+
+/// Event-time width of the segments compaction closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SegmentWidth {
+    /// Calendar days (UTC).
+    Day,
+    /// Calendar months (UTC).
+    Month,
+    /// Calendar years (UTC).
+    Year,
+}
+
+impl SegmentWidth {
+    /// The start of the period containing `t`.
+    pub fn floor(self, t: DateTime<Utc>) -> DateTime<Utc> {
+        let (y, m, d) = match self {
+            SegmentWidth::Day => (t.year(), t.month(), t.day()),
+            SegmentWidth::Month => (t.year(), t.month(), 1),
+            SegmentWidth::Year => (t.year(), 1, 1),
+        };
+        Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).single().unwrap_or(t)
+    }
+
+    /// The start of the period after the one starting at `start`.
+    pub fn next(self, start: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            SegmentWidth::Day => start + Duration::days(1),
+            SegmentWidth::Month => start.checked_add_months(chrono::Months::new(1)).unwrap_or(start + Duration::days(31)),
+            SegmentWidth::Year => start.checked_add_months(chrono::Months::new(12)).unwrap_or(start + Duration::days(366)),
+        }
+    }
+
+    /// Parses `day`, `month` or `year`.
+    pub fn parse(s: &str) -> Option<SegmentWidth> {
+        match s.to_ascii_lowercase().as_str() {
+            "day" | "daily" => Some(SegmentWidth::Day),
+            "month" | "monthly" => Some(SegmentWidth::Month),
+            "year" | "yearly" => Some(SegmentWidth::Year),
+            _ => None,
+        }
+    }
+}
+
+/// How compaction lays out a table. The defaults were chosen with `benches/`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompactionPolicy {
+    /// Segments close at the starts of these periods (event time).
+    pub segment: SegmentWidth,
+    /// A segment's deltas are merged into one sorted run once it has more than this many.
+    pub max_deltas: usize,
+    /// Rows per written data file (larger outputs roll over to a new file).
+    pub target_file_rows: usize,
+    /// At most this many segments with bases; older boundaries are not added.
+    pub max_segments: usize,
+    /// Close the open segment at this event time too (in addition to period starts).
+    pub close_at: Option<DateTime<Utc>>,
+}
+
+impl Default for CompactionPolicy {
+    fn default() -> Self {
+        Self { segment: SegmentWidth::Month, max_deltas: 4, target_file_rows: 4 << 20, max_segments: 120, close_at: None }
+    }
+}
+
+/// What a compaction did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompactionInfo {
+    /// The commit it wrote.
+    pub commit: Commit,
+    /// Base files written.
+    pub bases_written: usize,
+    /// Delta files replaced by merged runs.
+    pub deltas_merged: usize,
+    /// Files written.
+    pub files_added: Vec<String>,
+}
+
+/// How vacuum decides what to keep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VacuumOptions {
+    /// Snapshots committed within this period (and always the latest) are retained;
+    /// unreferenced files younger than it are kept too (they may belong to a commit in flight).
+    pub retain: Duration,
+    /// List, do not delete.
+    pub dry_run: bool,
+}
+
+impl Default for VacuumOptions {
+    fn default() -> Self {
+        Self { retain: Duration::days(7), dry_run: false }
+    }
+}
+
+/// What vacuum deleted (or would delete).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VacuumReport {
+    /// Data files deleted (relative paths).
+    pub deleted: Vec<String>,
+    /// Snapshots whose files were all kept.
+    pub retained_snapshots: Vec<Commit>,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+}
+
+fn legacy_refused(table: &Table, what: &str) -> Error {
+    Error::Schema {
+        table: table.location().to_string(),
+        reason: format!(
+            "cannot {what} a bazof 0.2 table: its answers come from 0.2's segment-range file selection \
+             (a key missing from a later base is gone there), which is not an event log that format 1 \
+             can fold without changing results; re-import its data into a new table instead"
+        ),
+    }
+}
+
+fn segments_from(boundaries: &BTreeSet<DateTime<Utc>>) -> Vec<Segment> {
+    let mut starts: Vec<Option<DateTime<Utc>>> = vec![None];
+    starts.extend(boundaries.iter().map(|b| Some(*b)));
+    (0..starts.len())
+        .map(|i| Segment { start: starts[i], end: starts.get(i + 1).copied().flatten(), ..Default::default() })
+        .collect()
+}
+
+fn segment_index(segments: &[Segment], t: Option<DateTime<Utc>>) -> usize {
+    let t = t.unwrap_or(DateTime::<Utc>::MIN_UTC);
+    segments.iter().position(|s| s.contains(t)).unwrap_or(segments.len().saturating_sub(1))
+}
+
+impl Table {
+    /// Compacts the table in one atomic commit; `None` if there was nothing to do.
+    pub async fn compact(&self, policy: &CompactionPolicy) -> Result<Option<CompactionInfo>> {
+        let snap = self.snapshot(None).await?;
+        let s = match snap.as_ref() {
+            AnySnapshot::V1(s) => s.clone(),
+            AnySnapshot::Legacy(_) => return Err(legacy_refused(self, "compact")),
+        };
+        let commit = s.commit + 1;
+        let files: Vec<DataFile> = s.files().into_iter().cloned().collect();
+        let deltas: Vec<&DataFile> = files.iter().filter(|f| f.kind == FileKind::Delta && f.rows > 0).collect();
+        let (Some(min_et), Some(max_et)) = (
+            deltas.iter().filter_map(|f| f.min_event_time).min(),
+            deltas.iter().filter_map(|f| f.max_event_time).max(),
+        ) else {
+            return Ok(None);
+        };
+
+        // Boundaries: existing segment starts, period starts over the data, close_at.
+        let mut boundaries: BTreeSet<DateTime<Utc>> = s.segments.iter().filter_map(|g| g.start).collect();
+        let mut periods = Vec::new();
+        let mut p = policy.segment.next(policy.segment.floor(min_et));
+        let last = policy.segment.floor(max_et);
+        while p <= last {
+            periods.push(p);
+            p = policy.segment.next(p);
+        }
+        let skip = periods.len().saturating_sub(policy.max_segments);
+        boundaries.extend(periods.into_iter().skip(skip));
+        boundaries.extend(policy.close_at);
+
+        let mut segments = segments_from(&boundaries);
+        // Keep the newest valid base per start; drop superseded ones from this snapshot.
+        for f in files.iter().filter(|f| f.kind == FileKind::Base) {
+            let i = segment_index(&segments, f.base_start);
+            let better = segments[i].base.as_ref().is_none_or(|b| b.folds_through < f.folds_through);
+            if segments[i].start == f.base_start && better {
+                segments[i].base = Some(f.clone());
+            }
+        }
+        for f in &deltas {
+            let i = segment_index(&segments, f.min_event_time);
+            segments[i].deltas.push((*f).clone());
+        }
+
+        let mut info = CompactionInfo { commit, bases_written: 0, deltas_merged: 0, files_added: Vec::new() };
+        let all_columns: Vec<String> = s.schema.column_names().map(String::from).collect();
+        let mut working = Snapshot { commit, segments, ..s.clone() };
+
+        // 1. Merge the deltas of crowded segments into sorted runs (every row kept).
+        for i in 0..working.segments.len() {
+            if working.segments[i].deltas.len() <= policy.max_deltas {
+                continue;
+            }
+            let inputs = std::mem::take(&mut working.segments[i].deltas);
+            let opts = ScanOptions { columns: Some(all_columns.clone()), mode: ScanMode::AllRows, ..Default::default() };
+            let plan = self.plan_snapshot(&AnySnapshot::V1(working.clone()), &opts, Some(&inputs)).await?;
+            let stream = self.execute(plan).await?;
+            let new = NewFile { kind: FileKind::Delta, commit, base_start: None, folds_through: None };
+            let written = write_stream(self, &s.schema, stream, new, policy.target_file_rows).await?;
+            info.deltas_merged += inputs.len();
+            info.files_added.extend(written.iter().map(|f| f.path.clone()));
+            working.segments[i].deltas = written;
+        }
+
+        // 2. (Re)build the base of every boundary that lacks a valid one, oldest first,
+        //    each from the previous base plus the deltas it must read (SPEC §6.1).
+        for i in 1..working.segments.len() {
+            let Some(start) = working.segments[i].start else { continue };
+            let stale = match &working.segments[i].base {
+                None => true,
+                Some(b) => {
+                    let folds = b.folds_through.unwrap_or(0);
+                    working.files().iter().any(|f| {
+                        f.kind == FileKind::Delta
+                            && f.max_commit > folds
+                            && f.min_event_time.is_some_and(|t| t < start)
+                    })
+                }
+            };
+            if !stale {
+                continue;
+            }
+            let as_of = start - Duration::microseconds(1);
+            let opts = ScanOptions { as_of: Some(as_of), columns: Some(all_columns.clone()), mode: ScanMode::Base, ..Default::default() };
+            let plan = self.plan_snapshot(&AnySnapshot::V1(working.clone()), &opts, None).await?;
+            let stream = self.execute(plan).await?;
+            let new = NewFile { kind: FileKind::Base, commit, base_start: Some(start), folds_through: Some(s.commit) };
+            let written = write_stream(self, &s.schema, stream, new, usize::MAX).await?;
+            let base = written.into_iter().next().unwrap_or_else(|| DataFile {
+                path: String::new(),
+                kind: FileKind::Base,
+                rows: 0,
+                bytes: 0,
+                min_event_time: None,
+                max_event_time: None,
+                min_key: None,
+                max_key: None,
+                commit,
+                min_commit: commit,
+                max_commit: commit,
+                base_start: Some(start),
+                folds_through: Some(s.commit),
+            });
+            if !base.path.is_empty() {
+                info.files_added.push(base.path.clone());
+                info.bases_written += 1;
+                working.segments[i].base = Some(base);
+            } else {
+                // Nothing happened before `start`: no base is needed.
+                working.segments[i].base = None;
+            }
+        }
+        if info.files_added.is_empty() && working.segments.len() == s.segments.len() {
+            return Ok(None);
+        }
+        working.commit_time = Utc::now();
+        working.format_version = FORMAT_VERSION;
+        working.summary = CommitSummary {
+            operation: "compact".into(),
+            rows_added: 0,
+            files_added: info.files_added.clone(),
+            min_event_time: None,
+            max_event_time: None,
+        };
+        working.validate().map_err(|reason| self.corrupt("compaction", reason))?;
+        publish(self, &working).await?;
+        Ok(Some(info))
+    }
+
+    /// Deletes data files that no retained snapshot references.
+    pub async fn vacuum(&self, options: &VacuumOptions) -> Result<VacuumReport> {
+        let snapshots = self.snapshots().await?;
+        let now = Utc::now();
+        let cutoff = now - options.retain;
+        let latest = snapshots.last().map(|s| s.commit()).unwrap_or(0);
+        let mut keep: BTreeSet<String> = BTreeSet::new();
+        let mut retained = Vec::new();
+        for snap in &snapshots {
+            let s = match snap.as_ref() {
+                AnySnapshot::V1(s) => s,
+                AnySnapshot::Legacy(_) => return Err(legacy_refused(self, "vacuum")),
+            };
+            if s.commit == latest || s.commit_time >= cutoff {
+                retained.push(s.commit);
+                keep.extend(s.files().into_iter().map(|f| f.path.clone()));
+            }
+        }
+        let mut deleted = Vec::new();
+        for meta in self.list_files().await? {
+            let rel = self.relative(&meta.location);
+            if !rel.starts_with("data/") || keep.contains(&rel) || meta.last_modified > cutoff {
+                continue;
+            }
+            deleted.push(rel);
+        }
+        deleted.sort();
+        if !options.dry_run {
+            let store = self.location.store.clone();
+            let paths: Vec<_> = deleted.iter().map(|r| self.location.child(r)).collect();
+            let mut results = futures::stream::iter(paths)
+                .map(|p| {
+                    let store = store.clone();
+                    async move { store.delete(&p).await }
+                })
+                .buffer_unordered(8);
+            while let Some(r) = results.next().await {
+                match r {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(self.err_store(e)),
+                }
+            }
+        }
+        Ok(VacuumReport { deleted, retained_snapshots: retained, dry_run: options.dry_run })
+    }
+}
