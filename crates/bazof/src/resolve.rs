@@ -43,11 +43,17 @@ struct Cursor {
 impl Cursor {
     /// Reads the next non-empty batch; `None` when the source is exhausted.
     async fn open(mut stream: Source, table: &str) -> Result<Option<Cursor>> {
-        match stream.next().await {
-            None => Ok(None),
-            Some(batch) => {
-                let batch = batch?;
-                Cursor::from_batch(stream, batch, table).map(Some)
+        loop {
+            match stream.next().await {
+                None => return Ok(None),
+                Some(batch) => {
+                    let batch = batch?;
+                    // The as-of filter can empty a batch; a cursor must point at a row.
+                    if batch.num_rows() == 0 {
+                        continue;
+                    }
+                    return Cursor::from_batch(stream, batch, table).map(Some);
+                }
             }
         }
     }
