@@ -1,1 +1,61 @@
-fn main() {}
+//! `bazof`: the command-line tool for bazof tables.
+//!
+//! Modules: `cli` (arguments), `csv_input` (CSV reading, inference, conversion),
+//! `output` (table/csv/json/parquet), `timefmt` (timestamps), `commands` (one per command).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod cli;
+mod commands;
+mod csv_input;
+mod error;
+mod output;
+mod timefmt;
+
+use cli::{Cli, Command};
+
+fn run(cli: Cli) -> error::Result<()> {
+    match cli.command {
+        Command::Import(a) => commands::import::run(a),
+        Command::Scan(a) => commands::scan::run(a),
+        Command::Info(a) => commands::info::info(a),
+        Command::Log(a) => commands::info::log(a),
+        Command::Check(a) => commands::info::check(a),
+        Command::Gen(a) => commands::gen::run(a),
+    }
+}
+
+fn main() -> ExitCode {
+    // A bug must still end with one line, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("error: internal error (a bug in bazof, please report it): {msg}{at}");
+    }));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with 0; usage errors to stderr with 2.
+            let _ = e.print();
+            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let msg = e.0.replace('\n', " ");
+            eprintln!("error: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! Command-line arguments (clap).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// bazof: event-time time travel over tables in object storage.
+#[derive(Debug, Parser)]
+#[command(name = "bazof", version, about, long_about = None, after_help = "\
+Examples:
+  bazof import ./prices test-data/prices.csv --key symbol
+  bazof scan ./prices --as-of 2024-03-01
+  bazof log ./prices
+
+TABLE is a local path or a URL (file://, s3://bucket/prefix).")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import CSV files as ONE atomic commit (creates the table on first import).
+    #[command(after_help = "\
+Examples:
+  bazof import ./prices test-data/prices.csv --key symbol
+  bazof import ./prices late.csv more.csv --key symbol --deleted gone
+  bazof import ./t data.tsv --delimiter '\\t' --schema 'id:int,price:float,day:date'
+  bazof import ./t raw.csv --no-header --schema 'key:string,event_time:datetime,v:int'
+
+Timestamps: RFC 3339 (with Z or an offset) or YYYY-MM-DD[ HH:MM:SS[.fff]] (read as UTC).
+Types for --schema: string, int, float, boolean, datetime, date.")]
+    Import(ImportArgs),
+    /// Print the table as of an event time (--as-of) and/or a commit (--snapshot).
+    #[command(after_help = "\
+Examples:
+  bazof scan ./prices
+  bazof scan ./prices --as-of 2024-03-01 --format csv
+  bazof scan ./prices --as-of '2024-03-01 12:00:00' --snapshot 1 --key AAPL --key MSFT
+  bazof scan ./prices --format parquet --output prices.parquet
+  bazof scan --path ./test-data --table table0 --as-of 2024-03-15T14:30:00   (bazof 0.2 form)")]
+    Scan(ScanArgs),
+    /// Show the schema, format version, latest commit and segment tree.
+    #[command(after_help = "Example:\n  bazof info ./prices --snapshot 1")]
+    Info(InfoArgs),
+    /// One line per commit: number, commit time, rows added, files added, event-time range.
+    #[command(after_help = "Example:\n  bazof log ./prices")]
+    Log(TableArg),
+    /// Validate every snapshot and every referenced data file; exit 1 on any problem.
+    #[command(after_help = "Example:\n  bazof check ./prices")]
+    Check(TableArg),
+    // `compact` and `vacuum [--dry-run]` go here once wired to the core's compaction.
+    /// bazof 0.2: convert DIR/NAME/FILE.csv (no header) into DIR/NAME/FILE.parquet.
+    #[command(after_help = "Example:\n  bazof gen --path ./test-data --table table2 --file base")]
+    Gen(GenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TableArg {
+    /// Table location: a path or a URL.
+    pub table: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Table location: a path or a URL.
+    pub table: String,
+    /// CSV files; all of them form one commit.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Key column [default: key, or the table's key column].
+    #[arg(long, value_name = "COL")]
+    pub key: Option<String>,
+    /// Event-time column [default: event_time, or the table's event-time column].
+    #[arg(long, value_name = "COL")]
+    pub event_time: Option<String>,
+    /// Boolean column marking deletions (tombstones); not stored as a value column.
+    #[arg(long, value_name = "COL")]
+    pub deleted: Option<String>,
+    /// Column types instead of inference, e.g. 'key:int,price:float,day:date'.
+    /// With --no-header it names every column of the file in order.
+    #[arg(long, value_name = "COL:TYPE,...")]
+    pub schema: Option<String>,
+    /// Field delimiter (one character; '\t' or 'tab' for tabs).
+    #[arg(long, value_name = "C", default_value = ",")]
+    pub delimiter: String,
+    /// The files have no header row.
+    #[arg(long)]
+    pub no_header: bool,
+    /// Rows sorted in memory per data file (bounds memory).
+    #[arg(long, hide = true)]
+    pub run_rows: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned, human-readable table.
+    Table,
+    /// CSV with a header row.
+    Csv,
+    /// One JSON object per line.
+    Json,
+    /// Parquet (needs --output).
+    Parquet,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Table location: a path or a URL.
+    #[arg(required_unless_present_all = ["path", "table_name"], conflicts_with_all = ["path", "table_name"])]
+    pub table: Option<String>,
+    /// bazof 0.2 form: directory holding the table (with --table).
+    #[arg(long, value_name = "DIR", requires = "table_name")]
+    pub path: Option<String>,
+    /// bazof 0.2 form: table name inside --path.
+    #[arg(
+        long = "table",
+        id = "table_name",
+        value_name = "NAME",
+        requires = "path"
+    )]
+    pub table_name: Option<String>,
+    /// Event time to travel to (what was true in the world then).
+    #[arg(long, value_name = "TS")]
+    pub as_of: Option<String>,
+    /// Commit to travel to (what the table knew then) [default: latest].
+    #[arg(long, value_name = "N")]
+    pub snapshot: Option<u64>,
+    /// Columns to print, comma-separated [default: key, event time, values].
+    #[arg(long, value_name = "a,b", value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
+    /// Only these keys (repeatable).
+    #[arg(long, value_name = "K", num_args = 1.., action = clap::ArgAction::Append)]
+    pub key: Vec<String>,
+    /// At most N rows (in key order).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Output format [default: table on a terminal, else csv; from --output's extension].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Write to this file instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+impl ScanArgs {
+    /// The table location, from TABLE or --path/--table.
+    pub fn location(&self) -> String {
+        match (&self.table, &self.path, &self.table_name) {
+            (Some(t), _, _) => t.clone(),
+            (None, Some(dir), Some(name)) => format!("{}/{}", dir.trim_end_matches('/'), name),
+            _ => String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// Table location: a path or a URL.
+    pub table: String,
+    /// Describe this commit's snapshot [default: latest].
+    #[arg(long, value_name = "N")]
+    pub snapshot: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    /// Directory holding the table.
+    #[arg(long, value_name = "DIR")]
+    pub path: String,
+    /// Table name inside --path.
+    #[arg(long, value_name = "NAME")]
+    pub table: String,
+    /// File stem: reads FILE.csv, writes FILE.parquet.
+    #[arg(long, value_name = "FILE")]
+    pub file: String,
+}

@@ -1,0 +1,394 @@
+//! `bazof import`: CSV files → one atomic commit.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use bazof::blocking::block_on;
+use bazof::{ColumnDef, ColumnType, KeyType, Table, TableSchema, DELETED_COLUMN};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::cli::ImportArgs;
+use crate::csv_input::{
+    parse_delimiter, sample, ColumnMap, ColumnStats, Converter, CsvFile, CsvOptions, Target,
+};
+use crate::error::Result;
+use crate::fail;
+
+/// One `--schema` entry.
+#[derive(Debug, Clone)]
+struct SpecEntry {
+    name: String,
+    type_name: String,
+}
+
+fn parse_spec(spec: &str) -> Result<Vec<SpecEntry>> {
+    let mut out: Vec<SpecEntry> = Vec::new();
+    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, ty) = part
+            .split_once(':')
+            .ok_or_else(|| fail!("--schema: '{part}' is not COL:TYPE (types: string, int, float, boolean, datetime, date)"))?;
+        let (name, ty) = (name.trim(), ty.trim());
+        if name.is_empty() {
+            return Err(fail!("--schema: '{part}' has an empty column name"));
+        }
+        if out.iter().any(|e| e.name == name) {
+            return Err(fail!("--schema: column '{name}' is listed twice"));
+        }
+        if ColumnType::parse(ty).is_none() {
+            return Err(fail!(
+                "--schema: unknown type '{ty}' for column '{name}' (types: string, int, float, boolean, datetime, date)"
+            ));
+        }
+        out.push(SpecEntry {
+            name: name.to_string(),
+            type_name: ty.to_string(),
+        });
+    }
+    Ok(out)
+}
+
+fn spec_type(spec: &[SpecEntry], name: &str) -> Option<ColumnType> {
+    spec.iter()
+        .find(|e| e.name == name)
+        .and_then(|e| ColumnType::parse(&e.type_name))
+}
+
+fn key_type_of(t: ColumnType, col: &str) -> Result<KeyType> {
+    match t {
+        ColumnType::String => Ok(KeyType::String),
+        ColumnType::Int => Ok(KeyType::Int),
+        other => Err(fail!(
+            "--schema: the key column '{col}' must be string or int, not {other:?}"
+        )),
+    }
+}
+
+/// Runs `bazof import`.
+pub fn run(args: ImportArgs) -> Result<()> {
+    let opts = CsvOptions {
+        delimiter: parse_delimiter(&args.delimiter)?,
+        has_header: !args.no_header,
+    };
+    let spec = args
+        .schema
+        .as_deref()
+        .map(parse_spec)
+        .transpose()?
+        .unwrap_or_default();
+    let existing = match block_on(Table::open(&args.table)) {
+        Ok(t) => Some(t),
+        Err(bazof::Error::NotATable { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let existing_schema = match &existing {
+        Some(t) => Some(block_on(t.schema())?),
+        None => None,
+    };
+    let key_col = args
+        .key
+        .clone()
+        .or_else(|| existing_schema.as_ref().map(|s| s.key.clone()))
+        .unwrap_or("key".into());
+    let et_col = args
+        .event_time
+        .clone()
+        .or_else(|| existing_schema.as_ref().map(|s| s.event_time.clone()))
+        .unwrap_or("event_time".into());
+
+    // Column names of every file.
+    let mut headers: Vec<Vec<String>> = Vec::new();
+    for path in &args.files {
+        let header = if opts.has_header {
+            CsvFile::open(path, opts)?.header
+        } else if !spec.is_empty() {
+            spec.iter().map(|e| e.name.clone()).collect()
+        } else if let Some(s) = &existing_schema {
+            let mut names: Vec<String> = vec![key_col.clone(), et_col.clone()];
+            names.extend(s.columns.iter().map(|c| c.name.clone()));
+            names.extend(args.deleted.iter().cloned());
+            names
+        } else {
+            let width = CsvFile::peek_width(path, opts)?;
+            let mut names = vec![key_col.clone(), et_col.clone()];
+            names.extend((3..=width).map(|i| format!("col{i}")));
+            if let (Some(d), true) = (&args.deleted, width >= 3) {
+                names[width - 1] = d.clone();
+            }
+            names
+        };
+        let name = path.display();
+        let hint = |what: &str, col: &str, flag: &str| {
+            let place = if opts.has_header {
+                "line 1 (header)"
+            } else {
+                "the column names (--no-header)"
+            };
+            fail!(
+                "{name}: {place}: no {what} column '{col}' (columns: {}); name it with {flag} COL",
+                header.join(", ")
+            )
+        };
+        if !header.contains(&key_col) {
+            return Err(hint("key", &key_col, "--key"));
+        }
+        if !header.contains(&et_col) {
+            return Err(hint("event-time", &et_col, "--event-time"));
+        }
+        if let Some(d) = &args.deleted {
+            if !header.contains(d) {
+                return Err(hint("deleted", d, "--deleted"));
+            }
+        }
+        headers.push(header);
+    }
+    let deleted_col = args.deleted.clone().or_else(|| {
+        headers
+            .iter()
+            .all(|h| h.iter().any(|c| c == DELETED_COLUMN))
+            .then(|| DELETED_COLUMN.into())
+    });
+    let is_special = |c: &str| c == key_col || c == et_col || deleted_col.as_deref() == Some(c);
+
+    // The table schema: the existing one, or one inferred from the files.
+    let schema = match &existing_schema {
+        Some(s) => {
+            for e in &spec {
+                let given = ColumnType::parse(&e.type_name);
+                let ok = if e.name == key_col {
+                    given
+                        .map(|t| key_type_of(t, &key_col))
+                        .transpose()?
+                        .is_some_and(|k| k == s.key_type)
+                } else if e.name == et_col {
+                    true
+                } else {
+                    s.column(&e.name)
+                        .is_some_and(|c| Some(c.data_type) == given)
+                };
+                if !ok {
+                    return Err(fail!(
+                        "--schema says {}:{} but table {} has {}",
+                        e.name,
+                        e.type_name,
+                        args.table,
+                        describe_column(s, &e.name)
+                    ));
+                }
+            }
+            s.clone()
+        }
+        None => infer_schema(
+            &args.files,
+            &headers,
+            opts,
+            &spec,
+            &key_col,
+            &et_col,
+            &is_special,
+        )?,
+    };
+
+    // Where every batch column comes from, per file.
+    let mut maps: Vec<Vec<ColumnMap>> = Vec::new();
+    for (path, header) in args.files.iter().zip(&headers) {
+        let mut m = Vec::new();
+        for (i, col) in header.iter().enumerate() {
+            let (name, target) = if *col == key_col {
+                (schema.key.clone(), Target::Key(schema.key_type))
+            } else if *col == et_col {
+                (schema.event_time.clone(), Target::EventTime)
+            } else if deleted_col.as_deref() == Some(col.as_str()) {
+                (DELETED_COLUMN.to_string(), Target::Deleted)
+            } else if let Some(c) = schema.column(col) {
+                (c.name.clone(), Target::Value(c.data_type))
+            } else {
+                let place = if opts.has_header {
+                    "line 1"
+                } else {
+                    "--no-header names"
+                };
+                return Err(fail!(
+                    "{}: {place}, column {}: column '{col}' is not in the schema of table {} (columns: {})",
+                    path.display(),
+                    i + 1,
+                    args.table,
+                    schema.column_names().collect::<Vec<_>>().join(", ")
+                ));
+            };
+            m.push(ColumnMap {
+                name,
+                csv_index: i,
+                target,
+            });
+        }
+        maps.push(m);
+    }
+
+    let created = existing.is_none();
+    let table = match existing {
+        Some(t) => t,
+        None => block_on(Table::create(&args.table, schema))?,
+    };
+    let mut writer = block_on(table.begin_commit())?;
+    if let Some(n) = args.run_rows {
+        writer = writer.with_run_rows(n);
+    }
+    let total_bytes: u64 = args
+        .files
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let progress = Progress::new(total_bytes);
+    let mut rows_read = 0u64;
+    let mut done_bytes = 0u64;
+    for ((path, header), map) in args.files.iter().zip(&headers).zip(maps) {
+        let mut file = CsvFile::open(path, opts)?;
+        if !opts.has_header {
+            file.header = header.clone();
+        }
+        let mut conv = Converter::new(file, map);
+        // On any error the writer is dropped without `finish`: nothing is committed.
+        while let Some(batch) = conv.next_batch()? {
+            block_on(writer.write(&batch))?;
+            progress.update(rows_read + conv.rows, done_bytes + conv.bytes());
+        }
+        rows_read += conv.rows;
+        done_bytes += conv.bytes();
+    }
+    let info = block_on(writer.finish())?;
+    progress.finish();
+    let files = args.files.len();
+    println!(
+        "commit {}: {} rows from {} file{} into {}{}",
+        info.commit,
+        info.rows,
+        files,
+        if files == 1 { "" } else { "s" },
+        table.location(),
+        if created { " (table created)" } else { "" }
+    );
+    Ok(())
+}
+
+fn describe_column(s: &TableSchema, name: &str) -> String {
+    if name == s.key {
+        format!("key {name}:{:?}", s.key_type).to_lowercase()
+    } else if let Some(c) = s.column(name) {
+        format!("{name}:{:?}", c.data_type).to_lowercase()
+    } else {
+        format!("no column '{name}'")
+    }
+}
+
+fn infer_schema(
+    files: &[PathBuf],
+    headers: &[Vec<String>],
+    opts: CsvOptions,
+    spec: &[SpecEntry],
+    key_col: &str,
+    et_col: &str,
+    is_special: &dyn Fn(&str) -> bool,
+) -> Result<TableSchema> {
+    // Columns in order of first appearance; stats merged over every file's sample.
+    let mut names: Vec<String> = Vec::new();
+    let mut stats: Vec<ColumnStats> = Vec::new();
+    let mut key_stats = ColumnStats::default();
+    for (path, header) in files.iter().zip(headers) {
+        let s = sample(path, opts, header)?;
+        for (col, st) in header.iter().zip(&s) {
+            if col == key_col {
+                key_stats.merge(st);
+            }
+            if is_special(col) {
+                continue;
+            }
+            match names.iter().position(|n| n == col) {
+                Some(i) => stats[i].merge(st),
+                None => {
+                    names.push(col.clone());
+                    stats.push(st.clone());
+                }
+            }
+        }
+    }
+    for e in spec {
+        if e.name != key_col && e.name != et_col && !names.contains(&e.name) {
+            return Err(fail!(
+                "--schema names column '{}' which no input file has",
+                e.name
+            ));
+        }
+    }
+    if let Some(t) = spec_type(spec, et_col) {
+        if t != ColumnType::DateTime {
+            return Err(fail!(
+                "--schema: the event-time column '{et_col}' must be datetime, not {t:?}"
+            ));
+        }
+    }
+    let key_type = match spec_type(spec, key_col) {
+        Some(t) => key_type_of(t, key_col)?,
+        None => key_stats.key_type(),
+    };
+    let columns = names
+        .iter()
+        .zip(&stats)
+        .map(|(n, st)| {
+            ColumnDef::new(
+                n.clone(),
+                spec_type(spec, n).unwrap_or_else(|| st.value_type()),
+            )
+        })
+        .collect();
+    let schema = TableSchema {
+        key: key_col.into(),
+        key_type,
+        event_time: et_col.into(),
+        columns,
+    };
+    schema
+        .validate()
+        .map_err(|e| fail!("cannot create the table: {e}"))?;
+    Ok(schema)
+}
+
+/// A progress bar on stderr, only when stderr is a terminal.
+struct Progress {
+    bar: Option<ProgressBar>,
+    start: Instant,
+}
+
+impl Progress {
+    fn new(total_bytes: u64) -> Progress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
+            let style = ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {binary_bytes_per_sec} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+            bar.set_style(style);
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        Progress {
+            bar,
+            start: Instant::now(),
+        }
+    }
+
+    fn update(&self, rows: u64, bytes: u64) {
+        if let Some(bar) = &self.bar {
+            let secs = self.start.elapsed().as_secs_f64().max(1e-3);
+            bar.set_position(bytes);
+            bar.set_message(format!("{rows} rows, {:.0} rows/s", rows as f64 / secs));
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! `bazof info`, `bazof log` and `bazof check`: reading metadata.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bazof::blocking::block_on;
+use bazof::snapshot::LegacySnapshot;
+use bazof::{AnySnapshot, DataFile, FileKind, Location, Segment, Table, TableSchema};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+
+use crate::cli::{InfoArgs, TableArg};
+use crate::error::Result;
+use crate::fail;
+use crate::timefmt::{format_opt, format_time};
+
+/// Sizes of every object under the table root, by path relative to it.
+fn object_sizes(table: &Table, loc: &Location) -> Result<BTreeMap<String, u64>> {
+    let root = loc.root.to_string();
+    let objects = block_on(table.list_files())?;
+    Ok(objects
+        .into_iter()
+        .map(|o| {
+            let full = o.location.to_string();
+            let rel = full
+                .strip_prefix(&root)
+                .unwrap_or(&full)
+                .trim_start_matches('/')
+                .to_string();
+            (rel, o.size)
+        })
+        .collect())
+}
+
+/// Reads a data file's Parquet footer.
+#[allow(deprecated)]
+fn footer(loc: &Location, rel: &str, size: Option<u64>) -> Result<ArrowReaderMetadata> {
+    let mut reader =
+        parquet::arrow::async_reader::ParquetObjectReader::new(loc.store.clone(), loc.child(rel));
+    if let Some(size) = size {
+        reader = reader.with_file_size(size);
+    }
+    block_on(ArrowReaderMetadata::load_async(
+        &mut reader,
+        ArrowReaderOptions::new(),
+    ))
+    .map_err(|e| fail!("data file '{rel}': not a readable Parquet file: {e}"))
+}
+
+fn type_name(schema: &TableSchema, name: &str) -> String {
+    if name == schema.key {
+        format!("{:?}", schema.key_type)
+    } else if name == schema.event_time {
+        "DateTime".into()
+    } else {
+        schema
+            .column(name)
+            .map(|c| format!("{:?}", c.data_type))
+            .unwrap_or_default()
+    }
+}
+
+fn print_schema(schema: &TableSchema) {
+    println!("schema:");
+    let names: Vec<&str> = schema.column_names().collect();
+    let w = names.iter().map(|n| n.len()).max().unwrap_or(0);
+    for n in names {
+        let role = if n == schema.key {
+            "key".to_string()
+        } else if n == schema.event_time {
+            "event time".to_string()
+        } else if schema.column(n).is_some_and(|c| c.nullable) {
+            "nullable".to_string()
+        } else {
+            "not null".to_string()
+        };
+        println!("  {n:w$}  {:9} {role}", type_name(schema, n));
+    }
+}
+
+fn range(s: &Segment) -> String {
+    format!(
+        "[{}, {})",
+        s.start
+            .map(|t| format_time(&t))
+            .unwrap_or_else(|| "-inf".into()),
+        s.end
+            .map(|t| format_time(&t))
+            .unwrap_or_else(|| "+inf".into())
+    )
+}
+
+fn file_line(f: &DataFile) -> String {
+    let kind = match f.kind {
+        FileKind::Base => "base ",
+        FileKind::Delta => "delta",
+    };
+    let mut s = format!(
+        "{kind} {}  rows {}  bytes {}  event time {} .. {}  commit {}",
+        f.path,
+        f.rows,
+        f.bytes,
+        format_opt(f.min_event_time),
+        format_opt(f.max_event_time),
+        f.commit
+    );
+    if let (Some(start), Some(folds)) = (f.base_start, f.folds_through) {
+        s.push_str(&format!(
+            "  (state at {}, folds commits <= {folds})",
+            format_time(&start)
+        ));
+    }
+    s
+}
+
+fn print_segment(s: &Segment, depth: usize) {
+    let pad = "  ".repeat(depth);
+    println!("{pad}segment {}", range(s));
+    for f in s.base.iter().chain(&s.deltas) {
+        println!("{pad}  {}", file_line(f));
+    }
+    for child in &s.segments {
+        print_segment(child, depth + 1);
+    }
+}
+
+/// Runs `bazof info`.
+pub fn info(args: InfoArgs) -> Result<()> {
+    let table = block_on(Table::open(&args.table))?;
+    let latest = block_on(table.latest_commit())?;
+    let snap = block_on(table.snapshot(args.snapshot))?;
+    println!("table:          {}", table.location());
+    match snap.as_ref() {
+        AnySnapshot::V1(s) => {
+            println!("format version: {}", s.format_version);
+            println!("latest commit:  {latest}");
+            println!(
+                "snapshot:       {} (committed {}, {})",
+                s.commit,
+                format_time(&s.commit_time),
+                s.summary.operation
+            );
+            print_schema(&s.schema);
+            let files = s.files();
+            println!(
+                "segment tree: {} files, {} rows, {} bytes",
+                files.len(),
+                files.iter().map(|f| f.rows).sum::<u64>(),
+                files.iter().map(|f| f.bytes).sum::<u64>()
+            );
+            for seg in &s.segments {
+                print_segment(seg, 1);
+            }
+        }
+        AnySnapshot::Legacy(l) => {
+            println!("format version: 0 (bazof 0.2, read-only)");
+            println!("latest commit:  {latest}");
+            println!("snapshot:       {}", l.commit);
+            print_schema(&l.table_schema);
+            legacy_files(&table, &args.table, l)?;
+        }
+    }
+    Ok(())
+}
+
+fn legacy_files(table: &Table, location: &str, l: &LegacySnapshot) -> Result<()> {
+    let loc = Location::parse(location)?;
+    let sizes = object_sizes(table, &loc)?;
+    let files = l.all_files();
+    println!("data files: {}", files.len());
+    for f in files {
+        let size = sizes.get(&f).copied();
+        let meta = footer(&loc, &f, size)?;
+        let rows = meta.metadata().file_metadata().num_rows();
+        println!(
+            "  {f}  rows {rows}  bytes {}",
+            size.map_or("?".into(), |s| s.to_string())
+        );
+    }
+    Ok(())
+}
+
+/// Runs `bazof log`.
+pub fn log(args: TableArg) -> Result<()> {
+    let table = block_on(Table::open(&args.table))?;
+    let latest = block_on(table.latest_commit())?;
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for c in 1..=latest {
+        let snap = block_on(table.snapshot(Some(c)))?;
+        rows.push(match snap.as_ref() {
+            AnySnapshot::V1(s) => {
+                let files = s.summary.files_added.len();
+                vec![
+                    s.commit.to_string(),
+                    format_time(&s.commit_time),
+                    s.summary.operation.clone(),
+                    format!("+{} rows", s.summary.rows_added),
+                    format!("{files} file{}", if files == 1 { "" } else { "s" }),
+                    format!(
+                        "{} .. {}",
+                        format_opt(s.summary.min_event_time),
+                        format_opt(s.summary.max_event_time)
+                    ),
+                ]
+            }
+            AnySnapshot::Legacy(l) => vec![
+                l.commit.to_string(),
+                "-".into(),
+                "bazof 0.2".into(),
+                "- rows".into(),
+                format!("{} files", l.all_files().len()),
+                "-".into(),
+            ],
+        });
+    }
+    let widths: Vec<usize> = (0..6)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    for r in rows {
+        let line: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (c, w))| {
+                if i == 0 || i == 3 {
+                    format!("{c:>w$}")
+                } else {
+                    format!("{c:w$}")
+                }
+            })
+            .collect();
+        println!("{}", line.join("  ").trim_end());
+    }
+    Ok(())
+}
+
+/// Runs `bazof check`: every snapshot, every referenced data file's footer.
+pub fn check(args: TableArg) -> Result<()> {
+    let mut problems: Vec<String> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    let table = block_on(Table::open(&args.table))?;
+    let loc = Location::parse(&args.table)?;
+    let latest = block_on(table.latest_commit())?;
+    let sizes = object_sizes(&table, &loc)?;
+    // path -> (expected rows, expected bytes, expected columns, first snapshot naming it)
+    let mut files: BTreeMap<String, (Option<u64>, Option<u64>, Vec<String>, u64)> = BTreeMap::new();
+    let mut snapshots_ok = 0;
+    for c in 1..=latest {
+        let snap = match block_on(table.snapshot(Some(c))) {
+            Ok(s) => s,
+            Err(e) => {
+                problems.push(format!("snapshot s{c}.json: {e}"));
+                continue;
+            }
+        };
+        snapshots_ok += 1;
+        match snap.as_ref() {
+            AnySnapshot::V1(s) => {
+                let cols: Vec<String> = s
+                    .schema
+                    .file_schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().clone())
+                    .collect();
+                for f in s.files() {
+                    files.entry(f.path.clone()).or_insert((
+                        Some(f.rows),
+                        Some(f.bytes),
+                        cols.clone(),
+                        c,
+                    ));
+                }
+                for p in &s.summary.files_added {
+                    if !s.files().iter().any(|f| &f.path == p) {
+                        problems.push(format!(
+                            "snapshot s{c}.json: summary names '{p}' but no segment holds it"
+                        ));
+                    }
+                }
+            }
+            AnySnapshot::Legacy(l) => {
+                let cols: Vec<String> = l.table_schema.column_names().map(String::from).collect();
+                for f in l.all_files() {
+                    files.entry(f).or_insert((None, None, cols.clone(), c));
+                }
+            }
+        }
+    }
+    for (path, (rows, bytes, cols, c)) in &files {
+        let Some(&size) = sizes.get(path) else {
+            problems.push(format!(
+                "data file '{path}' (named by s{c}.json) is missing"
+            ));
+            continue;
+        };
+        if let Some(b) = bytes {
+            if *b != size {
+                problems.push(format!(
+                    "data file '{path}': snapshot says {b} bytes, the file has {size}"
+                ));
+                continue;
+            }
+        }
+        let meta = match footer(&loc, path, Some(size)) {
+            Ok(m) => m,
+            Err(e) => {
+                problems.push(e.0);
+                continue;
+            }
+        };
+        let n = meta.metadata().file_metadata().num_rows() as u64;
+        if let Some(r) = rows {
+            if *r != n {
+                problems.push(format!(
+                    "data file '{path}': snapshot says {r} rows, the footer says {n}"
+                ));
+            }
+        }
+        let have: BTreeSet<&str> = meta
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        let missing: Vec<&str> = cols
+            .iter()
+            .map(String::as_str)
+            .filter(|c| !have.contains(c))
+            .collect();
+        if !missing.is_empty() {
+            problems.push(format!(
+                "data file '{path}': columns missing: {}",
+                missing.join(", ")
+            ));
+        }
+    }
+    let orphans: Vec<&String> = sizes
+        .keys()
+        .filter(|p| p.ends_with(".parquet") && !files.contains_key(*p))
+        .collect();
+    if !orphans.is_empty() {
+        notes.push(format!(
+            "{} unreferenced data file(s) (harmless; a vacuum removes them): {}",
+            orphans.len(),
+            orphans
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    for n in &notes {
+        println!("note: {n}");
+    }
+    if problems.is_empty() {
+        println!(
+            "ok: {} snapshots, {} data files checked in {}",
+            snapshots_ok,
+            files.len(),
+            table.location()
+        );
+        Ok(())
+    } else {
+        println!(
+            "{} problem{} in {}:",
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" },
+            table.location()
+        );
+        for p in &problems {
+            println!("  - {p}");
+        }
+        Err(fail!(
+            "check found {} problem{} in {}",
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" },
+            table.location()
+        ))
+    }
+}

@@ -1,0 +1,6 @@
+//! One module per command.
+
+pub mod gen;
+pub mod import;
+pub mod info;
+pub mod scan;

@@ -1,0 +1,316 @@
+//! Scan output: aligned table, CSV, JSON lines, Parquet.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use arrow::array::{
+    Array, BooleanArray, Date32Array, Float64Array, Int64Array, LargeStringArray, RecordBatch,
+    StringArray, StringViewArray, TimestampMicrosecondArray,
+};
+use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use parquet::arrow::ArrowWriter;
+
+use crate::cli::Format;
+use crate::error::{CliError, Result};
+use crate::fail;
+use crate::timefmt::format_micros;
+
+/// A cell as the CLI prints it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// Null.
+    Null,
+    /// Printed as a JSON number.
+    Number(String),
+    /// Printed as a JSON boolean.
+    Bool(bool),
+    /// Printed as a JSON string.
+    Text(String),
+}
+
+impl Cell {
+    /// The text in CSV and table output (empty for null).
+    pub fn text(&self) -> &str {
+        match self {
+            Cell::Null => "",
+            Cell::Number(s) | Cell::Text(s) => s,
+            Cell::Bool(true) => "true",
+            Cell::Bool(false) => "false",
+        }
+    }
+
+    fn json(&self) -> String {
+        match self {
+            Cell::Null => "null".into(),
+            Cell::Number(s) => s.clone(),
+            Cell::Bool(b) => b.to_string(),
+            Cell::Text(s) => serde_json::Value::String(s.clone()).to_string(),
+        }
+    }
+}
+
+/// Formats a float the way every output does: shortest round-trip form, with `.0`
+/// for whole numbers (`3.0`, `0.1`, `1e20`).
+pub fn format_float(x: f64) -> String {
+    format!("{x:?}")
+}
+
+/// Reads one cell of an Arrow column.
+pub fn cell(a: &dyn Array, row: usize) -> Cell {
+    if a.is_null(row) {
+        return Cell::Null;
+    }
+    let any = a.as_any();
+    let text = |s: Option<String>| s.map_or(Cell::Null, Cell::Text);
+    match a.data_type() {
+        DataType::Utf8 => text(
+            any.downcast_ref::<StringArray>()
+                .map(|x| x.value(row).to_string()),
+        ),
+        DataType::LargeUtf8 => text(
+            any.downcast_ref::<LargeStringArray>()
+                .map(|x| x.value(row).to_string()),
+        ),
+        DataType::Utf8View => text(
+            any.downcast_ref::<StringViewArray>()
+                .map(|x| x.value(row).to_string()),
+        ),
+        DataType::Int64 => any
+            .downcast_ref::<Int64Array>()
+            .map_or(Cell::Null, |x| Cell::Number(x.value(row).to_string())),
+        DataType::Float64 => any.downcast_ref::<Float64Array>().map_or(Cell::Null, |x| {
+            let v = x.value(row);
+            if v.is_finite() {
+                Cell::Number(format_float(v))
+            } else {
+                Cell::Text(format_float(v))
+            }
+        }),
+        DataType::Boolean => any
+            .downcast_ref::<BooleanArray>()
+            .map_or(Cell::Null, |x| Cell::Bool(x.value(row))),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => any
+            .downcast_ref::<TimestampMicrosecondArray>()
+            .map_or(Cell::Null, |x| Cell::Text(format_micros(x.value(row)))),
+        DataType::Timestamp(_, _) => {
+            match arrow::compute::cast(
+                a,
+                &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            ) {
+                Ok(c) => cell(c.as_ref(), row),
+                Err(_) => generic(a, row),
+            }
+        }
+        DataType::Date32 => any.downcast_ref::<Date32Array>().map_or(Cell::Null, |x| {
+            x.value_as_date(row)
+                .map_or(Cell::Null, |d| Cell::Text(d.format("%Y-%m-%d").to_string()))
+        }),
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32
+        | DataType::UInt64 => match generic(a, row) {
+            Cell::Text(s) => Cell::Number(s),
+            other => other,
+        },
+        _ => generic(a, row),
+    }
+}
+
+fn generic(a: &dyn Array, row: usize) -> Cell {
+    match ArrayFormatter::try_new(a, &FormatOptions::default()) {
+        Ok(f) => Cell::Text(f.value(row).to_string()),
+        Err(_) => Cell::Null,
+    }
+}
+
+fn io(e: std::io::Error) -> CliError {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        // The reader went away (`bazof scan | head`): stop quietly.
+        std::process::exit(0);
+    }
+    fail!("cannot write output: {e}")
+}
+
+/// Where scan batches go.
+pub trait Sink {
+    /// Writes one batch.
+    fn write(&mut self, batch: &RecordBatch) -> Result<()>;
+    /// Flushes and closes.
+    fn finish(self: Box<Self>) -> Result<()>;
+}
+
+/// Opens the sink for a format; `output` None = stdout.
+pub fn open_sink(
+    format: Format,
+    schema: SchemaRef,
+    output: Option<&Path>,
+) -> Result<Box<dyn Sink>> {
+    let out: Box<dyn Write> = match (format, output) {
+        (Format::Parquet, None) => return Err(fail!(
+            "--format parquet needs --output FILE (Parquet is not written to a terminal or pipe)"
+        )),
+        (Format::Parquet, Some(p)) => {
+            let file = File::create(p).map_err(|e| fail!("{}: {e}", p.display()))?;
+            let writer = ArrowWriter::try_new(file, schema, None)?;
+            return Ok(Box::new(ParquetSink { writer }));
+        }
+        (_, Some(p)) => Box::new(BufWriter::new(
+            File::create(p).map_err(|e| fail!("{}: {e}", p.display()))?,
+        )),
+        (_, None) => Box::new(BufWriter::new(std::io::stdout().lock())),
+    };
+    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    Ok(match format {
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(out);
+            w.write_record(&names).map_err(csv_err)?;
+            Box::new(CsvSink { w })
+        }
+        Format::Json => Box::new(JsonSink { out, names }),
+        Format::Table => Box::new(TableSink {
+            out,
+            names,
+            rows: Vec::new(),
+        }),
+        Format::Parquet => unreachable!("handled above"),
+    })
+}
+
+fn csv_err(e: csv::Error) -> CliError {
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => io(e),
+        other => fail!("cannot write CSV: {other:?}"),
+    }
+}
+
+fn rows(batch: &RecordBatch) -> impl Iterator<Item = Vec<Cell>> + '_ {
+    (0..batch.num_rows()).map(move |r| {
+        batch
+            .columns()
+            .iter()
+            .map(|c| cell(c.as_ref(), r))
+            .collect()
+    })
+}
+
+struct CsvSink {
+    w: csv::Writer<Box<dyn Write>>,
+}
+
+impl Sink for CsvSink {
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        for row in rows(batch) {
+            self.w
+                .write_record(row.iter().map(Cell::text))
+                .map_err(csv_err)?;
+        }
+        Ok(())
+    }
+    fn finish(mut self: Box<Self>) -> Result<()> {
+        self.w.flush().map_err(io)
+    }
+}
+
+struct JsonSink {
+    out: Box<dyn Write>,
+    names: Vec<String>,
+}
+
+impl Sink for JsonSink {
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        for row in rows(batch) {
+            let mut line = String::from("{");
+            for (i, (n, c)) in self.names.iter().zip(&row).enumerate() {
+                if i > 0 {
+                    line.push(',');
+                }
+                line.push_str(&serde_json::Value::String(n.clone()).to_string());
+                line.push(':');
+                line.push_str(&c.json());
+            }
+            line.push_str("}\n");
+            self.out.write_all(line.as_bytes()).map_err(io)?;
+        }
+        Ok(())
+    }
+    fn finish(mut self: Box<Self>) -> Result<()> {
+        self.out.flush().map_err(io)
+    }
+}
+
+struct TableSink {
+    out: Box<dyn Write>,
+    names: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Sink for TableSink {
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.rows
+            .extend(rows(batch).map(|r| r.iter().map(|c| c.text().to_string()).collect()));
+        Ok(())
+    }
+    fn finish(mut self: Box<Self>) -> Result<()> {
+        let text = render_table(&self.names, &self.rows);
+        self.out.write_all(text.as_bytes()).map_err(io)?;
+        self.out.flush().map_err(io)
+    }
+}
+
+/// An aligned table with a border, and a row count.
+pub fn render_table(names: &[String], rows: &[Vec<String>]) -> String {
+    let width = |s: &str| s.chars().count();
+    let mut widths: Vec<usize> = names.iter().map(|n| width(n)).collect();
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(width(c));
+        }
+    }
+    let rule: String = widths
+        .iter()
+        .map(|w| format!("+{}", "-".repeat(w + 2)))
+        .collect::<String>()
+        + "+\n";
+    let line = |cells: &[String]| -> String {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("| {c}{} ", " ".repeat(w - width(c))))
+            .collect::<String>()
+            + "|\n"
+    };
+    let mut s = rule.clone();
+    s.push_str(&line(names));
+    s.push_str(&rule);
+    for r in rows {
+        s.push_str(&line(r));
+    }
+    if !rows.is_empty() {
+        s.push_str(&rule);
+    }
+    s.push_str(&format!(
+        "({} row{})\n",
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" }
+    ));
+    s
+}
+
+struct ParquetSink {
+    writer: ArrowWriter<File>,
+}
+
+impl Sink for ParquetSink {
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        Ok(self.writer.write(batch)?)
+    }
+    fn finish(self: Box<Self>) -> Result<()> {
+        self.writer.close()?;
+        Ok(())
+    }
+}
