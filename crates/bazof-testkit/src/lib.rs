@@ -100,12 +100,23 @@ pub fn oracle(log: &Log, as_of: Option<i64>, snapshot: Option<u64>) -> BTreeMap<
         }
     }
     // 4. drop keys whose winner is a deletion
-    best.into_iter().filter(|(_, (_, e))| !e.deleted).map(|(k, (_, e))| (k, e.clone())).collect()
+    best.into_iter()
+        .filter(|(_, (_, e))| !e.deleted)
+        .map(|(k, (_, e))| (k, e.clone()))
+        .collect()
 }
 
 /// The oracle's answer as rows of the given columns (names from the schema).
-pub fn oracle_rows(log: &Log, as_of: Option<i64>, snapshot: Option<u64>, columns: &[String]) -> Vec<Vec<Value>> {
-    oracle(log, as_of, snapshot).values().map(|e| project(&log.schema, e, columns)).collect()
+pub fn oracle_rows(
+    log: &Log,
+    as_of: Option<i64>,
+    snapshot: Option<u64>,
+    columns: &[String],
+) -> Vec<Vec<Value>> {
+    oracle(log, as_of, snapshot)
+        .values()
+        .map(|e| project(&log.schema, e, columns))
+        .collect()
 }
 
 /// The values of one event for the given columns.
@@ -121,7 +132,11 @@ pub fn project(schema: &TableSchema, e: &Event, columns: &[String]) -> Vec<Value
             } else if *c == schema.event_time {
                 Value::Time(e.event_time)
             } else {
-                let i = schema.columns.iter().position(|d| d.name == *c).unwrap_or(usize::MAX);
+                let i = schema
+                    .columns
+                    .iter()
+                    .position(|d| d.name == *c)
+                    .unwrap_or(usize::MAX);
                 e.values.get(i).cloned().unwrap_or(Value::Null)
             }
         })
@@ -132,25 +147,39 @@ pub fn project(schema: &TableSchema, e: &Event, columns: &[String]) -> Vec<Value
 pub fn to_batch(schema: &TableSchema, events: &[Event]) -> RecordBatch {
     let mut cols: Vec<(String, ArrayRef)> = Vec::new();
     let key: ArrayRef = match schema.key_type {
-        KeyType::String => Arc::new(StringArray::from_iter_values(events.iter().map(|e| match &e.key {
-            KeyValue::String(s) => s.clone(),
-            KeyValue::Int(i) => i.to_string(),
-        }))),
-        KeyType::Int => Arc::new(Int64Array::from_iter_values(events.iter().map(|e| match &e.key {
-            KeyValue::Int(i) => *i,
-            KeyValue::String(_) => 0,
-        }))),
+        KeyType::String => Arc::new(StringArray::from_iter_values(events.iter().map(
+            |e| match &e.key {
+                KeyValue::String(s) => s.clone(),
+                KeyValue::Int(i) => i.to_string(),
+            },
+        ))),
+        KeyType::Int => Arc::new(Int64Array::from_iter_values(events.iter().map(
+            |e| match &e.key {
+                KeyValue::Int(i) => *i,
+                KeyValue::String(_) => 0,
+            },
+        ))),
     };
     cols.push((schema.key.clone(), key));
     cols.push((
         schema.event_time.clone(),
-        Arc::new(TimestampMicrosecondArray::from_iter_values(events.iter().map(|e| e.event_time)).with_timezone("UTC")),
+        Arc::new(
+            TimestampMicrosecondArray::from_iter_values(events.iter().map(|e| e.event_time))
+                .with_timezone("UTC"),
+        ),
     ));
     for (i, c) in schema.columns.iter().enumerate() {
-        let vals = events.iter().map(|e| e.values.get(i).cloned().unwrap_or(Value::Null));
+        let vals = events
+            .iter()
+            .map(|e| e.values.get(i).cloned().unwrap_or(Value::Null));
         cols.push((c.name.clone(), values_to_array(c.data_type, vals)));
     }
-    cols.push((DELETED_COLUMN.into(), Arc::new(BooleanArray::from_iter(events.iter().map(|e| Some(e.deleted))))));
+    cols.push((
+        DELETED_COLUMN.into(),
+        Arc::new(BooleanArray::from_iter(
+            events.iter().map(|e| Some(e.deleted)),
+        )),
+    ));
     RecordBatch::try_from_iter(cols).unwrap_or_else(|e| panic!("test batch: {e}"))
 }
 
@@ -194,21 +223,51 @@ pub fn cell(a: &dyn Array, row: usize) -> Value {
     }
     let any = a.as_any();
     match a.data_type() {
-        DataType::Utf8 => Value::Str(any.downcast_ref::<StringArray>().map(|x| x.value(row).to_string()).unwrap_or_default()),
+        DataType::Utf8 => Value::Str(
+            any.downcast_ref::<StringArray>()
+                .map(|x| x.value(row).to_string())
+                .unwrap_or_default(),
+        ),
         DataType::LargeUtf8 => Value::Str(
-            any.downcast_ref::<arrow::array::LargeStringArray>().map(|x| x.value(row).to_string()).unwrap_or_default(),
+            any.downcast_ref::<arrow::array::LargeStringArray>()
+                .map(|x| x.value(row).to_string())
+                .unwrap_or_default(),
         ),
         DataType::Utf8View => Value::Str(
-            any.downcast_ref::<arrow::array::StringViewArray>().map(|x| x.value(row).to_string()).unwrap_or_default(),
+            any.downcast_ref::<arrow::array::StringViewArray>()
+                .map(|x| x.value(row).to_string())
+                .unwrap_or_default(),
         ),
-        DataType::Int64 => Value::Int(any.downcast_ref::<Int64Array>().map(|x| x.value(row)).unwrap_or_default()),
-        DataType::Float64 => Value::Float(any.downcast_ref::<Float64Array>().map(|x| x.value(row)).unwrap_or_default()),
-        DataType::Boolean => Value::Bool(any.downcast_ref::<BooleanArray>().map(|x| x.value(row)).unwrap_or_default()),
+        DataType::Int64 => Value::Int(
+            any.downcast_ref::<Int64Array>()
+                .map(|x| x.value(row))
+                .unwrap_or_default(),
+        ),
+        DataType::Float64 => Value::Float(
+            any.downcast_ref::<Float64Array>()
+                .map(|x| x.value(row))
+                .unwrap_or_default(),
+        ),
+        DataType::Boolean => Value::Bool(
+            any.downcast_ref::<BooleanArray>()
+                .map(|x| x.value(row))
+                .unwrap_or_default(),
+        ),
         DataType::Timestamp(_, _) => {
-            let c = arrow::compute::cast(a, &bazof::schema::timestamp_type()).unwrap_or_else(|e| panic!("{e}"));
-            Value::Time(c.as_any().downcast_ref::<TimestampMicrosecondArray>().map(|x| x.value(row)).unwrap_or_default())
+            let c = arrow::compute::cast(a, &bazof::schema::timestamp_type())
+                .unwrap_or_else(|e| panic!("{e}"));
+            Value::Time(
+                c.as_any()
+                    .downcast_ref::<TimestampMicrosecondArray>()
+                    .map(|x| x.value(row))
+                    .unwrap_or_default(),
+            )
         }
-        DataType::Date32 => Value::Date(any.downcast_ref::<Date32Array>().map(|x| x.value(row)).unwrap_or_default()),
+        DataType::Date32 => Value::Date(
+            any.downcast_ref::<Date32Array>()
+                .map(|x| x.value(row))
+                .unwrap_or_default(),
+        ),
         other => panic!("unexpected type {other}"),
     }
 }
@@ -241,11 +300,17 @@ pub fn test_schema(key_type: KeyType) -> TableSchema {
 
 fn arb_value(t: ColumnType, nullable: bool) -> BoxedStrategy<Value> {
     let v: BoxedStrategy<Value> = match t {
-        ColumnType::String => prop_oneof![Just("Software".to_string()), Just("Retail".into()), "[a-z]{0,3}"]
-            .prop_map(Value::Str)
-            .boxed(),
+        ColumnType::String => prop_oneof![
+            Just("Software".to_string()),
+            Just("Retail".into()),
+            "[a-z]{0,3}"
+        ]
+        .prop_map(Value::Str)
+        .boxed(),
         ColumnType::Int => (-5i64..5).prop_map(Value::Int).boxed(),
-        ColumnType::Float => (-100i32..100).prop_map(|x| Value::Float(x as f64 / 4.0)).boxed(),
+        ColumnType::Float => (-100i32..100)
+            .prop_map(|x| Value::Float(x as f64 / 4.0))
+            .boxed(),
         ColumnType::Boolean => any::<bool>().prop_map(Value::Bool).boxed(),
         ColumnType::DateTime => (0i64..1_000_000).prop_map(Value::Time).boxed(),
         ColumnType::Date => (0i32..20_000).prop_map(Value::Date).boxed(),
@@ -267,9 +332,18 @@ pub fn arb_event(schema: &TableSchema, keys: u32, times: i64) -> BoxedStrategy<E
         KeyType::Int => KeyValue::Int(k as i64 * 7 - 10),
         KeyType::String => KeyValue::String(format!("k{k:02}")),
     });
-    let values: Vec<BoxedStrategy<Value>> = schema.columns.iter().map(|c| arb_value(c.data_type, c.nullable)).collect();
+    let values: Vec<BoxedStrategy<Value>> = schema
+        .columns
+        .iter()
+        .map(|c| arb_value(c.data_type, c.nullable))
+        .collect();
     (key, 0..times, values, proptest::bool::weighted(0.15))
-        .prop_map(|(key, t, values, deleted)| Event { key, event_time: t * TIME_UNIT, values, deleted })
+        .prop_map(|(key, t, values, deleted)| Event {
+            key,
+            event_time: t * TIME_UNIT,
+            values,
+            deleted,
+        })
         .boxed()
 }
 
@@ -279,7 +353,10 @@ pub fn arb_log(max_commits: usize, max_events: usize) -> BoxedStrategy<Log> {
         .prop_flat_map(move |kt| {
             let schema = test_schema(kt);
             let commit = proptest::collection::vec(arb_event(&schema, 8, 12), 0..=max_events);
-            (Just(schema), proptest::collection::vec(commit, 1..=max_commits))
+            (
+                Just(schema),
+                proptest::collection::vec(commit, 1..=max_commits),
+            )
         })
         .prop_map(|(schema, commits)| Log { schema, commits })
         .boxed()

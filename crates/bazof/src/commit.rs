@@ -11,7 +11,9 @@ use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use crate::data_file::{arrow_err, sort_for_file, write_data_file, NewFile};
 use crate::error::{Error, Result};
 use crate::schema::{TableSchema, DELETED_COLUMN};
-use crate::snapshot::{AnySnapshot, CommitSummary, DataFile, FileKind, Segment, Snapshot, FORMAT_VERSION};
+use crate::snapshot::{
+    AnySnapshot, CommitSummary, DataFile, FileKind, Segment, Snapshot, FORMAT_VERSION,
+};
 use crate::table::{snapshot_file, Table, VERSION_FILE};
 use crate::Commit;
 
@@ -133,12 +135,18 @@ impl CommitWriter {
             return Ok(());
         }
         let file_schema = self.schema.file_schema();
-        let all = concat_batches(&file_schema, &self.buffer).map_err(|e| arrow_err(&self.table, e))?;
+        let all =
+            concat_batches(&file_schema, &self.buffer).map_err(|e| arrow_err(&self.table, e))?;
         self.buffer.clear();
         self.buffered = 0;
         let sorted = sort_for_file(&self.table, &all, &self.schema)?;
         drop(all);
-        let new = NewFile { kind: FileKind::Delta, commit: self.commit, base_start: None, folds_through: None };
+        let new = NewFile {
+            kind: FileKind::Delta,
+            commit: self.commit,
+            base_start: None,
+            folds_through: None,
+        };
         let file = write_data_file(&self.table, &self.schema, &sorted, new).await?;
         self.files.push(file);
         self.run += 1;
@@ -155,7 +163,10 @@ impl CommitWriter {
         };
         for f in &self.files {
             let t = f.min_event_time.unwrap_or(DateTime::<Utc>::MIN_UTC);
-            let idx = segments.iter().position(|s| s.contains(t)).unwrap_or(segments.len().saturating_sub(1));
+            let idx = segments
+                .iter()
+                .position(|s| s.contains(t))
+                .unwrap_or(segments.len().saturating_sub(1));
             if segments.is_empty() {
                 segments.push(Segment::default());
             }
@@ -188,16 +199,27 @@ impl CommitWriter {
 /// Publishes a snapshot: put-if-absent of `s{n}.json`, then the `version.txt` hint.
 pub(crate) async fn publish(table: &Table, snapshot: &Snapshot) -> Result<()> {
     let file = snapshot_file(snapshot.commit);
-    let opts = PutOptions { mode: PutMode::Create, ..Default::default() };
+    let opts = PutOptions {
+        mode: PutMode::Create,
+        ..Default::default()
+    };
     match table
         .location
         .store
-        .put_opts(&table.location.child(&file), PutPayload::from(snapshot.to_json()), opts)
+        .put_opts(
+            &table.location.child(&file),
+            PutPayload::from(snapshot.to_json()),
+            opts,
+        )
         .await
     {
         Ok(_) => {}
-        Err(object_store::Error::AlreadyExists { .. }) | Err(object_store::Error::Precondition { .. }) => {
-            return Err(Error::Conflict { table: table.location().to_string(), commit: snapshot.commit })
+        Err(object_store::Error::AlreadyExists { .. })
+        | Err(object_store::Error::Precondition { .. }) => {
+            return Err(Error::Conflict {
+                table: table.location().to_string(),
+                commit: snapshot.commit,
+            })
         }
         Err(e) => return Err(table.err_store(e)),
     }
@@ -205,7 +227,10 @@ pub(crate) async fn publish(table: &Table, snapshot: &Snapshot) -> Result<()> {
     let _ = table
         .location
         .store
-        .put(&table.location.child(VERSION_FILE), PutPayload::from(snapshot.commit.to_string()))
+        .put(
+            &table.location.child(VERSION_FILE),
+            PutPayload::from(snapshot.commit.to_string()),
+        )
         .await;
     Ok(())
 }
@@ -219,18 +244,35 @@ pub(crate) fn normalize(
     commit: Commit,
     run: u32,
 ) -> Result<RecordBatch> {
-    let err = |reason: String| Error::Schema { table: table.location().to_string(), reason };
+    let err = |reason: String| Error::Schema {
+        table: table.location().to_string(),
+        reason,
+    };
     let rows = batch.num_rows();
-    let known: std::collections::HashSet<&str> = schema.column_names().chain([DELETED_COLUMN]).collect();
-    if let Some(extra) = batch.schema().fields().iter().find(|f| !known.contains(f.name().as_str())) {
-        return Err(err(format!("column '{}' is not in the table schema", extra.name())));
+    let known: std::collections::HashSet<&str> =
+        schema.column_names().chain([DELETED_COLUMN]).collect();
+    if let Some(extra) = batch
+        .schema()
+        .fields()
+        .iter()
+        .find(|f| !known.contains(f.name().as_str()))
+    {
+        return Err(err(format!(
+            "column '{}' is not in the table schema",
+            extra.name()
+        )));
     }
     let deleted: BooleanArray = match batch.column_by_name(DELETED_COLUMN) {
         None => BooleanArray::from(vec![false; rows]),
         Some(a) => a
             .as_any()
             .downcast_ref::<BooleanArray>()
-            .ok_or_else(|| err(format!("column '{DELETED_COLUMN}' must be Boolean, found {}", a.data_type())))?
+            .ok_or_else(|| {
+                err(format!(
+                    "column '{DELETED_COLUMN}' must be Boolean, found {}",
+                    a.data_type()
+                ))
+            })?
             .iter()
             .map(|v| Some(v.unwrap_or(false)))
             .collect(),
@@ -238,16 +280,22 @@ pub(crate) fn normalize(
     let file_schema = schema.file_schema();
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(file_schema.fields().len());
     for name in schema.column_names() {
-        let field = schema.arrow_field(name).ok_or_else(|| err(format!("internal: no field '{name}'")))?;
+        let field = schema
+            .arrow_field(name)
+            .ok_or_else(|| err(format!("internal: no field '{name}'")))?;
         let array = match batch.column_by_name(name) {
-            Some(a) => cast_column(a, field.data_type()).map_err(|reason| err(format!("column '{name}': {reason}")))?,
+            Some(a) => cast_column(a, field.data_type())
+                .map_err(|reason| err(format!("column '{name}': {reason}")))?,
             None if field.is_nullable() => arrow::array::new_null_array(field.data_type(), rows),
             None => return Err(err(format!("column '{name}' is missing and not nullable"))),
         };
         // A tombstone needs no values; every other row honours the schema's nullability.
         if !field.is_nullable() && array.null_count() > 0 {
             if let Some(row) = (0..rows).find(|&i| array.is_null(i) && !deleted.value(i)) {
-                return Err(err(format!("column '{name}' is not nullable but row {} is null", row + 1)));
+                return Err(err(format!(
+                    "column '{name}' is not nullable but row {} is null",
+                    row + 1
+                )));
             }
         }
         columns.push(array);
@@ -266,11 +314,19 @@ fn cast_column(a: &ArrayRef, to: &DataType) -> Result<ArrayRef, String> {
     }
     let ok = match (from, to) {
         (DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View, DataType::Utf8) => true,
-        (DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64, DataType::Int64) => true,
+        (DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64, DataType::Int64) => {
+            true
+        }
         (DataType::UInt8 | DataType::UInt16 | DataType::UInt32, DataType::Int64) => true,
         (DataType::Float32 | DataType::Float64, DataType::Float64) => true,
-        (DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64, DataType::Float64) => true,
-        (DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64, DataType::Timestamp(_, _)) => true,
+        (
+            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64,
+            DataType::Float64,
+        ) => true,
+        (
+            DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64,
+            DataType::Timestamp(_, _),
+        ) => true,
         (DataType::Date32 | DataType::Date64, DataType::Date32) => true,
         (DataType::Null, _) => true,
         _ => false,

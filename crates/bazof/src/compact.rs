@@ -13,7 +13,9 @@ use crate::commit::publish;
 use crate::data_file::{write_stream, NewFile};
 use crate::error::{Error, Result};
 use crate::plan::{ScanMode, ScanOptions};
-use crate::snapshot::{AnySnapshot, CommitSummary, DataFile, FileKind, Segment, Snapshot, FORMAT_VERSION};
+use crate::snapshot::{
+    AnySnapshot, CommitSummary, DataFile, FileKind, Segment, Snapshot, FORMAT_VERSION,
+};
 use crate::table::Table;
 use crate::Commit;
 
@@ -43,8 +45,12 @@ impl SegmentWidth {
     pub fn next(self, start: DateTime<Utc>) -> DateTime<Utc> {
         match self {
             SegmentWidth::Day => start + Duration::days(1),
-            SegmentWidth::Month => start.checked_add_months(chrono::Months::new(1)).unwrap_or(start + Duration::days(31)),
-            SegmentWidth::Year => start.checked_add_months(chrono::Months::new(12)).unwrap_or(start + Duration::days(366)),
+            SegmentWidth::Month => start
+                .checked_add_months(chrono::Months::new(1))
+                .unwrap_or(start + Duration::days(31)),
+            SegmentWidth::Year => start
+                .checked_add_months(chrono::Months::new(12))
+                .unwrap_or(start + Duration::days(366)),
         }
     }
 
@@ -76,7 +82,13 @@ pub struct CompactionPolicy {
 
 impl Default for CompactionPolicy {
     fn default() -> Self {
-        Self { segment: SegmentWidth::Month, max_deltas: 4, target_file_rows: 4 << 20, max_segments: 120, close_at: None }
+        Self {
+            segment: SegmentWidth::Month,
+            max_deltas: 4,
+            target_file_rows: 4 << 20,
+            max_segments: 120,
+            close_at: None,
+        }
     }
 }
 
@@ -105,7 +117,10 @@ pub struct VacuumOptions {
 
 impl Default for VacuumOptions {
     fn default() -> Self {
-        Self { retain: Duration::days(7), dry_run: false }
+        Self {
+            retain: Duration::days(7),
+            dry_run: false,
+        }
     }
 }
 
@@ -135,13 +150,20 @@ fn segments_from(boundaries: &BTreeSet<DateTime<Utc>>) -> Vec<Segment> {
     let mut starts: Vec<Option<DateTime<Utc>>> = vec![None];
     starts.extend(boundaries.iter().map(|b| Some(*b)));
     (0..starts.len())
-        .map(|i| Segment { start: starts[i], end: starts.get(i + 1).copied().flatten(), ..Default::default() })
+        .map(|i| Segment {
+            start: starts[i],
+            end: starts.get(i + 1).copied().flatten(),
+            ..Default::default()
+        })
         .collect()
 }
 
 fn segment_index(segments: &[Segment], t: Option<DateTime<Utc>>) -> usize {
     let t = t.unwrap_or(DateTime::<Utc>::MIN_UTC);
-    segments.iter().position(|s| s.contains(t)).unwrap_or(segments.len().saturating_sub(1))
+    segments
+        .iter()
+        .position(|s| s.contains(t))
+        .unwrap_or(segments.len().saturating_sub(1))
 }
 
 impl Table {
@@ -154,7 +176,10 @@ impl Table {
         };
         let commit = s.commit + 1;
         let files: Vec<DataFile> = s.files().into_iter().cloned().collect();
-        let deltas: Vec<&DataFile> = files.iter().filter(|f| f.kind == FileKind::Delta && f.rows > 0).collect();
+        let deltas: Vec<&DataFile> = files
+            .iter()
+            .filter(|f| f.kind == FileKind::Delta && f.rows > 0)
+            .collect();
         let (Some(min_et), Some(max_et)) = (
             deltas.iter().filter_map(|f| f.min_event_time).min(),
             deltas.iter().filter_map(|f| f.max_event_time).max(),
@@ -163,7 +188,8 @@ impl Table {
         };
 
         // Boundaries: existing segment starts, period starts over the data, close_at.
-        let mut boundaries: BTreeSet<DateTime<Utc>> = s.segments.iter().filter_map(|g| g.start).collect();
+        let mut boundaries: BTreeSet<DateTime<Utc>> =
+            s.segments.iter().filter_map(|g| g.start).collect();
         let mut periods = Vec::new();
         let mut p = policy.segment.next(policy.segment.floor(min_et));
         let last = policy.segment.floor(max_et);
@@ -179,7 +205,10 @@ impl Table {
         // Keep the newest valid base per start; drop superseded ones from this snapshot.
         for f in files.iter().filter(|f| f.kind == FileKind::Base) {
             let i = segment_index(&segments, f.base_start);
-            let better = segments[i].base.as_ref().is_none_or(|b| b.folds_through < f.folds_through);
+            let better = segments[i]
+                .base
+                .as_ref()
+                .is_none_or(|b| b.folds_through < f.folds_through);
             if segments[i].start == f.base_start && better {
                 segments[i].base = Some(f.clone());
             }
@@ -189,9 +218,18 @@ impl Table {
             segments[i].deltas.push((*f).clone());
         }
 
-        let mut info = CompactionInfo { commit, bases_written: 0, deltas_merged: 0, files_added: Vec::new() };
+        let mut info = CompactionInfo {
+            commit,
+            bases_written: 0,
+            deltas_merged: 0,
+            files_added: Vec::new(),
+        };
         let all_columns: Vec<String> = s.schema.column_names().map(String::from).collect();
-        let mut working = Snapshot { commit, segments, ..s.clone() };
+        let mut working = Snapshot {
+            commit,
+            segments,
+            ..s.clone()
+        };
 
         // 1. Merge the deltas of crowded segments into sorted runs (every row kept).
         for i in 0..working.segments.len() {
@@ -199,20 +237,35 @@ impl Table {
                 continue;
             }
             let inputs = std::mem::take(&mut working.segments[i].deltas);
-            let opts = ScanOptions { columns: Some(all_columns.clone()), mode: ScanMode::AllRows, ..Default::default() };
-            let plan = self.plan_snapshot(&AnySnapshot::V1(working.clone()), &opts, Some(&inputs)).await?;
+            let opts = ScanOptions {
+                columns: Some(all_columns.clone()),
+                mode: ScanMode::AllRows,
+                ..Default::default()
+            };
+            let plan = self
+                .plan_snapshot(&AnySnapshot::V1(working.clone()), &opts, Some(&inputs))
+                .await?;
             let stream = self.execute(plan).await?;
-            let new = NewFile { kind: FileKind::Delta, commit, base_start: None, folds_through: None };
-            let written = write_stream(self, &s.schema, stream, new, policy.target_file_rows).await?;
+            let new = NewFile {
+                kind: FileKind::Delta,
+                commit,
+                base_start: None,
+                folds_through: None,
+            };
+            let written =
+                write_stream(self, &s.schema, stream, new, policy.target_file_rows).await?;
             info.deltas_merged += inputs.len();
-            info.files_added.extend(written.iter().map(|f| f.path.clone()));
+            info.files_added
+                .extend(written.iter().map(|f| f.path.clone()));
             working.segments[i].deltas = written;
         }
 
         // 2. (Re)build the base of every boundary that lacks a valid one, oldest first,
         //    each from the previous base plus the deltas it must read (SPEC §6.1).
         for i in 1..working.segments.len() {
-            let Some(start) = working.segments[i].start else { continue };
+            let Some(start) = working.segments[i].start else {
+                continue;
+            };
             let stale = match &working.segments[i].base {
                 None => true,
                 Some(b) => {
@@ -228,10 +281,22 @@ impl Table {
                 continue;
             }
             let as_of = start - Duration::microseconds(1);
-            let opts = ScanOptions { as_of: Some(as_of), columns: Some(all_columns.clone()), mode: ScanMode::Base, ..Default::default() };
-            let plan = self.plan_snapshot(&AnySnapshot::V1(working.clone()), &opts, None).await?;
+            let opts = ScanOptions {
+                as_of: Some(as_of),
+                columns: Some(all_columns.clone()),
+                mode: ScanMode::Base,
+                ..Default::default()
+            };
+            let plan = self
+                .plan_snapshot(&AnySnapshot::V1(working.clone()), &opts, None)
+                .await?;
             let stream = self.execute(plan).await?;
-            let new = NewFile { kind: FileKind::Base, commit, base_start: Some(start), folds_through: Some(s.commit) };
+            let new = NewFile {
+                kind: FileKind::Base,
+                commit,
+                base_start: Some(start),
+                folds_through: Some(s.commit),
+            };
             let written = write_stream(self, &s.schema, stream, new, usize::MAX).await?;
             let base = written.into_iter().next().unwrap_or_else(|| DataFile {
                 path: String::new(),
@@ -269,7 +334,9 @@ impl Table {
             min_event_time: None,
             max_event_time: None,
         };
-        working.validate().map_err(|reason| self.corrupt("compaction", reason))?;
+        working
+            .validate()
+            .map_err(|reason| self.corrupt("compaction", reason))?;
         publish(self, &working).await?;
         Ok(Some(info))
     }
@@ -317,6 +384,10 @@ impl Table {
                 }
             }
         }
-        Ok(VacuumReport { deleted, retained_snapshots: retained, dry_run: options.dry_run })
+        Ok(VacuumReport {
+            deleted,
+            retained_snapshots: retained,
+            dry_run: options.dry_run,
+        })
     }
 }

@@ -8,8 +8,8 @@ use arrow::array::{
 };
 use arrow::compute::{lexsort_to_indices, take_record_batch, SortColumn};
 use chrono::{DateTime, Utc};
-use object_store::{ObjectStoreExt, PutPayload};
 use object_store::buffered::BufWriter;
+use object_store::{ObjectStoreExt, PutPayload};
 use parquet::arrow::{ArrowWriter, AsyncArrowWriter};
 use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -26,33 +26,58 @@ pub const ROW_GROUP_ROWS: usize = 64 * 1024;
 /// Sorts a batch in file order (key, event time, commit, seq) and, when `dedupe` is set,
 /// keeps only the last row of each (key, event time, commit, seq): within one run of one
 /// commit that is the later row, the only one that can ever win resolution.
-pub(crate) fn sort_for_file(table: &Table, batch: &RecordBatch, schema: &TableSchema) -> Result<RecordBatch> {
+pub(crate) fn sort_for_file(
+    table: &Table,
+    batch: &RecordBatch,
+    schema: &TableSchema,
+) -> Result<RecordBatch> {
     if batch.num_rows() == 0 {
         return Ok(batch.clone());
     }
     let col = |name: &str| -> Result<ArrayRef> {
-        batch.column_by_name(name).cloned().ok_or_else(|| Error::Schema {
-            table: table.location().to_string(),
-            reason: format!("internal: column '{name}' missing"),
-        })
+        batch
+            .column_by_name(name)
+            .cloned()
+            .ok_or_else(|| Error::Schema {
+                table: table.location().to_string(),
+                reason: format!("internal: column '{name}' missing"),
+            })
     };
     let position: ArrayRef = Arc::new(UInt64Array::from_iter_values(0..batch.num_rows() as u64));
-    let sort_cols = [col(&schema.key)?, col(&schema.event_time)?, col(COMMIT_COLUMN)?, col(SEQ_COLUMN)?, position]
-        .into_iter()
-        .map(|values| SortColumn { values, options: None })
-        .collect::<Vec<_>>();
+    let sort_cols = [
+        col(&schema.key)?,
+        col(&schema.event_time)?,
+        col(COMMIT_COLUMN)?,
+        col(SEQ_COLUMN)?,
+        position,
+    ]
+    .into_iter()
+    .map(|values| SortColumn {
+        values,
+        options: None,
+    })
+    .collect::<Vec<_>>();
     let idx = lexsort_to_indices(&sort_cols, None).map_err(|e| arrow_err(table, e))?;
     // Drop rows followed by a row with the same (key, event time, commit, seq).
     let keys = Keys::new(sort_cols[0].values.as_ref());
-    let ts = sort_cols[1].values.as_any().downcast_ref::<TimestampMicrosecondArray>();
+    let ts = sort_cols[1]
+        .values
+        .as_any()
+        .downcast_ref::<TimestampMicrosecondArray>();
     let commits = sort_cols[2].values.as_any().downcast_ref::<UInt64Array>();
     let seqs = sort_cols[3].values.as_any().downcast_ref::<UInt32Array>();
     let (Some(ts), Some(commits), Some(seqs)) = (ts, commits, seqs) else {
-        return Err(Error::Schema { table: table.location().into(), reason: "internal: unexpected column types".into() });
+        return Err(Error::Schema {
+            table: table.location().into(),
+            reason: "internal: unexpected column types".into(),
+        });
     };
     let order = idx.values();
     let same = |a: usize, b: usize| {
-        keys.eq(a, b) && ts.value(a) == ts.value(b) && commits.value(a) == commits.value(b) && seqs.value(a) == seqs.value(b)
+        keys.eq(a, b)
+            && ts.value(a) == ts.value(b)
+            && commits.value(a) == commits.value(b)
+            && seqs.value(a) == seqs.value(b)
     };
     let kept: Vec<u32> = (0..order.len())
         .filter(|&i| i + 1 == order.len() || !same(order[i] as usize, order[i + 1] as usize))
@@ -62,7 +87,10 @@ pub(crate) fn sort_for_file(table: &Table, batch: &RecordBatch, schema: &TableSc
 }
 
 pub(crate) fn arrow_err(table: &Table, source: arrow::error::ArrowError) -> Error {
-    Error::Arrow { table: table.location().to_string(), source }
+    Error::Arrow {
+        table: table.location().to_string(),
+        source,
+    }
 }
 
 /// A key column, downcast once.
@@ -140,21 +168,40 @@ impl Stats {
         if n == 0 {
             return;
         }
-        if let Some(k) = batch.column_by_name(&schema.key).map(|a| Keys::new(a.as_ref())) {
+        if let Some(k) = batch
+            .column_by_name(&schema.key)
+            .map(|a| Keys::new(a.as_ref()))
+        {
             if self.rows == 0 {
                 self.min_key = k.value(0);
             }
             self.max_key = k.value(n - 1);
         }
-        if let Some(t) =
-            batch.column_by_name(&schema.event_time).and_then(|a| a.as_any().downcast_ref::<TimestampMicrosecondArray>())
+        if let Some(t) = batch
+            .column_by_name(&schema.event_time)
+            .and_then(|a| a.as_any().downcast_ref::<TimestampMicrosecondArray>())
         {
-            self.min_et = [self.min_et, arrow::compute::min(t)].into_iter().flatten().min();
-            self.max_et = [self.max_et, arrow::compute::max(t)].into_iter().flatten().max();
+            self.min_et = [self.min_et, arrow::compute::min(t)]
+                .into_iter()
+                .flatten()
+                .min();
+            self.max_et = [self.max_et, arrow::compute::max(t)]
+                .into_iter()
+                .flatten()
+                .max();
         }
-        if let Some(c) = batch.column_by_name(COMMIT_COLUMN).and_then(|a| a.as_any().downcast_ref::<UInt64Array>()) {
-            self.min_commit = [self.min_commit, arrow::compute::min(c)].into_iter().flatten().min();
-            self.max_commit = [self.max_commit, arrow::compute::max(c)].into_iter().flatten().max();
+        if let Some(c) = batch
+            .column_by_name(COMMIT_COLUMN)
+            .and_then(|a| a.as_any().downcast_ref::<UInt64Array>())
+        {
+            self.min_commit = [self.min_commit, arrow::compute::min(c)]
+                .into_iter()
+                .flatten()
+                .min();
+            self.max_commit = [self.max_commit, arrow::compute::max(c)]
+                .into_iter()
+                .flatten()
+                .max();
         }
         self.rows += n as u64;
     }
@@ -183,7 +230,11 @@ fn new_path(new: &NewFile) -> String {
         FileKind::Base => "base",
         FileKind::Delta => "delta",
     };
-    format!("data/c{:08}-{kind}-{}.parquet", new.commit, uuid::Uuid::new_v4().simple())
+    format!(
+        "data/c{:08}-{kind}-{}.parquet",
+        new.commit,
+        uuid::Uuid::new_v4().simple()
+    )
 }
 
 /// Writes one sorted batch (file schema) as a Parquet data file under `data/` and
@@ -236,19 +287,24 @@ pub(crate) async fn write_stream(
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| arrow_err(table, e))?;
         let batch = batch.project(&indices).map_err(|e| arrow_err(table, e))?;
-        let batch = RecordBatch::try_new(file_schema.clone(), batch.columns().to_vec()).map_err(|e| arrow_err(table, e))?;
+        let batch = RecordBatch::try_new(file_schema.clone(), batch.columns().to_vec())
+            .map_err(|e| arrow_err(table, e))?;
         if batch.num_rows() == 0 {
             continue;
         }
         if current.is_none() {
             let path = new_path(&new);
             let sink = BufWriter::new(table.location.store.clone(), table.location.child(&path));
-            let writer = AsyncArrowWriter::try_new(sink, file_schema.clone(), Some(writer_properties()))
-                .map_err(|e| data_err(table, &path, e))?;
+            let writer =
+                AsyncArrowWriter::try_new(sink, file_schema.clone(), Some(writer_properties()))
+                    .map_err(|e| data_err(table, &path, e))?;
             current = Some((path, writer, Stats::default()));
         }
         if let Some((path, writer, stats)) = current.as_mut() {
-            writer.write(&batch).await.map_err(|e| data_err(table, path, e))?;
+            writer
+                .write(&batch)
+                .await
+                .map_err(|e| data_err(table, path, e))?;
             stats.update(&batch, schema);
             if stats.rows as usize >= max_rows {
                 if let Some(done) = current.take() {
@@ -268,11 +324,23 @@ async fn close_file(
     (path, writer, stats): (String, AsyncArrowWriter<BufWriter>, Stats),
     new: NewFile,
 ) -> Result<DataFile> {
-    writer.close().await.map_err(|e| data_err(table, &path, e))?;
-    let meta = table.location.store.head(&table.location.child(&path)).await.map_err(|e| table.err_store(e))?;
+    writer
+        .close()
+        .await
+        .map_err(|e| data_err(table, &path, e))?;
+    let meta = table
+        .location
+        .store
+        .head(&table.location.child(&path))
+        .await
+        .map_err(|e| table.err_store(e))?;
     Ok(stats.finish(path, meta.size, new))
 }
 
 fn data_err(table: &Table, path: &str, e: parquet::errors::ParquetError) -> Error {
-    Error::DataFile { table: table.location().to_string(), file: path.to_string(), reason: e.to_string() }
+    Error::DataFile {
+        table: table.location().to_string(),
+        file: path.to_string(),
+        reason: e.to_string(),
+    }
 }

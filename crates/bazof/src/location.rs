@@ -37,7 +37,10 @@ impl Location {
     ///   usual `AWS_*` environment variables (`AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`, `AWS_REGION`,
     ///   `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`).
     pub fn parse(location: &str) -> Result<Location> {
-        let invalid = |reason: String| Error::InvalidLocation { location: location.to_string(), reason };
+        let invalid = |reason: String| Error::InvalidLocation {
+            location: location.to_string(),
+            reason,
+        };
         if location.trim().is_empty() {
             return Err(invalid("empty location".into()));
         }
@@ -48,7 +51,9 @@ impl Location {
         let url = Url::parse(location).map_err(|e| invalid(e.to_string()))?;
         match url.scheme() {
             "file" => {
-                let path = url.to_file_path().map_err(|_| invalid("not an absolute file path".into()))?;
+                let path = url
+                    .to_file_path()
+                    .map_err(|_| invalid("not an absolute file path".into()))?;
                 Self::local(location, &path)
             }
             "memory" => {
@@ -59,11 +64,18 @@ impl Location {
                     .entry(name)
                     .or_insert_with(|| Arc::new(InMemory::new()))
                     .clone();
-                let root = Path::parse(url.path().trim_matches('/')).map_err(|e| invalid(e.to_string()))?;
-                Ok(Location { display: location.to_string(), store, root })
+                let root = Path::parse(url.path().trim_matches('/'))
+                    .map_err(|e| invalid(e.to_string()))?;
+                Ok(Location {
+                    display: location.to_string(),
+                    store,
+                    root,
+                })
             }
             "s3" | "s3a" => {
-                let bucket = url.host_str().ok_or_else(|| invalid("missing bucket".into()))?;
+                let bucket = url
+                    .host_str()
+                    .ok_or_else(|| invalid("missing bucket".into()))?;
                 let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
                 if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") {
                     builder = builder.with_endpoint(&endpoint);
@@ -72,10 +84,17 @@ impl Location {
                     }
                 }
                 let store = builder.build().map_err(|e| invalid(e.to_string()))?;
-                let root = Path::parse(url.path().trim_matches('/')).map_err(|e| invalid(e.to_string()))?;
-                Ok(Location { display: location.to_string(), store: Arc::new(store), root })
+                let root = Path::parse(url.path().trim_matches('/'))
+                    .map_err(|e| invalid(e.to_string()))?;
+                Ok(Location {
+                    display: location.to_string(),
+                    store: Arc::new(store),
+                    root,
+                })
             }
-            other => Err(invalid(format!("unsupported scheme '{other}' (use a path, file://, memory:// or s3://)"))),
+            other => Err(invalid(format!(
+                "unsupported scheme '{other}' (use a path, file://, memory:// or s3://)"
+            ))),
         }
     }
 
@@ -84,11 +103,29 @@ impl Location {
             location: display.to_string(),
             reason: e.to_string(),
         })?;
+        // Resolve `.` and `..` (object store paths have neither).
+        let abs = std::fs::canonicalize(&abs).unwrap_or_else(|_| {
+            let mut out = std::path::PathBuf::new();
+            for c in abs.components() {
+                match c {
+                    std::path::Component::ParentDir => {
+                        out.pop();
+                    }
+                    std::path::Component::CurDir => {}
+                    other => out.push(other),
+                }
+            }
+            out
+        });
         let root = Path::from_absolute_path(&abs).map_err(|e| Error::InvalidLocation {
             location: display.to_string(),
             reason: e.to_string(),
         })?;
-        Ok(Location { display: display.to_string(), store: Arc::new(LocalFileSystem::new()), root })
+        Ok(Location {
+            display: display.to_string(),
+            store: Arc::new(LocalFileSystem::new()),
+            root,
+        })
     }
 
     /// The path of a file relative to the table root.

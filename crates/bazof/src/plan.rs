@@ -6,6 +6,7 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use chrono::{DateTime, Utc};
 use futures::future::try_join_all;
+use object_store::ObjectStoreExt;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 #[allow(deprecated)]
 use parquet::arrow::async_reader::ParquetObjectReader;
@@ -183,7 +184,10 @@ impl ScanPlan {
 }
 
 /// Picks the base of greatest start `<= as_of` (ties: greatest `folds_through`).
-pub fn choose_base<'a>(files: &[&'a DataFile], as_of: Option<DateTime<Utc>>) -> Option<&'a DataFile> {
+pub fn choose_base<'a>(
+    files: &[&'a DataFile],
+    as_of: Option<DateTime<Utc>>,
+) -> Option<&'a DataFile> {
     files
         .iter()
         .copied()
@@ -207,15 +211,21 @@ pub fn select_files<'a>(
     let mut read = Vec::new();
     let mut skipped = Vec::new();
     for f in files {
-        let skip = |reason| SkippedFile { path: f.path.clone(), reason };
+        let skip = |reason| SkippedFile {
+            path: f.path.clone(),
+            reason,
+        };
         let reason = match f.kind {
-            FileKind::Base if Some(f.path.as_str()) != base.map(|b| b.path.as_str()) => Some(SkipReason::OtherBase),
+            FileKind::Base if Some(f.path.as_str()) != base.map(|b| b.path.as_str()) => {
+                Some(SkipReason::OtherBase)
+            }
             FileKind::Base => None,
             FileKind::Delta => {
                 if matches!((as_of, f.min_event_time), (Some(t), Some(m)) if m > t) {
                     Some(SkipReason::AfterAsOf)
                 } else if let Some(b) = base {
-                    let before_base = matches!((f.max_event_time, b.base_start), (Some(m), Some(s)) if m < s);
+                    let before_base =
+                        matches!((f.max_event_time, b.base_start), (Some(m), Some(s)) if m < s);
                     let folded = f.max_commit <= b.folds_through.unwrap_or(0);
                     (before_base && folded).then_some(SkipReason::FoldedIntoBase)
                 } else {
@@ -224,7 +234,9 @@ pub fn select_files<'a>(
             }
         };
         let reason = reason.or_else(|| match (key, &f.min_key, &f.max_key) {
-            (Some(p), Some(lo), Some(hi)) if !p.may_match_range(lo, hi) => Some(SkipReason::KeyRange),
+            (Some(p), Some(lo), Some(hi)) if !p.may_match_range(lo, hi) => {
+                Some(SkipReason::KeyRange)
+            }
             _ => None,
         });
         match reason {
@@ -257,74 +269,106 @@ impl Table {
             None => schema.column_names().map(String::from).collect(),
         };
         let names: Vec<&str> = columns.iter().map(String::as_str).collect();
-        let output_schema = schema.arrow_projection(&names).map_err(|reason| Error::InvalidScan {
-            table: self.location().to_string(),
-            reason: format!("{reason}; the table has {}", schema.column_names().collect::<Vec<_>>().join(", ")),
-        })?;
+        let output_schema =
+            schema
+                .arrow_projection(&names)
+                .map_err(|reason| Error::InvalidScan {
+                    table: self.location().to_string(),
+                    reason: format!(
+                        "{reason}; the table has {}",
+                        schema.column_names().collect::<Vec<_>>().join(", ")
+                    ),
+                })?;
         if let Some(p) = &options.key_predicate {
             check_predicate_type(self, &schema, p)?;
         }
         let mut decoded_columns = vec![schema.key.clone(), schema.event_time.clone()];
-        decoded_columns.extend(columns.iter().filter(|c| !decoded_columns.contains(c)).cloned().collect::<Vec<_>>());
+        decoded_columns.extend(
+            columns
+                .iter()
+                .filter(|c| !decoded_columns.contains(c))
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
 
-        let (base, chosen, skipped): (Option<String>, Vec<(String, FileKind, u64, Option<u64>, u64)>, Vec<SkippedFile>) =
-            match (only, snap) {
-                (Some(files), _) => (
-                    None,
-                    files.iter().map(|f| (f.path.clone(), f.kind, f.rows, Some(f.bytes), 0)).collect(),
-                    Vec::new(),
-                ),
-                (None, AnySnapshot::V1(s)) => {
-                    let (base, read, skipped) = select_files(s, options.as_of, options.key_predicate.as_ref());
-                    (
-                        base.map(|b| b.path.clone()),
-                        read.iter().map(|f| (f.path.clone(), f.kind, f.rows, Some(f.bytes), 0)).collect(),
-                        skipped,
-                    )
-                }
-                (None, AnySnapshot::Legacy(l)) => {
-                    let as_of = options.as_of.map_or(LegacyAsOf::Current, LegacyAsOf::EventTime);
-                    let files = l.data_files(as_of);
-                    let n = files.len() as u64;
-                    let skipped = l
-                        .all_files()
-                        .into_iter()
-                        .filter(|f| !files.contains(f))
-                        .map(|path| SkippedFile { path, reason: SkipReason::NotInLegacySegment })
-                        .collect();
-                    let chosen = files
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, p)| (p, FileKind::Delta, 0, None, n - i as u64))
-                        .collect();
-                    (None, chosen, skipped)
-                }
-            };
-        let key_index = 0;
-        let planned = try_join_all(chosen.into_iter().map(|(path, kind, rows, bytes, precedence)| {
-            let pred = options.key_predicate.clone();
-            async move {
-                let metadata = self.load_footer(&path, bytes).await?;
-                let total = metadata.metadata().num_row_groups();
-                let row_groups = (0..total)
-                    .filter(|&i| match &pred {
-                        None => true,
-                        Some(p) => row_group_may_match(&metadata, i, key_index, p),
+        let (base, chosen, skipped): (
+            Option<String>,
+            Vec<(String, FileKind, u64, Option<u64>, u64)>,
+            Vec<SkippedFile>,
+        ) = match (only, snap) {
+            (Some(files), _) => (
+                None,
+                files
+                    .iter()
+                    .map(|f| (f.path.clone(), f.kind, f.rows, Some(f.bytes), 0))
+                    .collect(),
+                Vec::new(),
+            ),
+            (None, AnySnapshot::V1(s)) => {
+                let (base, read, skipped) =
+                    select_files(s, options.as_of, options.key_predicate.as_ref());
+                (
+                    base.map(|b| b.path.clone()),
+                    read.iter()
+                        .map(|f| (f.path.clone(), f.kind, f.rows, Some(f.bytes), 0))
+                        .collect(),
+                    skipped,
+                )
+            }
+            (None, AnySnapshot::Legacy(l)) => {
+                let as_of = options
+                    .as_of
+                    .map_or(LegacyAsOf::Current, LegacyAsOf::EventTime);
+                let files = l.data_files(as_of);
+                let n = files.len() as u64;
+                let skipped = l
+                    .all_files()
+                    .into_iter()
+                    .filter(|f| !files.contains(f))
+                    .map(|path| SkippedFile {
+                        path,
+                        reason: SkipReason::NotInLegacySegment,
                     })
                     .collect();
-                let rows = if rows == 0 { metadata.metadata().file_metadata().num_rows() as u64 } else { rows };
-                Ok::<_, Error>(PlannedFile {
-                    path,
-                    kind,
-                    rows,
-                    row_groups,
-                    row_groups_total: total,
-                    precedence,
-                    file_size: bytes,
-                    metadata,
-                })
+                let chosen = files
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, p)| (p, FileKind::Delta, 0, None, n - i as u64))
+                    .collect();
+                (None, chosen, skipped)
             }
-        }))
+        };
+        let key_index = 0;
+        let planned = try_join_all(chosen.into_iter().map(
+            |(path, kind, rows, bytes, precedence)| {
+                let pred = options.key_predicate.clone();
+                async move {
+                    let metadata = self.load_footer(&path, bytes).await?;
+                    let total = metadata.metadata().num_row_groups();
+                    let row_groups = (0..total)
+                        .filter(|&i| match &pred {
+                            None => true,
+                            Some(p) => row_group_may_match(&metadata, i, key_index, p),
+                        })
+                        .collect();
+                    let rows = if rows == 0 {
+                        metadata.metadata().file_metadata().num_rows() as u64
+                    } else {
+                        rows
+                    };
+                    Ok::<_, Error>(PlannedFile {
+                        path,
+                        kind,
+                        rows,
+                        row_groups,
+                        row_groups_total: total,
+                        precedence,
+                        file_size: bytes,
+                        metadata,
+                    })
+                }
+            },
+        ))
         .await?;
         Ok(ScanPlan {
             snapshot: snap.commit(),
@@ -341,18 +385,40 @@ impl Table {
     }
 
     #[allow(deprecated)]
-    pub(crate) async fn load_footer(&self, path: &str, size: Option<u64>) -> Result<ArrowReaderMetadata> {
-        let mut reader = ParquetObjectReader::new(self.location.store.clone(), self.location.child(path));
+    pub(crate) async fn load_footer(
+        &self,
+        path: &str,
+        size: Option<u64>,
+    ) -> Result<ArrowReaderMetadata> {
+        let mut reader =
+            ParquetObjectReader::new(self.location.store.clone(), self.location.child(path));
         if let Some(size) = size {
             reader = reader.with_file_size(size);
         }
-        ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new()).await.map_err(|e| Error::DataFile {
+        let err =
+            match ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new()).await {
+                Ok(meta) => return Ok(meta),
+                Err(e) => e,
+            };
+        // Say why in the user's terms: missing, replaced (size differs) or not Parquet.
+        let reason = match self.location.store.head(&self.location.child(path)).await {
+            Err(object_store::Error::NotFound { .. }) => "is missing".to_string(),
+            Ok(meta) if size.is_some_and(|s| s != meta.size) => format!(
+                "is {} bytes but the snapshot says {}: it was replaced or truncated",
+                meta.size,
+                size.unwrap_or_default()
+            ),
+            _ => match err {
+                parquet::errors::ParquetError::External(inner) => {
+                    format!("cannot be read: {inner}")
+                }
+                other => format!("is not a readable Parquet file: {other}"),
+            },
+        };
+        Err(Error::DataFile {
             table: self.location().to_string(),
             file: path.to_string(),
-            reason: match e {
-                parquet::errors::ParquetError::External(inner) => format!("cannot read: {inner}"),
-                other => format!("not a readable Parquet file: {other}"),
-            },
+            reason,
         })
     }
 }
@@ -369,18 +435,24 @@ fn check_predicate_type(table: &Table, schema: &TableSchema, p: &KeyPredicate) -
             })
             .collect(),
         KeyPredicate::And(ps) | KeyPredicate::Or(ps) => {
-            return ps.iter().try_for_each(|p| check_predicate_type(table, schema, p))
+            return ps
+                .iter()
+                .try_for_each(|p| check_predicate_type(table, schema, p))
         }
     };
     for v in values {
         let ok = matches!(
             (v, schema.key_type),
-            (KeyValue::Int(_), crate::schema::KeyType::Int) | (KeyValue::String(_), crate::schema::KeyType::String)
+            (KeyValue::Int(_), crate::schema::KeyType::Int)
+                | (KeyValue::String(_), crate::schema::KeyType::String)
         );
         if !ok {
             return Err(Error::InvalidScan {
                 table: table.location().to_string(),
-                reason: format!("key predicate value {v:?} does not match the key type {:?}", schema.key_type),
+                reason: format!(
+                    "key predicate value {v:?} does not match the key type {:?}",
+                    schema.key_type
+                ),
             });
         }
     }
@@ -388,7 +460,12 @@ fn check_predicate_type(table: &Table, schema: &TableSchema, p: &KeyPredicate) -
 }
 
 /// Whether row group `rg` may hold keys matching `p`, from its Parquet statistics.
-fn row_group_may_match(meta: &ArrowReaderMetadata, rg: usize, key_col: usize, p: &KeyPredicate) -> bool {
+fn row_group_may_match(
+    meta: &ArrowReaderMetadata,
+    rg: usize,
+    key_col: usize,
+    p: &KeyPredicate,
+) -> bool {
     let rg_meta = meta.metadata().row_group(rg);
     if rg_meta.num_columns() <= key_col {
         return true;
@@ -396,7 +473,9 @@ fn row_group_may_match(meta: &ArrowReaderMetadata, rg: usize, key_col: usize, p:
     let range = match rg_meta.column(key_col).statistics() {
         Some(Statistics::ByteArray(s)) => match (s.min_opt(), s.max_opt()) {
             (Some(lo), Some(hi)) => match (lo.as_utf8(), hi.as_utf8()) {
-                (Ok(lo), Ok(hi)) => Some((KeyValue::String(lo.into()), KeyValue::String(hi.into()))),
+                (Ok(lo), Ok(hi)) => {
+                    Some((KeyValue::String(lo.into()), KeyValue::String(hi.into())))
+                }
                 _ => None,
             },
             _ => None,

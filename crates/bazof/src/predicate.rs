@@ -49,7 +49,9 @@ impl KeyPredicate {
         match self {
             KeyPredicate::Eq(v) => key == v,
             KeyPredicate::In(vs) => vs.contains(key),
-            KeyPredicate::Range { lower, upper } => above_lower(key, lower) && below_upper(key, upper),
+            KeyPredicate::Range { lower, upper } => {
+                above_lower(key, lower) && below_upper(key, upper)
+            }
             KeyPredicate::And(ps) => ps.iter().all(|p| p.matches(key)),
             KeyPredicate::Or(ps) => ps.iter().any(|p| p.matches(key)),
         }
@@ -60,7 +62,9 @@ impl KeyPredicate {
         match self {
             KeyPredicate::Eq(v) => min <= v && v <= max,
             KeyPredicate::In(vs) => vs.iter().any(|v| min <= v && v <= max),
-            KeyPredicate::Range { lower, upper } => below_upper(min, upper) && above_lower(max, lower),
+            KeyPredicate::Range { lower, upper } => {
+                below_upper(min, upper) && above_lower(max, lower)
+            }
             KeyPredicate::And(ps) => ps.iter().all(|p| p.may_match_range(min, max)),
             KeyPredicate::Or(ps) => ps.iter().any(|p| p.may_match_range(min, max)),
         }
@@ -70,10 +74,14 @@ impl KeyPredicate {
     pub fn evaluate(&self, keys: &ArrayRef) -> BooleanArray {
         if let Some(a) = keys.as_any().downcast_ref::<StringArray>() {
             (0..a.len())
-                .map(|i| Some(a.is_valid(i) && self.matches(&KeyValue::String(a.value(i).to_string()))))
+                .map(|i| {
+                    Some(a.is_valid(i) && self.matches(&KeyValue::String(a.value(i).to_string())))
+                })
                 .collect()
         } else if let Some(a) = keys.as_any().downcast_ref::<Int64Array>() {
-            (0..a.len()).map(|i| Some(a.is_valid(i) && self.matches(&KeyValue::Int(a.value(i))))).collect()
+            (0..a.len())
+                .map(|i| Some(a.is_valid(i) && self.matches(&KeyValue::Int(a.value(i)))))
+                .collect()
         } else {
             BooleanArray::from(vec![false; keys.len()])
         }

@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, UInt32Array, UInt64Array};
 use arrow::compute::kernels::cmp::lt_eq;
-use arrow::compute::{cast, concat_batches, filter_record_batch, lexsort_to_indices, take_record_batch, SortColumn};
+use arrow::compute::{
+    cast, concat_batches, filter_record_batch, lexsort_to_indices, take_record_batch, SortColumn,
+};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 #[allow(deprecated)]
@@ -81,7 +83,11 @@ pub(crate) async fn open_source(
                 0 | 1 => Some(i),
                 2..=4 => None,
                 _ => {
-                    let pos = plan.schema.columns.iter().position(|c| c.name == *field.name());
+                    let pos = plan
+                        .schema
+                        .columns
+                        .iter()
+                        .position(|c| c.name == *field.name());
                     pos.map(|p| p + 2)
                 }
             }
@@ -94,7 +100,12 @@ pub(crate) async fn open_source(
         }
         match idx {
             Some(j) if j < file_schema.fields().len() => sources.push(Some(j)),
-            _ => return Err(data_err(format!("column '{}' is missing from the file", field.name()))),
+            _ => {
+                return Err(data_err(format!(
+                    "column '{}' is missing from the file",
+                    field.name()
+                )))
+            }
         }
     }
     let leaf_indices: Vec<usize> = {
@@ -104,7 +115,10 @@ pub(crate) async fn open_source(
         v
     };
     let mask = ProjectionMask::roots(file.metadata.parquet_schema(), leaf_indices.iter().copied());
-    let mut reader = ParquetObjectReader::new(table.location.store.clone(), table.location.child(&file.path));
+    let mut reader = ParquetObjectReader::new(
+        table.location.store.clone(),
+        table.location.child(&file.path),
+    );
     if let Some(size) = file.file_size {
         reader = reader.with_file_size(size);
     }
@@ -116,10 +130,13 @@ pub(crate) async fn open_source(
         .map_err(|e| data_err(e.to_string()))?;
 
     metrics.files_read.fetch_add(1, Ordering::Relaxed);
-    metrics.row_groups_read.fetch_add(file.row_groups.len() as u64, Ordering::Relaxed);
     metrics
-        .row_groups_skipped
-        .fetch_add((file.row_groups_total - file.row_groups.len()) as u64, Ordering::Relaxed);
+        .row_groups_read
+        .fetch_add(file.row_groups.len() as u64, Ordering::Relaxed);
+    metrics.row_groups_skipped.fetch_add(
+        (file.row_groups_total - file.row_groups.len()) as u64,
+        Ordering::Relaxed,
+    );
     let rg_meta = file.metadata.metadata();
     let bytes: u64 = file
         .row_groups
@@ -134,8 +151,10 @@ pub(crate) async fn open_source(
     metrics.bytes_decoded.fetch_add(bytes, Ordering::Relaxed);
 
     // Position of each projected file column inside the decoded batch.
-    let batch_pos: Vec<Option<usize>> =
-        sources.iter().map(|s| s.and_then(|j| leaf_indices.iter().position(|&c| c == j))).collect();
+    let batch_pos: Vec<Option<usize>> = sources
+        .iter()
+        .map(|s| s.and_then(|j| leaf_indices.iter().position(|&c| c == j)))
+        .collect();
     let table_name = table.location().to_string();
     let path = file.path.clone();
     let as_of = plan.as_of.map(|t| t.timestamp_micros());
@@ -147,12 +166,18 @@ pub(crate) async fn open_source(
     let mapped = stream
         .map_err({
             let (t, p) = (table_name.clone(), path.clone());
-            move |e| Error::DataFile { table: t.clone(), file: p.clone(), reason: e.to_string() }
+            move |e| Error::DataFile {
+                table: t.clone(),
+                file: p.clone(),
+                reason: e.to_string(),
+            }
         })
         .and_then(move |batch| {
             let result = (|| -> Result<RecordBatch> {
                 let rows = batch.num_rows();
-                metrics.rows_decoded.fetch_add(rows as u64, Ordering::Relaxed);
+                metrics
+                    .rows_decoded
+                    .fetch_add(rows as u64, Ordering::Relaxed);
                 let mut cols: Vec<ArrayRef> = Vec::with_capacity(target2.fields().len());
                 for (i, field) in target2.fields().iter().enumerate() {
                     let col = match batch_pos[i] {
@@ -160,9 +185,11 @@ pub(crate) async fn open_source(
                         None => match i {
                             2 => Arc::new(UInt64Array::from(vec![precedence; rows])) as ArrayRef,
                             // Legacy: earlier rows win ties (bazof 0.2 kept the first row it saw).
-                            3 => Arc::new(UInt32Array::from_iter_values(
-                                (0..rows as u64).map(|r| u32::MAX - (row_offset + r).min(u32::MAX as u64) as u32),
-                            )),
+                            3 => {
+                                Arc::new(UInt32Array::from_iter_values((0..rows as u64).map(|r| {
+                                    u32::MAX - (row_offset + r).min(u32::MAX as u64) as u32
+                                })))
+                            }
                             _ => Arc::new(BooleanArray::from(vec![false; rows])),
                         },
                     };
@@ -194,9 +221,16 @@ pub(crate) async fn open_source(
                     cols,
                     &arrow::array::RecordBatchOptions::new().with_row_count(Some(rows)),
                 )
-                .map_err(|e| Error::DataFile { table: table_name.clone(), file: path.clone(), reason: e.to_string() })?;
-                filter_rows(&batch, as_of, key_pred.as_ref())
-                    .map_err(|e| Error::DataFile { table: table_name.clone(), file: path.clone(), reason: e.to_string() })
+                .map_err(|e| Error::DataFile {
+                    table: table_name.clone(),
+                    file: path.clone(),
+                    reason: e.to_string(),
+                })?;
+                filter_rows(&batch, as_of, key_pred.as_ref()).map_err(|e| Error::DataFile {
+                    table: table_name.clone(),
+                    file: path.clone(),
+                    reason: e.to_string(),
+                })
             })();
             futures::future::ready(result)
         })
@@ -206,8 +240,14 @@ pub(crate) async fn open_source(
         let batches: Vec<RecordBatch> = mapped.try_collect().await?;
         let all = concat_batches(&target, &batches).map_err(|e| arrow_err(table, e))?;
         let sorted = if all.num_rows() > 0 {
-            let idx = lexsort_to_indices(&[SortColumn { values: all.column(0).clone(), options: None }], None)
-                .map_err(|e| arrow_err(table, e))?;
+            let idx = lexsort_to_indices(
+                &[SortColumn {
+                    values: all.column(0).clone(),
+                    options: None,
+                }],
+                None,
+            )
+            .map_err(|e| arrow_err(table, e))?;
             take_record_batch(&all, &idx).map_err(|e| arrow_err(table, e))?
         } else {
             all

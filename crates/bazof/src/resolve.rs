@@ -4,14 +4,14 @@
 //! row with the greatest (event time, commit, seq) and drops the key if that row is
 //! a tombstone. Memory: one batch per source plus one output batch.
 
-use std::cmp::Ordering;
 use arrow::array::{
-    Array, BooleanArray, Int64Array, RecordBatch, RecordBatchOptions, StringArray, TimestampMicrosecondArray,
-    UInt32Array, UInt64Array,
+    Array, BooleanArray, Int64Array, RecordBatch, RecordBatchOptions, StringArray,
+    TimestampMicrosecondArray, UInt32Array, UInt64Array,
 };
 use arrow::compute::interleave_record_batch;
 use arrow::datatypes::SchemaRef;
 use futures::StreamExt;
+use std::cmp::Ordering;
 
 use crate::error::{Error, Result};
 use crate::plan::ScanMode;
@@ -59,7 +59,10 @@ impl Cursor {
     }
 
     fn from_batch(stream: Source, batch: RecordBatch, table: &str) -> Result<Cursor> {
-        let bad = || Error::InvalidScan { table: table.to_string(), reason: "internal: merge schema mismatch".into() };
+        let bad = || Error::InvalidScan {
+            table: table.to_string(),
+            reason: "internal: merge schema mismatch".into(),
+        };
         let keys = if let Some(s) = batch.column(0).as_any().downcast_ref::<StringArray>() {
             KeyCol::Str(s.clone())
         } else if let Some(i) = batch.column(0).as_any().downcast_ref::<Int64Array>() {
@@ -70,10 +73,22 @@ impl Cursor {
         let get = |i: usize| batch.column(i).as_any();
         Ok(Cursor {
             keys,
-            et: get(1).downcast_ref::<TimestampMicrosecondArray>().ok_or_else(bad)?.clone(),
-            commit: get(2).downcast_ref::<UInt64Array>().ok_or_else(bad)?.clone(),
-            seq: get(3).downcast_ref::<UInt32Array>().ok_or_else(bad)?.clone(),
-            deleted: get(4).downcast_ref::<BooleanArray>().ok_or_else(bad)?.clone(),
+            et: get(1)
+                .downcast_ref::<TimestampMicrosecondArray>()
+                .ok_or_else(bad)?
+                .clone(),
+            commit: get(2)
+                .downcast_ref::<UInt64Array>()
+                .ok_or_else(bad)?
+                .clone(),
+            seq: get(3)
+                .downcast_ref::<UInt32Array>()
+                .ok_or_else(bad)?
+                .clone(),
+            deleted: get(4)
+                .downcast_ref::<BooleanArray>()
+                .ok_or_else(bad)?
+                .clone(),
             stream,
             batch,
             row: 0,
@@ -109,7 +124,11 @@ impl Cursor {
     }
 
     fn rank(&self) -> (i64, u64, u32) {
-        (self.et.value(self.row), self.commit.value(self.row), self.seq.value(self.row))
+        (
+            self.et.value(self.row),
+            self.commit.value(self.row),
+            self.seq.value(self.row),
+        )
     }
 }
 
@@ -180,7 +199,10 @@ impl Merger {
                     if b.num_rows() == 0 {
                         continue;
                     }
-                    let stream = std::mem::replace(&mut self.cursors[i].stream, futures::stream::empty().boxed());
+                    let stream = std::mem::replace(
+                        &mut self.cursors[i].stream,
+                        futures::stream::empty().boxed(),
+                    );
                     self.cursors[i] = Cursor::from_batch(stream, b, &self.table)?;
                     return Ok(());
                 }
@@ -196,7 +218,10 @@ impl Merger {
         let projected = self.cursors[i]
             .batch
             .project(&self.output)
-            .map_err(|e| Error::Arrow { table: self.table.clone(), source: e })?;
+            .map_err(|e| Error::Arrow {
+                table: self.table.clone(),
+                source: e,
+            })?;
         self.arena.push(projected);
         let slot = self.arena.len() - 1;
         self.cursors[i].slot = Some(slot);
@@ -235,7 +260,12 @@ impl Merger {
                     } else if best.as_ref().is_none_or(|b| rank > b.rank) {
                         let slot = self.slot_of(i)?;
                         let c = &self.cursors[i];
-                        best = Some(Pick { rank, slot, row: c.row, deleted: c.deleted.value(c.row) });
+                        best = Some(Pick {
+                            rank,
+                            slot,
+                            row: c.row,
+                            deleted: c.deleted.value(c.row),
+                        });
                     }
                     self.advance(i).await?;
                     if self.cursors.len() < before {
@@ -275,7 +305,10 @@ impl Merger {
                 RecordBatch::try_new(self.output_schema.clone(), b.columns().to_vec())
             })
         }
-        .map_err(|e| Error::Arrow { table: self.table.clone(), source: e })?;
+        .map_err(|e| Error::Arrow {
+            table: self.table.clone(),
+            source: e,
+        })?;
         self.arena.clear();
         self.picks.clear();
         for c in &mut self.cursors {

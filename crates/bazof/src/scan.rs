@@ -95,7 +95,10 @@ fn prefetch(source: Source) -> Source {
                     }
                 }
             });
-            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }).boxed()
+            futures::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|item| (item, rx))
+            })
+            .boxed()
         }
         Err(_) => source,
     }
@@ -116,15 +119,19 @@ impl Table {
             ScanMode::Resolve => {
                 let mut output = Vec::new();
                 for field in plan.output_schema.fields() {
-                    let idx = merge.index_of(field.name()).map_err(|_| Error::InvalidScan {
-                        table: self.location().to_string(),
-                        reason: format!("internal: column '{}' not decoded", field.name()),
-                    })?;
+                    let idx = merge
+                        .index_of(field.name())
+                        .map_err(|_| Error::InvalidScan {
+                            table: self.location().to_string(),
+                            reason: format!("internal: column '{}' not decoded", field.name()),
+                        })?;
                     output.push(idx);
                 }
                 (output, plan.output_schema.clone())
             }
-            ScanMode::Base | ScanMode::AllRows => ((0..merge.fields().len()).collect(), merge.clone()),
+            ScanMode::Base | ScanMode::AllRows => {
+                ((0..merge.fields().len()).collect(), merge.clone())
+            }
         };
         let mut sources = Vec::with_capacity(plan.files.len());
         for f in &plan.files {
@@ -143,6 +150,11 @@ impl Table {
             Ok(m.next_batch().await?.map(|b| (b, m)))
         })
         .boxed();
-        Ok(ScanStream { schema: out_schema, plan: Arc::new(plan), metrics, inner })
+        Ok(ScanStream {
+            schema: out_schema,
+            plan: Arc::new(plan),
+            metrics,
+            inner,
+        })
     }
 }

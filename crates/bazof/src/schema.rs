@@ -97,7 +97,11 @@ pub struct ColumnDef {
 impl ColumnDef {
     /// A nullable column.
     pub fn new(name: impl Into<String>, data_type: ColumnType) -> Self {
-        Self { name: name.into(), data_type, nullable: true }
+        Self {
+            name: name.into(),
+            data_type,
+            nullable: true,
+        }
     }
 
     /// Sets nullability.
@@ -124,7 +128,12 @@ pub struct TableSchema {
 impl TableSchema {
     /// A schema with the default names `key` / `event_time` and the given value columns.
     pub fn new(key_type: KeyType, columns: Vec<ColumnDef>) -> Self {
-        Self { key: "key".into(), key_type, event_time: "event_time".into(), columns }
+        Self {
+            key: "key".into(),
+            key_type,
+            event_time: "event_time".into(),
+            columns,
+        }
     }
 
     /// Checks names: non-empty, unique, not reserved.
@@ -159,7 +168,8 @@ impl TableSchema {
     /// The Arrow schema a full scan returns.
     pub fn arrow_schema(&self) -> SchemaRef {
         let names: Vec<&str> = self.column_names().collect();
-        self.arrow_projection(&names).unwrap_or_else(|_| Arc::new(Schema::empty()))
+        self.arrow_projection(&names)
+            .unwrap_or_else(|_| Arc::new(Schema::empty()))
     }
 
     /// The Arrow field of a user-visible column.
@@ -169,7 +179,8 @@ impl TableSchema {
         } else if name == self.event_time {
             Some(Field::new(name, timestamp_type(), false))
         } else {
-            self.column(name).map(|c| Field::new(name, c.data_type.arrow_type(), c.nullable))
+            self.column(name)
+                .map(|c| Field::new(name, c.data_type.arrow_type(), c.nullable))
         }
     }
 
@@ -177,7 +188,10 @@ impl TableSchema {
     pub fn arrow_projection(&self, names: &[&str]) -> Result<SchemaRef, String> {
         let fields = names
             .iter()
-            .map(|n| self.arrow_field(n).ok_or_else(|| format!("unknown column '{n}'")))
+            .map(|n| {
+                self.arrow_field(n)
+                    .ok_or_else(|| format!("unknown column '{n}'"))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Arc::new(Schema::new(fields)))
     }

@@ -35,7 +35,11 @@ pub struct Table {
 impl Table {
     /// Opens an existing table (local path, `file://`, `memory://` or `s3://` URL).
     pub async fn open(location: &str) -> Result<Table> {
-        let table = Table { location: Location::parse(location)?, new_schema: None, cache: Default::default() };
+        let table = Table {
+            location: Location::parse(location)?,
+            new_schema: None,
+            cache: Default::default(),
+        };
         table.latest_commit().await?;
         Ok(table)
     }
@@ -45,10 +49,19 @@ impl Table {
     /// atomic commit. Fails if a table already exists at the location.
     pub async fn create(location: &str, schema: TableSchema) -> Result<Table> {
         let loc = Location::parse(location)?;
-        schema.validate().map_err(|reason| Error::Schema { table: loc.display.clone(), reason })?;
-        let table = Table { location: loc, new_schema: Some(schema), cache: Default::default() };
+        schema.validate().map_err(|reason| Error::Schema {
+            table: loc.display.clone(),
+            reason,
+        })?;
+        let table = Table {
+            location: loc,
+            new_schema: Some(schema),
+            cache: Default::default(),
+        };
         match table.latest_commit().await {
-            Ok(_) => Err(Error::AlreadyExists { table: table.location.display.clone() }),
+            Ok(_) => Err(Error::AlreadyExists {
+                table: table.location.display.clone(),
+            }),
             Err(Error::NotATable { .. }) => Ok(table),
             Err(e) => Err(e),
         }
@@ -65,11 +78,18 @@ impl Table {
     }
 
     pub(crate) fn err_store(&self, source: object_store::Error) -> Error {
-        Error::Store { table: self.location.display.clone(), source }
+        Error::Store {
+            table: self.location.display.clone(),
+            source,
+        }
     }
 
     pub(crate) fn corrupt(&self, file: &str, reason: impl Into<String>) -> Error {
-        Error::CorruptMetadata { table: self.location.display.clone(), file: file.to_string(), reason: reason.into() }
+        Error::CorruptMetadata {
+            table: self.location.display.clone(),
+            file: file.to_string(),
+            reason: reason.into(),
+        }
     }
 
     async fn exists(&self, file: &str) -> Result<bool> {
@@ -94,20 +114,28 @@ impl Table {
     pub async fn latest_commit(&self) -> Result<Commit> {
         let hint = match self.read_file(VERSION_FILE).await? {
             Some(bytes) => {
-                let text = std::str::from_utf8(&bytes).map_err(|_| self.corrupt(VERSION_FILE, "not UTF-8"))?;
-                let n: Commit = text
-                    .trim()
-                    .parse()
-                    .map_err(|_| self.corrupt(VERSION_FILE, format!("'{}' is not a commit number", text.trim())))?;
+                let text = std::str::from_utf8(&bytes)
+                    .map_err(|_| self.corrupt(VERSION_FILE, "not UTF-8"))?;
+                let n: Commit = text.trim().parse().map_err(|_| {
+                    self.corrupt(
+                        VERSION_FILE,
+                        format!("'{}' is not a commit number", text.trim()),
+                    )
+                })?;
                 if n == 0 || !self.exists(&snapshot_file(n)).await? {
                     return Err(self.corrupt(
                         VERSION_FILE,
-                        format!("points to commit {n} but {} does not exist", snapshot_file(n)),
+                        format!(
+                            "points to commit {n} but {} does not exist",
+                            snapshot_file(n)
+                        ),
                     ));
                 }
                 n
             }
-            None => self.list_latest().await?.ok_or_else(|| Error::NotATable { table: self.location.display.clone() })?,
+            None => self.list_latest().await?.ok_or_else(|| Error::NotATable {
+                table: self.location.display.clone(),
+            })?,
         };
         let mut n = hint;
         while self.exists(&snapshot_file(n + 1)).await? {
@@ -133,7 +161,10 @@ impl Table {
             .iter()
             .filter_map(|o| {
                 let name = o.location.filename()?;
-                name.strip_prefix('s')?.strip_suffix(".json")?.parse::<Commit>().ok()
+                name.strip_prefix('s')?
+                    .strip_suffix(".json")?
+                    .parse::<Commit>()
+                    .ok()
             })
             .max())
     }
@@ -143,7 +174,11 @@ impl Table {
         let latest = self.latest_commit().await?;
         let commit = commit.unwrap_or(latest);
         if commit == 0 || commit > latest {
-            return Err(Error::SnapshotNotFound { table: self.location.display.clone(), snapshot: commit, latest });
+            return Err(Error::SnapshotNotFound {
+                table: self.location.display.clone(),
+                snapshot: commit,
+                latest,
+            });
         }
         self.load_snapshot(commit).await
     }
@@ -153,12 +188,19 @@ impl Table {
             return Ok(s);
         }
         let file = snapshot_file(commit);
-        let bytes = self.read_file(&file).await?.ok_or_else(|| self.corrupt(&file, "snapshot file is missing"))?;
+        let bytes = self
+            .read_file(&file)
+            .await?
+            .ok_or_else(|| self.corrupt(&file, "snapshot file is missing"))?;
         let snap = match AnySnapshot::parse(&bytes, commit) {
             Ok(s) => Arc::new(s),
             Err(ParseError::Malformed(reason)) => return Err(self.corrupt(&file, reason)),
             Err(ParseError::UnsupportedVersion(version)) => {
-                return Err(Error::UnsupportedFormatVersion { table: self.location.display.clone(), file, version })
+                return Err(Error::UnsupportedFormatVersion {
+                    table: self.location.display.clone(),
+                    file,
+                    version,
+                })
             }
         };
         if let Ok(mut c) = self.cache.lock() {
@@ -196,6 +238,10 @@ impl Table {
     /// The path of an object relative to the table root.
     pub(crate) fn relative(&self, path: &object_store::path::Path) -> String {
         let root: Vec<_> = self.location.root.parts().collect();
-        path.parts().skip(root.len()).map(|p| p.as_ref().to_string()).collect::<Vec<_>>().join("/")
+        path.parts()
+            .skip(root.len())
+            .map(|p| p.as_ref().to_string())
+            .collect::<Vec<_>>()
+            .join("/")
     }
 }

@@ -11,8 +11,14 @@ use chrono::{DateTime, TimeZone, Utc};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 fn compat(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/compat").join(name);
-    assert!(dir.exists(), "the compat fixtures must be present at {}", dir.display());
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/compat")
+        .join(name);
+    assert!(
+        dir.exists(),
+        "the compat fixtures must be present at {}",
+        dir.display()
+    );
     dir
 }
 
@@ -32,7 +38,9 @@ fn scan(table: &str, as_of: Option<DateTime<Utc>>, columns: &[&str]) -> Vec<Vec<
 }
 
 fn kv(rows: Vec<Vec<Value>>) -> Vec<(String, String)> {
-    rows.into_iter().map(|r| (r[0].to_string(), r[1].to_string())).collect()
+    rows.into_iter()
+        .map(|r| (r[0].to_string(), r[1].to_string()))
+        .collect()
 }
 
 fn day(y: i32, m: u32, d: u32) -> DateTime<Utc> {
@@ -40,22 +48,42 @@ fn day(y: i32, m: u32, d: u32) -> DateTime<Utc> {
 }
 
 fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-    p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    p.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
 }
 
 // Expected answers are the ones bazof 0.2's own test suite asserted for these tables.
 #[test]
 fn table0_as_in_bazof_02() {
-    assert_eq!(kv(scan("table0", None, &["key", "value"])), pairs(&[("1", "abc2"), ("2", "xyz2"), ("3", "www2")]));
-    assert_eq!(kv(scan("table0", Some(day(2024, 2, 17)), &["key", "value"])), pairs(&[("1", "abc2"), ("2", "xyz")]));
-    assert_eq!(kv(scan("table0", Some(day(2023, 12, 1)), &["key", "value"])), vec![]);
+    assert_eq!(
+        kv(scan("table0", None, &["key", "value"])),
+        pairs(&[("1", "abc2"), ("2", "xyz2"), ("3", "www2")])
+    );
+    assert_eq!(
+        kv(scan("table0", Some(day(2024, 2, 17)), &["key", "value"])),
+        pairs(&[("1", "abc2"), ("2", "xyz")])
+    );
+    assert_eq!(
+        kv(scan("table0", Some(day(2023, 12, 1)), &["key", "value"])),
+        vec![]
+    );
 }
 
 #[test]
 fn table1_as_in_bazof_02() {
-    assert_eq!(kv(scan("table1", None, &["key", "value"])), pairs(&[("1", "abc4"), ("2", "xyz3")]));
-    assert_eq!(kv(scan("table1", Some(day(2024, 6, 1)), &["key", "value"])), pairs(&[("1", "abc3"), ("2", "xyz2")]));
-    assert_eq!(kv(scan("table1", Some(day(2024, 2, 1)), &["key", "value"])), pairs(&[("1", "abc2")]));
+    assert_eq!(
+        kv(scan("table1", None, &["key", "value"])),
+        pairs(&[("1", "abc4"), ("2", "xyz3")])
+    );
+    assert_eq!(
+        kv(scan("table1", Some(day(2024, 6, 1)), &["key", "value"])),
+        pairs(&[("1", "abc3"), ("2", "xyz2")])
+    );
+    assert_eq!(
+        kv(scan("table1", Some(day(2024, 2, 1)), &["key", "value"])),
+        pairs(&[("1", "abc2")])
+    );
 }
 
 /// table2 against its CSVs: the state as of t is the newest CSV row per key with event_time <= t.
@@ -65,20 +93,42 @@ fn table2_matches_its_csvs() {
     let mut events: Vec<Vec<String>> = Vec::new();
     for f in ["base.csv", "delta1.csv"] {
         let text = std::fs::read_to_string(dir.join(f)).unwrap();
-        events.extend(text.lines().filter(|l| !l.is_empty()).map(|l| l.split(',').map(String::from).collect()));
+        events.extend(
+            text.lines()
+                .filter(|l| !l.is_empty())
+                .map(|l| l.split(',').map(String::from).collect()),
+        );
     }
-    for as_of in [day(2024, 1, 1), day(2024, 2, 10), day(2024, 3, 1), day(2024, 3, 20)] {
+    for as_of in [
+        day(2024, 1, 1),
+        day(2024, 2, 10),
+        day(2024, 3, 1),
+        day(2024, 3, 20),
+    ] {
         let mut want: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for e in &events {
             let t = DateTime::parse_from_rfc3339(&e[1]).unwrap();
-            if t <= as_of && want.get(&e[0]).is_none_or(|w| DateTime::parse_from_rfc3339(&w[1]).unwrap() < t) {
+            if t <= as_of
+                && want
+                    .get(&e[0])
+                    .is_none_or(|w| DateTime::parse_from_rfc3339(&w[1]).unwrap() < t)
+            {
                 want.insert(e[0].clone(), e.clone());
             }
         }
-        let got = scan("table2", Some(as_of), &["key", "value1", "value2", "is_active"]);
-        let got: Vec<Vec<String>> = got.iter().map(|r| r.iter().map(|v| v.to_string()).collect()).collect();
-        let want: Vec<Vec<String>> =
-            want.values().map(|e| vec![e[0].clone(), e[2].clone(), e[3].clone(), e[4].clone()]).collect();
+        let got = scan(
+            "table2",
+            Some(as_of),
+            &["key", "value1", "value2", "is_active"],
+        );
+        let got: Vec<Vec<String>> = got
+            .iter()
+            .map(|r| r.iter().map(|v| v.to_string()).collect())
+            .collect();
+        let want: Vec<Vec<String>> = want
+            .values()
+            .map(|e| vec![e[0].clone(), e[2].clone(), e[3].clone(), e[4].clone()])
+            .collect();
         assert_eq!(got, want, "as of {as_of}");
     }
 }
@@ -100,7 +150,10 @@ fn financials_by_hand(as_of: DateTime<Utc>) -> BTreeMap<String, (i64, Option<Str
         if !path.exists() {
             continue;
         }
-        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap()).unwrap().build().unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
         for batch in reader {
             let b: RecordBatch = batch.unwrap();
             let keys = b.column(0).as_string::<i32>();
@@ -126,14 +179,29 @@ fn financials_by_hand(as_of: DateTime<Utc>) -> BTreeMap<String, (i64, Option<Str
 
 #[test]
 fn financials_match_an_independent_reading() {
-    for as_of in [day(2000, 2, 1), day(2005, 5, 17), day(2012, 8, 30), day(2019, 1, 17), day(2020, 12, 31)] {
+    for as_of in [
+        day(2000, 2, 1),
+        day(2005, 5, 17),
+        day(2012, 8, 30),
+        day(2019, 1, 17),
+        day(2020, 12, 31),
+    ] {
         let want: Vec<Vec<Value>> = financials_by_hand(as_of)
             .into_iter()
             .map(|(k, (_, ind, rev, ni))| {
-                vec![Value::Str(k), ind.map_or(Value::Null, Value::Str), Value::Int(rev), Value::Int(ni)]
+                vec![
+                    Value::Str(k),
+                    ind.map_or(Value::Null, Value::Str),
+                    Value::Int(rev),
+                    Value::Int(ni),
+                ]
             })
             .collect();
-        let got = scan("financials", Some(as_of), &["key", "industry", "revenue", "net_income"]);
+        let got = scan(
+            "financials",
+            Some(as_of),
+            &["key", "industry", "revenue", "net_income"],
+        );
         assert!(!want.is_empty());
         assert_eq!(got.len(), want.len(), "as of {as_of}");
         assert_eq!(got, want, "as of {as_of}");
@@ -151,14 +219,18 @@ fn financials_headline_query() {
         .collect();
     want.sort_by(|a, b| b.0.cmp(&a.0));
     want.truncate(5);
-    let mut got: Vec<(i64, String, i64)> = scan("financials", Some(as_of), &["key", "industry", "revenue", "net_income"])
-        .into_iter()
-        .filter(|r| r[1] == Value::Str("Software".into()))
-        .map(|r| match (&r[0], &r[2], &r[3]) {
-            (Value::Str(k), Value::Int(rev), Value::Int(ni)) => (*rev, k.clone(), *ni),
-            other => panic!("unexpected row {other:?}"),
-        })
-        .collect();
+    let mut got: Vec<(i64, String, i64)> = scan(
+        "financials",
+        Some(as_of),
+        &["key", "industry", "revenue", "net_income"],
+    )
+    .into_iter()
+    .filter(|r| r[1] == Value::Str("Software".into()))
+    .map(|r| match (&r[0], &r[2], &r[3]) {
+        (Value::Str(k), Value::Int(rev), Value::Int(ni)) => (*rev, k.clone(), *ni),
+        other => panic!("unexpected row {other:?}"),
+    })
+    .collect();
     got.sort_by(|a, b| b.0.cmp(&a.0));
     got.truncate(5);
     assert_eq!(got.len(), 5);
@@ -168,8 +240,14 @@ fn financials_headline_query() {
 #[test]
 fn legacy_tables_refuse_commits_and_compaction() {
     rt().block_on(async {
-        let t = Table::open(compat("table0").to_str().unwrap()).await.unwrap();
-        let err = t.compact(&Default::default()).await.unwrap_err().to_string();
+        let t = Table::open(compat("table0").to_str().unwrap())
+            .await
+            .unwrap();
+        let err = t
+            .compact(&Default::default())
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("bazof 0.2"), "{err}");
         let err = t.begin_commit().await.err().unwrap().to_string();
         assert!(err.contains("read-only"), "{err}");

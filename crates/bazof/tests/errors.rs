@@ -10,13 +10,19 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 fn schema() -> TableSchema {
-    TableSchema::new(KeyType::String, vec![ColumnDef::new("v", ColumnType::Int).with_nullable(false)])
+    TableSchema::new(
+        KeyType::String,
+        vec![ColumnDef::new("v", ColumnType::Int).with_nullable(false)],
+    )
 }
 
 fn batch(keys: &[&str], times: &[i64], v: &[i64]) -> RecordBatch {
     RecordBatch::try_from_iter([
         ("key", Arc::new(StringArray::from(keys.to_vec())) as _),
-        ("event_time", Arc::new(TimestampMicrosecondArray::from(times.to_vec()).with_timezone("UTC")) as _),
+        (
+            "event_time",
+            Arc::new(TimestampMicrosecondArray::from(times.to_vec()).with_timezone("UTC")) as _,
+        ),
         ("v", Arc::new(Int64Array::from(v.to_vec())) as _),
     ])
     .unwrap()
@@ -28,7 +34,9 @@ fn table() -> (tempfile::TempDir, String) {
     let loc = dir.path().join("t").to_str().unwrap().to_string();
     rt().block_on(async {
         let t = Table::create(&loc, schema()).await.unwrap();
-        t.commit(&[batch(&["a", "b"], &[1, 2], &[1, 2])]).await.unwrap();
+        t.commit(&[batch(&["a", "b"], &[1, 2], &[1, 2])])
+            .await
+            .unwrap();
         t.commit(&[batch(&["a"], &[3], &[3])]).await.unwrap();
     });
     (dir, loc)
@@ -47,7 +55,10 @@ fn scan_err(loc: &str) -> Error {
 }
 
 fn data_files(loc: &str) -> Vec<std::path::PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir(format!("{loc}/data")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut v: Vec<_> = std::fs::read_dir(format!("{loc}/data"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     v.sort();
     v
 }
@@ -55,7 +66,11 @@ fn data_files(loc: &str) -> Vec<std::path::PathBuf> {
 #[test]
 fn malformed_snapshot_json() {
     let (_d, loc) = table();
-    std::fs::write(format!("{loc}/s2.json"), b"{\"format_version\": 1, \"commit\": ").unwrap();
+    std::fs::write(
+        format!("{loc}/s2.json"),
+        b"{\"format_version\": 1, \"commit\": ",
+    )
+    .unwrap();
     let e = scan_err(&loc);
     assert!(matches!(e, Error::CorruptMetadata { .. }), "{e}");
     assert!(e.to_string().contains("s2.json"), "{e}");
@@ -65,9 +80,16 @@ fn malformed_snapshot_json() {
 fn unknown_format_version() {
     let (_d, loc) = table();
     let text = std::fs::read_to_string(format!("{loc}/s2.json")).unwrap();
-    std::fs::write(format!("{loc}/s2.json"), text.replace("\"format_version\": 1", "\"format_version\": 99")).unwrap();
+    std::fs::write(
+        format!("{loc}/s2.json"),
+        text.replace("\"format_version\": 1", "\"format_version\": 99"),
+    )
+    .unwrap();
     let e = scan_err(&loc);
-    assert!(matches!(e, Error::UnsupportedFormatVersion { version: 99, .. }), "{e}");
+    assert!(
+        matches!(e, Error::UnsupportedFormatVersion { version: 99, .. }),
+        "{e}"
+    );
 }
 
 #[test]
@@ -77,7 +99,12 @@ fn missing_data_file() {
     std::fs::remove_file(&victim).unwrap();
     let e = scan_err(&loc);
     assert!(matches!(e, Error::DataFile { .. }), "{e}");
-    assert!(e.to_string().contains(victim.file_name().unwrap().to_str().unwrap()), "{e}");
+    assert!(
+        e.to_string()
+            .contains(victim.file_name().unwrap().to_str().unwrap()),
+        "{e}"
+    );
+    assert!(e.to_string().contains("is missing"), "{e}");
 }
 
 #[test]
@@ -97,17 +124,44 @@ fn data_file_schema_disagrees_with_snapshot() {
     for f in data_files(&loc) {
         let b = RecordBatch::try_from_iter([
             ("key", Arc::new(StringArray::from(vec!["a"])) as _),
-            ("event_time", Arc::new(TimestampMicrosecondArray::from(vec![1]).with_timezone("UTC")) as _),
+            (
+                "event_time",
+                Arc::new(TimestampMicrosecondArray::from(vec![1]).with_timezone("UTC")) as _,
+            ),
             ("v", Arc::new(StringArray::from(vec!["x"])) as _),
-            ("_bazof_commit", Arc::new(arrow::array::UInt64Array::from(vec![1])) as _),
-            ("_bazof_seq", Arc::new(arrow::array::UInt32Array::from(vec![0])) as _),
-            ("_bazof_deleted", Arc::new(arrow::array::BooleanArray::from(vec![false])) as _),
+            (
+                "_bazof_commit",
+                Arc::new(arrow::array::UInt64Array::from(vec![1])) as _,
+            ),
+            (
+                "_bazof_seq",
+                Arc::new(arrow::array::UInt32Array::from(vec![0])) as _,
+            ),
+            (
+                "_bazof_deleted",
+                Arc::new(arrow::array::BooleanArray::from(vec![false])) as _,
+            ),
         ])
         .unwrap();
         let file = std::fs::File::create(&f).unwrap();
         let mut w = parquet::arrow::ArrowWriter::try_new(file, b.schema(), None).unwrap();
         w.write(&b).unwrap();
         w.close().unwrap();
+    }
+    let e = scan_err(&loc);
+    assert!(e.to_string().contains("replaced or truncated"), "{e}");
+    // With sizes patched to match, the type clash itself is reported.
+    for s in ["s1.json", "s2.json"] {
+        let path = format!("{loc}/{s}");
+        let mut snap: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for d in snap["segments"][0]["deltas"].as_array_mut().unwrap() {
+            let size = std::fs::metadata(format!("{loc}/{}", d["path"].as_str().unwrap()))
+                .unwrap()
+                .len();
+            d["bytes"] = size.into();
+        }
+        std::fs::write(&path, serde_json::to_vec(&snap).unwrap()).unwrap();
     }
     let e = scan_err(&loc);
     assert!(matches!(e, Error::DataFile { .. }), "{e}");
@@ -134,7 +188,14 @@ fn garbage_version_hint() {
 fn lagging_version_hint_is_probed_forward() {
     let (_d, loc) = table();
     std::fs::write(format!("{loc}/version.txt"), " 1 \n").unwrap();
-    let latest = rt().block_on(async { Table::open(&loc).await.unwrap().latest_commit().await.unwrap() });
+    let latest = rt().block_on(async {
+        Table::open(&loc)
+            .await
+            .unwrap()
+            .latest_commit()
+            .await
+            .unwrap()
+    });
     assert_eq!(latest, 2);
 }
 
@@ -150,10 +211,28 @@ fn unknown_column_and_bad_snapshot() {
     let (_d, loc) = table();
     rt().block_on(async {
         let t = Table::open(&loc).await.unwrap();
-        let e = t.scan(ScanOptions::default().with_columns(["nope"])).await.err().unwrap();
+        let e = t
+            .scan(ScanOptions::default().with_columns(["nope"]))
+            .await
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("unknown column 'nope'"), "{e}");
-        let e = t.scan(ScanOptions::default().with_snapshot(9)).await.err().unwrap();
-        assert!(matches!(e, Error::SnapshotNotFound { snapshot: 9, latest: 2, .. }), "{e}");
+        let e = t
+            .scan(ScanOptions::default().with_snapshot(9))
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(
+                e,
+                Error::SnapshotNotFound {
+                    snapshot: 9,
+                    latest: 2,
+                    ..
+                }
+            ),
+            "{e}"
+        );
     });
 }
 
@@ -164,22 +243,39 @@ fn commit_schema_mismatch_names_the_column() {
         let t = Table::open(&loc).await.unwrap();
         let wrong = RecordBatch::try_from_iter([
             ("key", Arc::new(StringArray::from(vec!["a"])) as _),
-            ("event_time", Arc::new(TimestampMicrosecondArray::from(vec![1]).with_timezone("UTC")) as _),
+            (
+                "event_time",
+                Arc::new(TimestampMicrosecondArray::from(vec![1]).with_timezone("UTC")) as _,
+            ),
             ("v", Arc::new(StringArray::from(vec!["x"])) as _),
         ])
         .unwrap();
         let e = t.commit(&[wrong]).await.unwrap_err();
-        assert!(matches!(e, Error::Schema { .. }) && e.to_string().contains("column 'v'"), "{e}");
+        assert!(
+            matches!(e, Error::Schema { .. }) && e.to_string().contains("column 'v'"),
+            "{e}"
+        );
         let extra = RecordBatch::try_from_iter([
             ("key", Arc::new(StringArray::from(vec!["a"])) as _),
-            ("event_time", Arc::new(TimestampMicrosecondArray::from(vec![1]).with_timezone("UTC")) as _),
+            (
+                "event_time",
+                Arc::new(TimestampMicrosecondArray::from(vec![1]).with_timezone("UTC")) as _,
+            ),
             ("v", Arc::new(Int64Array::from(vec![1])) as _),
             ("w", Arc::new(Int64Array::from(vec![1])) as _),
         ])
         .unwrap();
         let e = t.commit(&[extra]).await.unwrap_err();
-        assert!(e.to_string().contains("column 'w' is not in the table schema"), "{e}");
-        assert_eq!(t.latest_commit().await.unwrap(), 2, "failed commits leave the table as it was");
+        assert!(
+            e.to_string()
+                .contains("column 'w' is not in the table schema"),
+            "{e}"
+        );
+        assert_eq!(
+            t.latest_commit().await.unwrap(),
+            2,
+            "failed commits leave the table as it was"
+        );
     });
 }
 
@@ -195,7 +291,17 @@ fn racing_writers_one_wins_the_other_conflicts() {
         assert_eq!(w1.finish().await.unwrap().commit, 3);
         let e = w2.finish().await.unwrap_err();
         assert!(e.is_conflict(), "{e}");
-        let rows = t.scan(ScanOptions::default().with_columns(["key"])).await.unwrap().collect_batches().await.unwrap();
-        assert_eq!(rows.iter().map(|b| b.num_rows()).sum::<usize>(), 3, "a, b, c: the losing commit is invisible");
+        let rows = t
+            .scan(ScanOptions::default().with_columns(["key"]))
+            .await
+            .unwrap()
+            .collect_batches()
+            .await
+            .unwrap();
+        assert_eq!(
+            rows.iter().map(|b| b.num_rows()).sum::<usize>(),
+            3,
+            "a, b, c: the losing commit is invisible"
+        );
     });
 }

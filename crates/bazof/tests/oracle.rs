@@ -10,14 +10,24 @@ use proptest::prelude::*;
 static TABLES: AtomicUsize = AtomicUsize::new(0);
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 async fn write(log: &Log) -> Table {
-    let name = format!("memory://oracle/t{}", TABLES.fetch_add(1, Ordering::Relaxed));
+    let name = format!(
+        "memory://oracle/t{}",
+        TABLES.fetch_add(1, Ordering::Relaxed)
+    );
     let table = Table::create(&name, log.schema.clone()).await.unwrap();
     for events in &log.commits {
-        table.commit(&[to_batch(&log.schema, events)]).await.unwrap();
+        table
+            .commit(&[to_batch(&log.schema, events)])
+            .await
+            .unwrap();
     }
     table
 }
@@ -58,10 +68,22 @@ fn predicate(log: &Log, (kind, a, b): (u8, u32, u32)) -> KeyPredicate {
     match kind {
         0 => KeyPredicate::Eq(a),
         1 => KeyPredicate::In(vec![a, b]),
-        2 => KeyPredicate::Range { lower: Bound::Included(a), upper: Bound::Excluded(b) },
+        2 => KeyPredicate::Range {
+            lower: Bound::Included(a),
+            upper: Bound::Excluded(b),
+        },
         _ => KeyPredicate::And(vec![
-            KeyPredicate::Range { lower: Bound::Excluded(a.clone()), upper: Bound::Unbounded },
-            KeyPredicate::Or(vec![KeyPredicate::Eq(b), KeyPredicate::Range { lower: Bound::Unbounded, upper: Bound::Included(a) }]),
+            KeyPredicate::Range {
+                lower: Bound::Excluded(a.clone()),
+                upper: Bound::Unbounded,
+            },
+            KeyPredicate::Or(vec![
+                KeyPredicate::Eq(b),
+                KeyPredicate::Range {
+                    lower: Bound::Unbounded,
+                    upper: Bound::Included(a),
+                },
+            ]),
         ]),
     }
 }
@@ -76,7 +98,9 @@ async fn check(table: &Table, log: &Log, q: &Query) {
         }
         None => all.clone(),
     };
-    let mut opts = ScanOptions::default().with_columns(columns.clone()).with_batch_size(3);
+    let mut opts = ScanOptions::default()
+        .with_columns(columns.clone())
+        .with_batch_size(3);
     if let Some(t) = q.as_of {
         opts = opts.with_as_of(chrono::DateTime::from_timestamp_micros(t).unwrap());
     }
@@ -87,7 +111,15 @@ async fn check(table: &Table, log: &Log, q: &Query) {
     if let Some(p) = &pred {
         opts = opts.with_key_predicate(p.clone());
     }
-    let got = batch_rows(&table.scan(opts).await.unwrap().collect_batches().await.unwrap());
+    let got = batch_rows(
+        &table
+            .scan(opts)
+            .await
+            .unwrap()
+            .collect_batches()
+            .await
+            .unwrap(),
+    );
     let want: Vec<_> = oracle(log, q.as_of, q.snapshot)
         .iter()
         .filter(|(k, _)| pred.as_ref().is_none_or(|p| p.matches(k)))

@@ -117,7 +117,10 @@ impl LegacySnapshot {
     /// segments in range first (recursively), then the segment's deltas whose start is
     /// `<= as_of` (newest start first), then the segment's base if the segment is in range.
     pub fn data_files(&self, as_of: LegacyAsOf) -> Vec<String> {
-        self.segments.iter().flat_map(|s| s.data_files(as_of)).collect()
+        self.segments
+            .iter()
+            .flat_map(|s| s.data_files(as_of))
+            .collect()
     }
 
     /// Every file the snapshot names.

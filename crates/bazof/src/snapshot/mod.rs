@@ -74,7 +74,11 @@ pub struct DataFile {
     /// Greatest `_bazof_commit` of its rows.
     pub max_commit: Commit,
     /// Bases only: the event-time start of the segment whose state it holds.
-    #[serde(with = "time_format::option", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        with = "time_format::option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub base_start: Option<DateTime<Utc>>,
     /// Bases only: the commit up to which it folds events in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -169,7 +173,12 @@ impl Snapshot {
         self.schema.validate()?;
         match (self.segments.first(), self.segments.last()) {
             (Some(first), Some(last)) if first.start.is_none() && last.end.is_none() => {}
-            _ => return Err("segments must cover all event time: the first starts and the last ends open".into()),
+            _ => {
+                return Err(
+                    "segments must cover all event time: the first starts and the last ends open"
+                        .into(),
+                )
+            }
         }
         let mut prev_end: Option<Option<DateTime<Utc>>> = None;
         for seg in &self.segments {
@@ -186,17 +195,30 @@ impl Snapshot {
             prev_end = Some(seg.end);
         }
         for f in self.files() {
-            if f.path.is_empty() || f.path.starts_with('/') || f.path.split('/').any(|p| p == "..") {
-                return Err(format!("data file path '{}' is not a relative path inside the table", f.path));
+            if f.path.is_empty() || f.path.starts_with('/') || f.path.split('/').any(|p| p == "..")
+            {
+                return Err(format!(
+                    "data file path '{}' is not a relative path inside the table",
+                    f.path
+                ));
             }
             if f.commit > self.commit || f.max_commit > self.commit || f.min_commit > f.max_commit {
-                return Err(format!("data file '{}' claims commits after snapshot {}", f.path, self.commit));
+                return Err(format!(
+                    "data file '{}' claims commits after snapshot {}",
+                    f.path, self.commit
+                ));
             }
             if f.folds_through.is_some_and(|c| c > self.commit) {
-                return Err(format!("base file '{}' folds commits after snapshot {}", f.path, self.commit));
+                return Err(format!(
+                    "base file '{}' folds commits after snapshot {}",
+                    f.path, self.commit
+                ));
             }
             if f.kind == FileKind::Base && (f.base_start.is_none() || f.folds_through.is_none()) {
-                return Err(format!("base file '{}' lacks base_start or folds_through", f.path));
+                return Err(format!(
+                    "base file '{}' lacks base_start or folds_through",
+                    f.path
+                ));
             }
         }
         Ok(())
@@ -219,14 +241,14 @@ impl AnySnapshot {
             serde_json::from_slice(bytes).map_err(|e| ParseError::Malformed(e.to_string()))?;
         match value.get("format_version") {
             None => {
-                let legacy: LegacySnapshot =
-                    serde_json::from_value(value).map_err(|e| ParseError::Malformed(e.to_string()))?;
+                let legacy: LegacySnapshot = serde_json::from_value(value)
+                    .map_err(|e| ParseError::Malformed(e.to_string()))?;
                 Ok(AnySnapshot::Legacy(legacy.with_commit(commit)))
             }
             Some(v) => match v.as_u64() {
                 Some(FORMAT_VERSION) => {
-                    let snap: Snapshot =
-                        serde_json::from_value(value).map_err(|e| ParseError::Malformed(e.to_string()))?;
+                    let snap: Snapshot = serde_json::from_value(value)
+                        .map_err(|e| ParseError::Malformed(e.to_string()))?;
                     if snap.commit != commit {
                         return Err(ParseError::Malformed(format!(
                             "file is s{commit}.json but says commit {}",
@@ -237,7 +259,9 @@ impl AnySnapshot {
                     Ok(AnySnapshot::V1(snap))
                 }
                 Some(other) => Err(ParseError::UnsupportedVersion(other)),
-                None => Err(ParseError::Malformed(format!("format_version {v} is not a number"))),
+                None => Err(ParseError::Malformed(format!(
+                    "format_version {v} is not a number"
+                ))),
             },
         }
     }

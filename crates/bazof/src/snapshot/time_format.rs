@@ -34,6 +34,7 @@ pub mod option {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
         let s: Option<String> = Option::deserialize(d)?;
-        s.map(|s| parse(&s).map_err(serde::de::Error::custom)).transpose()
+        s.map(|s| parse(&s).map_err(serde::de::Error::custom))
+            .transpose()
     }
 }
