@@ -1,1 +1,129 @@
-//! stub
+//! # bazof-duckdb: query bazof tables from DuckDB SQL
+//!
+//! Two table functions, added to a connection by [`register`] (in-process, with
+//! DuckDB's bundled build) or by loading the `bazof.duckdb_extension` built from
+//! `extension/` (same source, crate feature `loadable-extension`):
+//!
+//! ```sql
+//! -- what was true at an event time (DESIGN §1), as known now
+//! SELECT * FROM bazof_scan('s3://bucket/prices', TIMESTAMP '2024-03-15 14:30:00');
+//! -- named forms; as_of also takes TIMESTAMPTZ, DATE or an ISO-8601 string
+//! SELECT * FROM bazof_scan('data/prices', as_of => '2024-03-15T14:30:00Z', snapshot => 3);
+//! -- key pruning (files and row groups are skipped by key statistics)
+//! SELECT * FROM bazof_scan('data/prices', keys => ['AAPL', 'MSFT']);
+//! -- the commits, to choose a snapshot
+//! SELECT * FROM bazof_log('data/prices');
+//! ```
+//!
+//! ## `bazof_scan(path [, as_of] [, as_of => …] [, snapshot => N] [, keys => [...]])`
+//!
+//! * `as_of`: the event time to travel to: TIMESTAMP (read as UTC), TIMESTAMPTZ,
+//!   DATE (its midnight, UTC) or a VARCHAR in ISO-8601 (`2024-03-15`,
+//!   `2024-03-15 14:30:00`, `2024-03-15T14:30:00+02:00`; no offset means UTC).
+//!   Omitted or NULL: current. Any other type, or text that is not a time, is an
+//!   error naming the argument.
+//! * `snapshot`: the commit to travel to (see `bazof_log`); default the latest.
+//! * `keys`: a list of VARCHAR (String keys) or integers (Int keys); only those
+//!   keys are returned, and the core prunes files and row groups by key range.
+//!
+//! Columns keep the table's order and map Utf8 → VARCHAR, Int64 → BIGINT,
+//! Float64 → DOUBLE, Boolean → BOOLEAN, Timestamp(µs, UTC) → TIMESTAMPTZ,
+//! Date32 → DATE; nulls stay nulls. Rows come in key order.
+//!
+//! ## What the table-function API allows, and what this crate does
+//!
+//! * **Projection pushdown: yes.** The function declares pushdown support;
+//!   DuckDB passes the columns the query needs (`InitInfo::get_column_indices`)
+//!   and only those go into [`bazof::ScanOptions::columns`]. `count(*)` asks for
+//!   no column (or one), and the scan then reads the key column only.
+//! * **Filter pushdown: no.** The duckdb crate's table functions use DuckDB's C
+//!   API v1, which never hands filters to a table function (2.0's unstable C API
+//!   v2 has raw bindings only). DuckDB applies every `WHERE` above the scan, that
+//!   is after resolution, which is what DESIGN §5 requires for value columns.
+//!   `WHERE key = …` is therefore correct but reads every key; the key-pruning
+//!   path of the core is reached with `keys => [...]` instead.
+//! * **Streaming: yes.** `init` opens the core's [`bazof::ScanStream`] (batches of
+//!   DuckDB's vector size, 2048 rows); each call of the table function pulls at
+//!   most one batch, on the core's runtime, and emits it as one DuckDB chunk. The
+//!   table is never materialised; `LIMIT` stops the pulls early.
+//! * **Parallelism: inside the core, not across DuckDB threads.** The core's
+//!   answer is one merge of all data files in key order (resolution needs every
+//!   file of a key), and the C API v1 has no way to hand DuckDB partitions other
+//!   than sharing one global state; the scan therefore runs with
+//!   `max_threads = 1`. The core decodes several data files in parallel on its
+//!   own runtime threads while the merge runs, and DuckDB parallelises the
+//!   operators above the scan.
+//! * `bind` runs twice per query; it reads metadata only (the version hint and
+//!   one snapshot file), never data files.
+//!
+//! Errors of the core (not a table, corrupt metadata, missing snapshot) become
+//! DuckDB errors carrying the core's message. Nothing in the callbacks unwraps
+//! user-influenced values, and the duckdb crate contains any panic at the FFI
+//! boundary.
+//!
+//! ## `bazof_log(path)`
+//!
+//! One row per commit: `commit BIGINT, commit_time TIMESTAMPTZ, operation VARCHAR,
+//! rows_added BIGINT, files_added BIGINT, min_event_time TIMESTAMPTZ,
+//! max_event_time TIMESTAMPTZ` (event-time range of the events the commit added,
+//! NULL if none). A legacy (bazof 0.2) table shows one row for its snapshot, NULL
+//! where 0.2 recorded nothing.
+#![warn(missing_docs)]
+
+mod log;
+mod params;
+mod runtime;
+mod scan;
+mod types;
+
+pub use log::BazofLog;
+pub use scan::{BazofScan, BazofScanAt};
+
+/// Adds `bazof_scan`, `bazof_scan_at` and `bazof_log` to a DuckDB connection.
+///
+/// `bazof_scan_at(path, as_of)` and `bazof_scan(path, as_of => …)` are table
+/// functions in DuckDB's system catalog. DuckDB's C API (v1) keeps only the first
+/// of two table functions registered under one name, so the optional positional
+/// `as_of` of `bazof_scan(path [, as_of])` is a table macro over
+/// `bazof_scan_at`, which shadows the named-only function: a `TEMP` macro of this
+/// connection, or, for an in-memory database (the CLI's and Python's default),
+/// a macro of the database that every connection sees.
+///
+/// ```no_run
+/// let con = duckdb::Connection::open_in_memory()?;
+/// bazof_duckdb::register(&con)?;
+/// let n: i64 = con.query_row(
+///     "SELECT count(*) FROM bazof_scan('data/prices', DATE '2024-03-15')",
+///     [],
+///     |r| r.get(0),
+/// )?;
+/// # Ok::<_, duckdb::Error>(())
+/// ```
+pub fn register(con: &duckdb::Connection) -> duckdb::Result<()> {
+    con.register_table_function::<BazofScanAt>("bazof_scan_at")?;
+    con.register_table_function::<BazofScan>("bazof_scan")?;
+    con.register_table_function::<BazofLog>("bazof_log")?;
+    install_positional_form(con, false)
+}
+
+/// The table macro giving `bazof_scan` its optional positional `as_of`. `shared`:
+/// create it in the database (if in-memory) rather than as a TEMP macro.
+#[doc(hidden)]
+pub fn install_positional_form(con: &duckdb::Connection, shared: bool) -> duckdb::Result<()> {
+    const BODY: &str =
+        "MACRO bazof_scan(path, as_of := NULL, snapshot := NULL, keys := NULL) AS TABLE \
+        SELECT * FROM bazof_scan_at(path, as_of, snapshot => snapshot, keys => keys)";
+    let in_memory = con
+        .query_row(
+            "SELECT count(*) FROM duckdb_databases() WHERE database_name = current_database() AND path IS NULL",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap_or(0)
+        > 0;
+    if shared && in_memory {
+        con.execute_batch(&format!("CREATE OR REPLACE {BODY}"))
+    } else {
+        con.execute_batch(&format!("CREATE OR REPLACE TEMP {BODY}"))
+    }
+}

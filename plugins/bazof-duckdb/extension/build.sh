@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds bazof.duckdb_extension: the release cdylib of this workspace followed by
+# DuckDB's 534-byte extension metadata footer.
+#
+#   plugins/bazof-duckdb/extension/build.sh   # → extension/target/release/bazof.duckdb_extension
+#   OUT=/tmp/bazof.duckdb_extension BAZOF_EXT_TARGET_DIR=/tmp/ext-target plugins/bazof-duckdb/extension/build.sh
+#
+# The target directory is BAZOF_EXT_TARGET_DIR (default extension/target); a
+# CARGO_TARGET_DIR set for the root workspace is ignored on purpose.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+export CARGO_TARGET_DIR=${BAZOF_EXT_TARGET_DIR:-$here/target}
+cargo build --release --locked --manifest-path "$here/Cargo.toml" >&2
+
+case "$(uname -s)" in
+  Linux) os=linux; lib=libbazof.so ;;
+  Darwin) os=osx; lib=libbazof.dylib ;;
+  *) echo "build.sh: unsupported OS $(uname -s)" >&2; exit 1 ;;
+esac
+case "$(uname -m)" in
+  x86_64 | amd64) arch=amd64 ;;
+  aarch64 | arm64) arch=arm64 ;;
+  *) echo "build.sh: unsupported CPU $(uname -m)" >&2; exit 1 ;;
+esac
+platform=${DUCKDB_PLATFORM:-${os}_${arch}}
+version=v$(sed -n 's/^version = "\(.*\)"/\1/p' "$here/Cargo.toml" | head -1)
+out=${OUT:-$CARGO_TARGET_DIR/release/bazof.duckdb_extension}
+
+# Footer (DuckDB's append_extension_metadata.py): 0x00, then
+# 0x93 0x04 0x10 "duckdb_signature" 0x80 0x04, then eight 32-byte NUL-padded
+# fields: "", "", "", ABI type, extension version, minimum DuckDB C API version,
+# platform, magic "4"; then 256 NUL bytes where a signature would go.
+field() { printf '%s' "$1"; head -c $((32 - ${#1})) /dev/zero; }
+tmp=$out.tmp
+cp "$CARGO_TARGET_DIR/release/$lib" "$tmp"
+{
+  printf '\x00\x93\x04\x10duckdb_signature\x80\x04'
+  field ""; field ""; field ""
+  field "C_STRUCT"; field "$version"; field "v1.2.0"; field "$platform"; field "4"
+  head -c 256 /dev/zero
+} >> "$tmp"
+mv "$tmp" "$out"
+echo "$out"

@@ -1,0 +1,264 @@
+//! `bazof_scan(path [, as_of] [, as_of => …, snapshot => N, keys => [...]])`.
+
+use std::sync::Mutex;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::Field;
+use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
+use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
+use futures::StreamExt;
+
+use bazof::{AnySnapshot, ScanOptions, ScanStream, Table};
+
+use crate::params;
+use crate::runtime::run;
+use crate::types::{logical_type, vector_size, write_batch};
+
+/// What `bind` learned: the table, its columns and the scan's time-travel options.
+pub struct ScanBind {
+    table: Table,
+    fields: Vec<Field>,
+    key: String,
+    options: ScanOptions,
+}
+
+/// The running scan of one query.
+pub struct ScanInit {
+    state: Mutex<ScanState>,
+}
+
+struct ScanState {
+    stream: Option<ScanStream>,
+    /// The core batch being emitted and how many of its rows went out already.
+    current: Option<(RecordBatch, usize)>,
+    /// DuckDB asked for no column at all (`count(*)`): emit row counts only.
+    no_columns: bool,
+    vector_size: usize,
+}
+
+/// The `bazof_scan` table function.
+pub struct BazofScan;
+
+type BoxError = Box<dyn std::error::Error>;
+
+fn bind_scan(bind: &BindInfo) -> Result<ScanBind, BoxError> {
+    let path_value = bind.get_parameter(0);
+    if path_value.is_null() {
+        return Err("bazof_scan: the table path must not be NULL".into());
+    }
+    let path = path_value.to_string();
+    let mut options = ScanOptions::default();
+
+    let positional = if bind.get_parameter_count() > 1 {
+        Some(bind.get_parameter(1))
+    } else {
+        None
+    };
+    let named = bind.get_named_parameter("as_of");
+    if positional.is_some() && named.is_some() {
+        return Err("bazof_scan: as_of is given twice (positionally and as as_of => …)".into());
+    }
+    if let Some(v) = positional.as_ref().or(named.as_ref()) {
+        options.as_of = params::as_of(v)?;
+    }
+    if let Some(v) = bind.get_named_parameter("snapshot") {
+        options.snapshot = params::snapshot(&v)?;
+    }
+
+    // Metadata only (the version hint and one snapshot file): bind runs twice per query.
+    let snapshot = options.snapshot;
+    let (table, snap) = run(async move {
+        let table = Table::open(&path).await?;
+        let snap = table.snapshot(snapshot).await?;
+        Ok::<_, bazof::Error>((table, snap))
+    })??;
+    let schema = snap.schema().clone();
+
+    if let Some(v) = bind.get_named_parameter("keys") {
+        options.key_predicate = params::keys(&v, schema.key_type, &schema.key)?;
+    }
+
+    let mut fields = Vec::new();
+    for name in schema.column_names() {
+        let field = schema
+            .arrow_field(name)
+            .ok_or_else(|| format!("bazof_scan: internal: no field '{name}'"))?;
+        bind.add_result_column(name, logical_type(field.data_type())?);
+        fields.push(field);
+    }
+    if let AnySnapshot::V1(s) = snap.as_ref() {
+        // An upper bound (events, not keys) that helps DuckDB's join planning.
+        let rows: u64 = s.files().iter().map(|f| f.rows).sum();
+        bind.set_cardinality(rows, false);
+    }
+    Ok(ScanBind {
+        table,
+        fields,
+        key: schema.key.clone(),
+        options,
+    })
+}
+
+fn init_scan(init: &InitInfo) -> Result<ScanInit, BoxError> {
+    // SAFETY: DuckDB hands init the bind data that `bind` stored for this query;
+    // it lives until the query ends.
+    let bind = unsafe { init.get_bind_data::<ScanBind>().as_ref() }
+        .ok_or("bazof_scan: missing bind data")?;
+    let mut columns = Vec::new();
+    for idx in init.get_column_indices() {
+        let field = usize::try_from(idx)
+            .ok()
+            .and_then(|i| bind.fields.get(i))
+            .ok_or_else(|| {
+                format!(
+                    "bazof_scan: DuckDB asked for column {idx}, the table has {}",
+                    bind.fields.len()
+                )
+            })?;
+        columns.push(field.name().clone());
+    }
+    let no_columns = columns.is_empty();
+    if no_columns {
+        columns.push(bind.key.clone());
+    }
+    let vector_size = vector_size();
+    let options = bind
+        .options
+        .clone()
+        .with_columns(columns)
+        .with_batch_size(vector_size);
+    let table = bind.table.clone();
+    let stream = run(async move { table.scan(options).await })??;
+    // The core's stream is one merge in key order; DuckDB drives it from one thread.
+    init.set_max_threads(1);
+    Ok(ScanInit {
+        state: Mutex::new(ScanState {
+            stream: Some(stream),
+            current: None,
+            no_columns,
+            vector_size,
+        }),
+    })
+}
+
+fn next_chunk(init: &ScanInit, output: &mut DataChunkHandle) -> Result<(), BoxError> {
+    let mut guard = init
+        .state
+        .lock()
+        .map_err(|_| "bazof_scan: scan state poisoned by an earlier error")?;
+    let state = &mut *guard;
+    loop {
+        if let Some((batch, offset)) = state.current.as_mut() {
+            if *offset < batch.num_rows() {
+                let len = (batch.num_rows() - *offset).min(state.vector_size);
+                let slice = batch.slice(*offset, len);
+                *offset += len;
+                if state.no_columns {
+                    output.set_len(len);
+                } else {
+                    write_batch(&slice, output)?;
+                }
+                return Ok(());
+            }
+            state.current = None;
+        }
+        let Some(mut stream) = state.stream.take() else {
+            output.set_len(0);
+            return Ok(());
+        };
+        // Pull the next core batch on the bazof runtime (the stream is moved in and back).
+        let (item, stream) = run(async move {
+            let item = stream.next().await;
+            (item, stream)
+        })?;
+        match item {
+            None => {
+                output.set_len(0);
+                return Ok(());
+            }
+            Some(Err(e)) => return Err(e.into()),
+            Some(Ok(batch)) => {
+                state.stream = Some(stream);
+                state.current = Some((batch, 0));
+            }
+        }
+    }
+}
+
+impl VTab for BazofScan {
+    type BindData = ScanBind;
+    type InitData = ScanInit;
+
+    fn bind(bind: &BindInfo) -> Result<Self::BindData, BoxError> {
+        bind_scan(bind)
+    }
+
+    fn init(init: &InitInfo) -> Result<Self::InitData, BoxError> {
+        init_scan(init)
+    }
+
+    fn func(func: &TableFunctionInfo<Self>, output: &mut DataChunkHandle) -> Result<(), BoxError> {
+        next_chunk(func.get_init_data(), output)
+    }
+
+    fn supports_pushdown() -> bool {
+        true
+    }
+
+    fn parameters() -> Option<Vec<LogicalTypeHandle>> {
+        Some(vec![LogicalTypeHandle::from(LogicalTypeId::Varchar)])
+    }
+
+    fn named_parameters() -> Option<Vec<(String, LogicalTypeHandle)>> {
+        Some(vec![
+            ("as_of".into(), LogicalTypeHandle::from(LogicalTypeId::Any)),
+            (
+                "snapshot".into(),
+                LogicalTypeHandle::from(LogicalTypeId::Any),
+            ),
+            ("keys".into(), LogicalTypeHandle::from(LogicalTypeId::Any)),
+        ])
+    }
+}
+
+/// `bazof_scan_at(path, as_of [, snapshot => N, keys => [...]])`: the scan with a
+/// positional `as_of` (NULL: current); `bazof_scan(path, as_of)` expands to it.
+pub struct BazofScanAt;
+
+impl VTab for BazofScanAt {
+    type BindData = ScanBind;
+    type InitData = ScanInit;
+
+    fn bind(bind: &BindInfo) -> Result<Self::BindData, BoxError> {
+        bind_scan(bind)
+    }
+
+    fn init(init: &InitInfo) -> Result<Self::InitData, BoxError> {
+        init_scan(init)
+    }
+
+    fn func(func: &TableFunctionInfo<Self>, output: &mut DataChunkHandle) -> Result<(), BoxError> {
+        next_chunk(func.get_init_data(), output)
+    }
+
+    fn supports_pushdown() -> bool {
+        true
+    }
+
+    fn parameters() -> Option<Vec<LogicalTypeHandle>> {
+        Some(vec![
+            LogicalTypeHandle::from(LogicalTypeId::Varchar),
+            LogicalTypeHandle::from(LogicalTypeId::Any),
+        ])
+    }
+
+    fn named_parameters() -> Option<Vec<(String, LogicalTypeHandle)>> {
+        Some(vec![
+            (
+                "snapshot".into(),
+                LogicalTypeHandle::from(LogicalTypeId::Any),
+            ),
+            ("keys".into(), LogicalTypeHandle::from(LogicalTypeId::Any)),
+        ])
+    }
+}
