@@ -2,6 +2,8 @@
 //! logs (proptest strategies) and conversions between events and Arrow batches.
 #![warn(missing_docs)]
 
+pub mod faulty;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

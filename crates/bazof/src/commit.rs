@@ -60,6 +60,26 @@ impl Table {
         writer.finish().await
     }
 
+    /// [`Table::commit`], retried up to `attempts` times when another writer wins the
+    /// race for the commit number (safe for blind appends: the events do not depend
+    /// on what the table held). Each attempt re-reads the latest snapshot.
+    pub async fn commit_with_retry(
+        &self,
+        batches: &[RecordBatch],
+        attempts: usize,
+    ) -> Result<CommitInfo> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.commit(batches).await {
+                Err(e) if e.is_conflict() && tries < attempts.max(1) => {
+                    tokio::task::yield_now().await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Starts a commit that can be fed batch by batch (see [`CommitWriter`]).
     pub async fn begin_commit(&self) -> Result<CommitWriter> {
         let (schema, parent) = match &self.new_schema {

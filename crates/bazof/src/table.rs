@@ -35,8 +35,13 @@ pub struct Table {
 impl Table {
     /// Opens an existing table (local path, `file://`, `memory://` or `s3://` URL).
     pub async fn open(location: &str) -> Result<Table> {
+        Self::open_at(Location::parse(location)?).await
+    }
+
+    /// Opens an existing table in a given object store (any `ObjectStore`, e.g. a wrapper).
+    pub async fn open_at(location: Location) -> Result<Table> {
         let table = Table {
-            location: Location::parse(location)?,
+            location,
             new_schema: None,
             cache: Default::default(),
         };
@@ -48,7 +53,11 @@ impl Table {
     /// first [`Table::commit`], which writes `s1.json`: creation and first data are one
     /// atomic commit. Fails if a table already exists at the location.
     pub async fn create(location: &str, schema: TableSchema) -> Result<Table> {
-        let loc = Location::parse(location)?;
+        Self::create_at(Location::parse(location)?, schema).await
+    }
+
+    /// [`Table::create`] in a given object store.
+    pub async fn create_at(loc: Location, schema: TableSchema) -> Result<Table> {
         schema.validate().map_err(|reason| Error::Schema {
             table: loc.display.clone(),
             reason,
