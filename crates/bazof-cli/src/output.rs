@@ -151,9 +151,11 @@ pub fn open_sink(
     output: Option<&Path>,
 ) -> Result<Box<dyn Sink>> {
     let out: Box<dyn Write> = match (format, output) {
-        (Format::Parquet, None) => return Err(fail!(
+        (Format::Parquet, None) => {
+            return Err(fail!(
             "--format parquet needs --output FILE (Parquet is not written to a terminal or pipe)"
-        )),
+        ))
+        }
         (Format::Parquet, Some(p)) => {
             let file = File::create(p).map_err(|e| fail!("{}: {e}", p.display()))?;
             let writer = ArrowWriter::try_new(file, schema, None)?;
