@@ -173,6 +173,25 @@ impl CommitWriter {
         Ok(())
     }
 
+    /// Abandons the commit and deletes the data files this writer already wrote (runs
+    /// flushed by [`CommitWriter::write`]), so that a failed import leaves the table
+    /// exactly as before. Dropping the writer instead leaves them as orphans for `vacuum`.
+    pub async fn abort(self) -> Result<()> {
+        for f in &self.files {
+            match self
+                .table
+                .location
+                .store
+                .delete(&self.table.location.child(&f.path))
+                .await
+            {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(self.table.err_store(e)),
+            }
+        }
+        Ok(())
+    }
+
     /// Writes the last run and the snapshot file. On success the commit is visible to
     /// every reader; on [`Error::Conflict`] another writer took the commit number.
     pub async fn finish(mut self) -> Result<CommitInfo> {
