@@ -287,3 +287,28 @@ fn scan_errors() {
         );
     }
 }
+
+#[test]
+fn a_failure_after_runs_were_flushed_leaves_no_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let table = dir.path().join("t");
+    let table = table.to_str().expect("utf8");
+    let good = write(dir.path(), "good.csv", GOOD);
+    ok(&["import", table, &good]);
+    let before = tree(&dir.path().join("t"));
+    // Small runs force data files to be written before the bad row is reached.
+    let mut text = String::from("key,event_time,price\n");
+    for i in 0..70_000 {
+        text.push_str(&format!("k{i},2024-02-01,{i}.5\n"));
+    }
+    text.push_str("bad,2024-02-01,n/a\n");
+    let bad = write(dir.path(), "bad.csv", &text);
+    let (code, _, err) = run(&["import", table, &bad, "--run-rows", "1000"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("bad.csv: line 70002, column 3"), "{err}");
+    assert_eq!(
+        before,
+        tree(&dir.path().join("t")),
+        "runs written before the error must be removed"
+    );
+}

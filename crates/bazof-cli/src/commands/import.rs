@@ -243,19 +243,27 @@ pub fn run(args: ImportArgs) -> Result<()> {
     let progress = Progress::new(total_bytes);
     let mut rows_read = 0u64;
     let mut done_bytes = 0u64;
-    for ((path, header), map) in args.files.iter().zip(&headers).zip(maps) {
-        let mut file = CsvFile::open(path, opts)?;
-        if !opts.has_header {
-            file.header = header.clone();
+    let mut stream_all = || -> Result<()> {
+        for ((path, header), map) in args.files.iter().zip(&headers).zip(maps) {
+            let mut file = CsvFile::open(path, opts)?;
+            if !opts.has_header {
+                file.header = header.clone();
+            }
+            let mut conv = Converter::new(file, map);
+            while let Some(batch) = conv.next_batch()? {
+                block_on(writer.write(&batch))?;
+                progress.update(rows_read + conv.rows, done_bytes + conv.bytes());
+            }
+            rows_read += conv.rows;
+            done_bytes += conv.bytes();
         }
-        let mut conv = Converter::new(file, map);
-        // On any error the writer is dropped without `finish`: nothing is committed.
-        while let Some(batch) = conv.next_batch()? {
-            block_on(writer.write(&batch))?;
-            progress.update(rows_read + conv.rows, done_bytes + conv.bytes());
-        }
-        rows_read += conv.rows;
-        done_bytes += conv.bytes();
+        Ok(())
+    };
+    if let Err(e) = stream_all() {
+        // Nothing is committed; delete the runs already written so the table is as before.
+        progress.finish();
+        let _ = block_on(writer.abort());
+        return Err(e);
     }
     let info = block_on(writer.finish())?;
     progress.finish();
