@@ -243,7 +243,7 @@ pub fn run(args: ImportArgs) -> Result<()> {
     let progress = Progress::new(total_bytes);
     let mut rows_read = 0u64;
     let mut done_bytes = 0u64;
-    let mut stream_all = || -> Result<()> {
+    let stream_all = || -> Result<()> {
         for ((path, header), map) in args.files.iter().zip(&headers).zip(maps) {
             let mut file = CsvFile::open(path, opts)?;
             if !opts.has_header {

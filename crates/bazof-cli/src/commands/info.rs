@@ -232,6 +232,9 @@ pub fn log(args: TableArg) -> Result<()> {
     Ok(())
 }
 
+/// What the metadata says about a data file: rows, bytes, columns, first snapshot naming it.
+type Expected = (Option<u64>, Option<u64>, Vec<String>, u64);
+
 /// Runs `bazof check`: every snapshot, every referenced data file's footer.
 pub fn check(args: TableArg) -> Result<()> {
     let mut problems: Vec<String> = Vec::new();
@@ -241,7 +244,7 @@ pub fn check(args: TableArg) -> Result<()> {
     let latest = block_on(table.latest_commit())?;
     let sizes = object_sizes(&table, &loc)?;
     // path -> (expected rows, expected bytes, expected columns, first snapshot naming it)
-    let mut files: BTreeMap<String, (Option<u64>, Option<u64>, Vec<String>, u64)> = BTreeMap::new();
+    let mut files: BTreeMap<String, Expected> = BTreeMap::new();
     let mut snapshots_ok = 0;
     for c in 1..=latest {
         let snap = match block_on(table.snapshot(Some(c))) {
