@@ -49,10 +49,52 @@ Examples:
     /// Validate every snapshot and every referenced data file; exit 1 on any problem.
     #[command(after_help = "Example:\n  bazof check ./prices")]
     Check(TableArg),
-    // `compact` and `vacuum [--dry-run]` go here once wired to the core's compaction.
+    /// Compact in one atomic commit: close segments, write bases, merge deltas. Answers never change.
+    #[command(after_help = "\
+Examples:
+  bazof compact ./prices
+  bazof compact ./prices --segment day --max-deltas 8
+  bazof compact ./prices --close-at 2024-03-01")]
+    Compact(CompactArgs),
+    /// Delete data files no retained snapshot references (default: keep 7 days of snapshots).
+    #[command(after_help = "\
+Examples:
+  bazof vacuum ./prices --dry-run
+  bazof vacuum ./prices --retain-hours 0")]
+    Vacuum(VacuumArgs),
     /// bazof 0.2: convert DIR/NAME/FILE.csv (no header) into DIR/NAME/FILE.parquet.
     #[command(after_help = "Example:\n  bazof gen --path ./test-data --table table2 --file base")]
     Gen(GenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompactArgs {
+    /// Table location: a path or a URL.
+    pub table: String,
+    /// Segment width in event time: day, month or year.
+    #[arg(long, default_value = "month")]
+    pub segment: String,
+    /// Merge a segment's deltas once it has more than this many.
+    #[arg(long, default_value_t = 4)]
+    pub max_deltas: usize,
+    /// Rows per written data file.
+    #[arg(long, default_value_t = 4 << 20)]
+    pub target_file_rows: usize,
+    /// Also close the open segment at this event time.
+    #[arg(long, value_name = "TS")]
+    pub close_at: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VacuumArgs {
+    /// Table location: a path or a URL.
+    pub table: String,
+    /// Keep snapshots (and unreferenced files) younger than this many hours.
+    #[arg(long, default_value_t = 168)]
+    pub retain_hours: i64,
+    /// List what would be deleted, delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

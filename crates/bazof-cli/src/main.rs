@@ -23,6 +23,8 @@ fn run(cli: Cli) -> error::Result<()> {
         Command::Info(a) => commands::info::info(a),
         Command::Log(a) => commands::info::log(a),
         Command::Check(a) => commands::info::check(a),
+        Command::Compact(a) => commands::maintain::compact(a),
+        Command::Vacuum(a) => commands::maintain::vacuum(a),
         Command::Gen(a) => commands::gen::run(a),
     }
 }

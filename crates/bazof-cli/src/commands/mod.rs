@@ -3,4 +3,5 @@
 pub mod gen;
 pub mod import;
 pub mod info;
+pub mod maintain;
 pub mod scan;
