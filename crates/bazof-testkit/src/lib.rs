@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod faulty;
+pub mod history;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -5,97 +5,11 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bazof::{CompactionPolicy, ScanOptions, SegmentWidth, Table, VacuumOptions};
-use bazof_testkit::{arb_log, batch_rows, oracle_rows, to_batch, Log, TIME_UNIT};
+use bazof_testkit::history::{arb_maintenance, check_history};
+use bazof_testkit::{arb_log, TIME_UNIT};
 use proptest::prelude::*;
 
 static TABLES: AtomicUsize = AtomicUsize::new(0);
-
-/// After data commit `i`: maybe compact (close the open segment at a random time,
-/// merge deltas beyond a random count), maybe vacuum.
-#[derive(Debug, Clone)]
-struct Maintenance {
-    compact: Option<(i64, usize)>,
-    vacuum: bool,
-}
-
-fn arb_maintenance() -> impl Strategy<Value = Maintenance> {
-    (
-        proptest::option::weighted(0.6, (0i64..13, 0usize..3)),
-        proptest::bool::weighted(0.2),
-    )
-        .prop_map(|(compact, vacuum)| Maintenance { compact, vacuum })
-}
-
-async fn run(log: &Log, maintenance: &[Maintenance], queries: &[(Option<i64>, usize)]) {
-    let name = format!(
-        "memory://compaction/t{}",
-        TABLES.fetch_add(1, Ordering::Relaxed)
-    );
-    let table = Table::create(&name, log.schema.clone()).await.unwrap();
-    // table commit -> number of data commits it contains
-    let mut prefix_of: Vec<(u64, usize)> = Vec::new();
-    let mut oldest_valid = 1u64;
-    for (i, events) in log.commits.iter().enumerate() {
-        let c = table
-            .commit(&[to_batch(&log.schema, events)])
-            .await
-            .unwrap();
-        prefix_of.push((c.commit, i + 1));
-        let m = &maintenance[i % maintenance.len()];
-        if let Some((close, max_deltas)) = m.compact {
-            let policy = CompactionPolicy {
-                segment: SegmentWidth::Year,
-                max_deltas,
-                target_file_rows: 5,
-                close_at: chrono::DateTime::from_timestamp_micros(close * TIME_UNIT),
-                ..Default::default()
-            };
-            if let Some(info) = table.compact(&policy).await.unwrap() {
-                prefix_of.push((info.commit, i + 1));
-            }
-        }
-        if m.vacuum {
-            let latest = table.latest_commit().await.unwrap();
-            table
-                .vacuum(&VacuumOptions {
-                    retain: chrono::Duration::zero(),
-                    dry_run: false,
-                })
-                .await
-                .unwrap();
-            oldest_valid = latest;
-        }
-    }
-    let all: Vec<String> = log.schema.column_names().map(String::from).collect();
-    for &(as_of, pick) in queries {
-        let valid: Vec<&(u64, usize)> = prefix_of
-            .iter()
-            .filter(|(c, _)| *c >= oldest_valid)
-            .collect();
-        let &(snapshot, prefix) = valid[pick % valid.len()];
-        let mut opts = ScanOptions::default()
-            .with_snapshot(snapshot)
-            .with_batch_size(4);
-        if let Some(t) = as_of {
-            opts = opts.with_as_of(chrono::DateTime::from_timestamp_micros(t).unwrap());
-        }
-        let got = batch_rows(
-            &table
-                .scan(opts)
-                .await
-                .unwrap()
-                .collect_batches()
-                .await
-                .unwrap(),
-        );
-        let want = oracle_rows(log, as_of, Some(prefix as u64), &all);
-        assert_eq!(
-            got, want,
-            "as_of {as_of:?}, table snapshot {snapshot} = log prefix {prefix}"
-        );
-    }
-}
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
@@ -106,6 +20,11 @@ proptest! {
         queries in proptest::collection::vec((proptest::option::of((-1i64..14).prop_map(|t| t * TIME_UNIT)), 0usize..100), 1..6),
     ) {
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
-            .block_on(run(&log, &maintenance, &queries));
+            .block_on(check_history(
+                &format!("memory://compaction/t{}", TABLES.fetch_add(1, Ordering::Relaxed)),
+                &log,
+                &maintenance,
+                &queries,
+            ));
     }
 }
