@@ -70,20 +70,60 @@ impl KeyPredicate {
         }
     }
 
-    /// Evaluates the predicate on a key column (Utf8 or Int64).
+    /// Evaluates the predicate on a key column (Utf8 or Int64), without allocating per row.
     pub fn evaluate(&self, keys: &ArrayRef) -> BooleanArray {
         if let Some(a) = keys.as_any().downcast_ref::<StringArray>() {
             (0..a.len())
-                .map(|i| {
-                    Some(a.is_valid(i) && self.matches(&KeyValue::String(a.value(i).to_string())))
-                })
+                .map(|i| Some(a.is_valid(i) && self.matches_ref(KeyRef::Str(a.value(i)))))
                 .collect()
         } else if let Some(a) = keys.as_any().downcast_ref::<Int64Array>() {
             (0..a.len())
-                .map(|i| Some(a.is_valid(i) && self.matches(&KeyValue::Int(a.value(i)))))
+                .map(|i| Some(a.is_valid(i) && self.matches_ref(KeyRef::Int(a.value(i)))))
                 .collect()
         } else {
             BooleanArray::from(vec![false; keys.len()])
+        }
+    }
+
+    fn matches_ref(&self, key: KeyRef<'_>) -> bool {
+        match self {
+            KeyPredicate::Eq(v) => key.cmp_value(v).is_eq(),
+            KeyPredicate::In(vs) => vs.iter().any(|v| key.cmp_value(v).is_eq()),
+            KeyPredicate::Range { lower, upper } => {
+                let above = match lower {
+                    Bound::Unbounded => true,
+                    Bound::Included(l) => key.cmp_value(l).is_ge(),
+                    Bound::Excluded(l) => key.cmp_value(l).is_gt(),
+                };
+                let below = match upper {
+                    Bound::Unbounded => true,
+                    Bound::Included(u) => key.cmp_value(u).is_le(),
+                    Bound::Excluded(u) => key.cmp_value(u).is_lt(),
+                };
+                above && below
+            }
+            KeyPredicate::And(ps) => ps.iter().all(|p| p.matches_ref(key)),
+            KeyPredicate::Or(ps) => ps.iter().any(|p| p.matches_ref(key)),
+        }
+    }
+}
+
+/// A borrowed key, compared with [`KeyValue`]s in the same order as `KeyValue`'s `Ord`.
+#[derive(Clone, Copy)]
+enum KeyRef<'a> {
+    Int(i64),
+    Str(&'a str),
+}
+
+impl KeyRef<'_> {
+    fn cmp_value(self, v: &KeyValue) -> std::cmp::Ordering {
+        use std::cmp::Ordering;
+        match (self, v) {
+            (KeyRef::Int(a), KeyValue::Int(b)) => a.cmp(b),
+            (KeyRef::Str(a), KeyValue::String(b)) => a.cmp(b.as_str()),
+            // Int sorts before String, as in `KeyValue`'s derived order.
+            (KeyRef::Int(_), KeyValue::String(_)) => Ordering::Less,
+            (KeyRef::Str(_), KeyValue::Int(_)) => Ordering::Greater,
         }
     }
 }
