@@ -239,11 +239,15 @@ impl Table {
             let inputs = std::mem::take(&mut working.segments[i].deltas);
             let opts = ScanOptions {
                 columns: Some(all_columns.clone()),
-                mode: ScanMode::AllRows,
                 ..Default::default()
             };
             let plan = self
-                .plan_snapshot(&AnySnapshot::V1(working.clone()), &opts, Some(&inputs))
+                .plan_snapshot(
+                    &AnySnapshot::V1(working.clone()),
+                    &opts,
+                    Some(&inputs),
+                    ScanMode::AllRows,
+                )
                 .await?;
             let stream = self.execute(plan).await?;
             let new = NewFile {
@@ -284,11 +288,15 @@ impl Table {
             let opts = ScanOptions {
                 as_of: Some(as_of),
                 columns: Some(all_columns.clone()),
-                mode: ScanMode::Base,
                 ..Default::default()
             };
             let plan = self
-                .plan_snapshot(&AnySnapshot::V1(working.clone()), &opts, None)
+                .plan_snapshot(
+                    &AnySnapshot::V1(working.clone()),
+                    &opts,
+                    None,
+                    ScanMode::Base,
+                )
                 .await?;
             let stream = self.execute(plan).await?;
             let new = NewFile {

@@ -38,8 +38,6 @@ pub struct ScanOptions {
     pub batch_size: usize,
     /// Stop after this many rows (in key order).
     pub limit: Option<usize>,
-    /// Internal: what the merge emits (compaction reads raw rows).
-    pub(crate) mode: ScanMode,
 }
 
 /// What a scan's merge emits.
@@ -64,7 +62,6 @@ impl Default for ScanOptions {
             key_predicate: None,
             batch_size: DEFAULT_BATCH_SIZE,
             limit: None,
-            mode: ScanMode::Resolve,
         }
     }
 }
@@ -174,6 +171,7 @@ pub struct ScanPlan {
     /// Files skipped.
     pub skipped: Vec<SkippedFile>,
     pub(crate) options: ScanOptions,
+    pub(crate) mode: ScanMode,
 }
 
 impl ScanPlan {
@@ -252,7 +250,8 @@ impl Table {
     /// Plans a scan: resolves the snapshot, chooses files and row groups.
     pub async fn plan(&self, options: &ScanOptions) -> Result<ScanPlan> {
         let snap = self.snapshot(options.snapshot).await?;
-        self.plan_snapshot(&snap, options, None).await
+        self.plan_snapshot(&snap, options, None, ScanMode::Resolve)
+            .await
     }
 
     /// Plans a scan of a given snapshot; `only` replaces file selection by exactly
@@ -262,6 +261,7 @@ impl Table {
         snap: &AnySnapshot,
         options: &ScanOptions,
         only: Option<&[DataFile]>,
+        mode: ScanMode,
     ) -> Result<ScanPlan> {
         let schema = snap.schema().clone();
         let columns: Vec<String> = match &options.columns {
@@ -381,6 +381,7 @@ impl Table {
             files: planned,
             skipped,
             options: options.clone(),
+            mode,
         })
     }
 

@@ -115,7 +115,7 @@ impl Table {
     pub async fn execute(&self, plan: ScanPlan) -> Result<ScanStream> {
         let metrics = Arc::new(ScanMetrics::default());
         let merge = merge_schema(&plan);
-        let (output, out_schema) = match plan.options.mode {
+        let (output, out_schema) = match plan.mode {
             ScanMode::Resolve => {
                 let mut output = Vec::new();
                 for field in plan.output_schema.fields() {
@@ -144,7 +144,7 @@ impl Table {
             out_schema.clone(),
             plan.options.batch_size,
             plan.options.limit,
-            plan.options.mode,
+            plan.mode,
         );
         let inner = futures::stream::try_unfold(merger, |mut m| async move {
             Ok(m.next_batch().await?.map(|b| (b, m)))
