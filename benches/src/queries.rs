@@ -1,0 +1,819 @@
+//! The cells: one query run by one engine. Every cell computes the same answer (a
+//! checksum over every column of the as-of state, or the per-category sums of
+//! query 5) inside its engine, so the engines do the whole work while only a few
+//! numbers cross back to the benchmark.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use arrow::array::{
+    Array, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
+};
+use arrow::datatypes::SchemaRef;
+use bazof::{KeyPredicate, KeyValue, ScanOptions, Table};
+use chrono::DateTime;
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use duckdb::vtab::arrow::ArrowBatchRegistration;
+
+use crate::gen::{base_files_for, Meta};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    clap::ValueEnum,
+    Serialize,
+    Deserialize,
+)]
+pub enum Query {
+    /// Current state of every key.
+    Q1,
+    /// State as of the middle of history.
+    Q2,
+    /// State as of a time inside the late-event window.
+    Q3,
+    /// Point lookup of a few keys as of a past time.
+    Q4,
+    /// Sum of an Int value by category over the as-of state (middle of history).
+    Q5,
+    /// CSV import.
+    Import,
+}
+
+impl Query {
+    pub const ALL: [Query; 6] = [
+        Query::Q1,
+        Query::Q2,
+        Query::Q3,
+        Query::Q4,
+        Query::Q5,
+        Query::Import,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Query::Q1 => "q1",
+            Query::Q2 => "q2",
+            Query::Q3 => "q3",
+            Query::Q4 => "q4",
+            Query::Q5 => "q5",
+            Query::Import => "import",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Query::Q1 => "current state of every key",
+            Query::Q2 => "as of mid-history",
+            Query::Q3 => "as of a time in the late-event window",
+            Query::Q4 => "5 keys as of a past time",
+            Query::Q5 => "sum(qty) by category, as of mid-history",
+            Query::Import => "CSV import (first quarter of the commits)",
+        }
+    }
+
+    /// The event time the query travels to (None: current).
+    pub fn as_of(self, meta: &Meta) -> Option<i64> {
+        match self {
+            Query::Q1 | Query::Import => None,
+            Query::Q2 | Query::Q5 => Some(meta.mid_us),
+            Query::Q3 => Some(meta.late_window_us),
+            Query::Q4 => Some(meta.lookup_us),
+        }
+    }
+
+    fn keys(self, meta: &Meta) -> Option<&[String]> {
+        (self == Query::Q4).then_some(meta.lookup_keys.as_slice())
+    }
+
+    fn grouped(self) -> bool {
+        self == Query::Q5
+    }
+}
+
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    clap::ValueEnum,
+    Serialize,
+    Deserialize,
+)]
+pub enum Engine {
+    /// DuckDB SQL over `bazof_scan`.
+    DuckdbBazof,
+    /// DuckDB SQL over the raw Parquet (`read_parquet` + QUALIFY row_number()).
+    DuckdbParquet,
+    /// Polars over `scan_bazof`.
+    PolarsBazof,
+    /// Polars over the raw Parquet (read with arrow-rs, then filter / sort / last per key).
+    PolarsParquet,
+    /// The core's `Table::scan` alone, checksum computed in Rust batch by batch.
+    Core,
+    /// DuckDB `read_parquet` of just the compacted base holding the state (the least work).
+    Limit,
+    /// `bazof import` (the CLI binary).
+    BazofImport,
+    /// DuckDB `COPY (FROM read_csv(...)) TO '....parquet'`.
+    DuckdbImport,
+}
+
+impl Engine {
+    pub const QUERY_ENGINES: [Engine; 6] = [
+        Engine::DuckdbBazof,
+        Engine::DuckdbParquet,
+        Engine::PolarsBazof,
+        Engine::PolarsParquet,
+        Engine::Core,
+        Engine::Limit,
+    ];
+    pub const IMPORT_ENGINES: [Engine; 2] = [Engine::BazofImport, Engine::DuckdbImport];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::DuckdbBazof => "duckdb-bazof",
+            Engine::DuckdbParquet => "duckdb-parquet",
+            Engine::PolarsBazof => "polars-bazof",
+            Engine::PolarsParquet => "polars-parquet",
+            Engine::Core => "core",
+            Engine::Limit => "limit",
+            Engine::BazofImport => "bazof-import",
+            Engine::DuckdbImport => "duckdb-import",
+        }
+    }
+
+    pub fn engines_for(q: Query) -> &'static [Engine] {
+        if q == Query::Import {
+            &Self::IMPORT_ENGINES
+        } else {
+            &Self::QUERY_ENGINES
+        }
+    }
+
+    /// The baseline this cell is compared with (same engine, raw Parquet).
+    pub fn baseline(self) -> Option<Engine> {
+        match self {
+            Engine::DuckdbBazof | Engine::Core => Some(Engine::DuckdbParquet),
+            Engine::PolarsBazof => Some(Engine::PolarsParquet),
+            Engine::BazofImport => Some(Engine::DuckdbImport),
+            _ => None,
+        }
+    }
+
+    pub fn is_bazof(self) -> bool {
+        matches!(
+            self,
+            Engine::DuckdbBazof | Engine::PolarsBazof | Engine::Core | Engine::BazofImport
+        )
+    }
+
+    /// Whether the answer must equal the other cells' (the limit reads a base, not the answer).
+    pub fn comparable(self) -> bool {
+        self != Engine::Limit
+    }
+}
+
+/// A query's answer, reduced to a few numbers every engine can compute.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Answer {
+    /// Q1–Q4: rows, sum(qty), sum(event_time s), count(active), sum(updated_at s), distinct categories.
+    /// Q5: groups, total, sum((i+1) * sum_i) over categories in name order. Import: rows.
+    pub ints: Vec<i64>,
+    /// Q1–Q4: sum(price).
+    pub float: f64,
+}
+
+impl Answer {
+    pub fn agrees(&self, other: &Answer) -> bool {
+        self.ints == other.ints
+            && (self.float - other.float).abs() <= 1e-6 * self.float.abs().max(1.0)
+    }
+
+    pub fn rows(&self) -> i64 {
+        self.ints.first().copied().unwrap_or(0)
+    }
+
+    fn from_groups(groups: &BTreeMap<String, i64>) -> Answer {
+        let total: i64 = groups.values().sum();
+        let weighted: i64 = groups
+            .values()
+            .enumerate()
+            .map(|(i, s)| (i as i64 + 1) * s)
+            .sum();
+        Answer {
+            ints: vec![groups.len() as i64, total, weighted],
+            float: 0.0,
+        }
+    }
+}
+
+impl fmt::Display for Answer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ints: Vec<String> = self.ints.iter().map(|i| i.to_string()).collect();
+        write!(f, "{}", ints.join("/"))?;
+        if self.float != 0.0 {
+            write!(f, "/{:.2}", self.float)?;
+        }
+        Ok(())
+    }
+}
+
+/// What one cell run measured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CellOutcome {
+    pub answer: Answer,
+    pub wall_ms: f64,
+    /// Bytes read: compressed column-chunk bytes decoded (bazof scans) or the size
+    /// of the files read (Parquet baselines, limit; an upper bound).
+    pub bytes: Option<u64>,
+    pub note: String,
+}
+
+fn ts_sql(us: i64) -> String {
+    let t = DateTime::from_timestamp_micros(us).expect("time");
+    format!("TIMESTAMPTZ '{}'", t.format("%Y-%m-%d %H:%M:%S%.6f+00"))
+}
+
+fn sql_list(keys: &[String]) -> String {
+    keys.iter()
+        .map(|k| format!("'{k}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+const CHECKSUM_SQL: &str = "SELECT count(*)::BIGINT, coalesce(sum(qty), 0)::BIGINT, \
+    coalesce(sum(epoch_us(event_time) // 1000000), 0)::BIGINT, coalesce(sum(active::INTEGER), 0)::BIGINT, \
+    coalesce(sum(epoch_us(updated_at) // 1000000), 0)::BIGINT, count(DISTINCT category)::BIGINT, \
+    coalesce(sum(price), 0)::DOUBLE";
+
+fn duckdb_answer(
+    con: &duckdb::Connection,
+    q: Query,
+    src: &str,
+    params: &[ArrowBatchRegistration],
+) -> Result<Answer, BoxError> {
+    let params = duckdb::params_from_iter(params.iter());
+    if q.grouped() {
+        let sql = format!(
+            "SELECT category, sum(qty)::BIGINT FROM ({src}) GROUP BY category ORDER BY category"
+        );
+        let mut stmt = con.prepare(&sql)?;
+        let rows = stmt.query_map(params, |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        let mut groups = BTreeMap::new();
+        for row in rows {
+            let (c, s) = row?;
+            groups.insert(c, s);
+        }
+        Ok(Answer::from_groups(&groups))
+    } else {
+        let sql = format!("{CHECKSUM_SQL} FROM ({src})");
+        Ok(con.query_row(&sql, params, |r| {
+            Ok(Answer {
+                ints: (0..6)
+                    .map(|i| r.get::<_, i64>(i))
+                    .collect::<Result<Vec<_>, _>>()?,
+                float: r.get::<_, f64>(6)?,
+            })
+        })?)
+    }
+}
+
+fn file_bytes(paths: &[String]) -> u64 {
+    paths
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// Runs one cell once; `Ok(None)` if the cell does not apply (e.g. no base for the limit).
+pub fn run_cell(
+    q: Query,
+    e: Engine,
+    meta: &Meta,
+    scratch: &Path,
+) -> Result<Option<CellOutcome>, BoxError> {
+    let as_of = q.as_of(meta);
+    let keys = q.keys(meta);
+    match e {
+        Engine::DuckdbBazof => {
+            let con = duckdb::Connection::open_in_memory()?;
+            bazof_duckdb::register(&con)?;
+            let mut args = format!("'{}'", meta.table);
+            if let Some(t) = as_of {
+                args += &format!(", as_of => {}", ts_sql(t));
+            }
+            if let Some(k) = keys {
+                args += &format!(", keys => [{}]", sql_list(k));
+            }
+            let src = format!("SELECT * FROM bazof_scan({args})");
+            let start = Instant::now();
+            let answer = duckdb_answer(&con, q, &src, &[])?;
+            Ok(Some(CellOutcome {
+                answer,
+                wall_ms: ms(start),
+                bytes: None,
+                note: String::new(),
+            }))
+        }
+        Engine::DuckdbParquet => {
+            let con = duckdb::Connection::open_in_memory()?;
+            let mut filter = match as_of {
+                Some(t) => format!("event_time <= {}", ts_sql(t)),
+                None => "true".to_string(),
+            };
+            if let Some(k) = keys {
+                filter += &format!(" AND key IN ({})", sql_list(k));
+            }
+            let start = Instant::now();
+            let (raw, regs) = duckdb_parquet_source(&con, &meta.raw_files, q.grouped())?;
+            let src = format!(
+                "SELECT * FROM (SELECT * FROM {raw} WHERE {filter} \
+                 QUALIFY row_number() OVER (PARTITION BY key ORDER BY event_time DESC, \"commit\" DESC, \"row\" DESC) = 1) \
+                 WHERE NOT deleted"
+            );
+            let answer = duckdb_answer(&con, q, &src, &regs)?;
+            Ok(Some(CellOutcome {
+                answer,
+                wall_ms: ms(start),
+                bytes: Some(file_bytes(&meta.raw_files)),
+                note: PARQUET_NOTE.to_string(),
+            }))
+        }
+        Engine::Limit => {
+            if keys.is_some() {
+                return Ok(None);
+            }
+            let files = base_files_for(&meta.table, as_of)?;
+            if files.is_empty() {
+                return Ok(None);
+            }
+            let con = duckdb::Connection::open_in_memory()?;
+            let start = Instant::now();
+            let (base, regs) = duckdb_parquet_source(&con, &files, q.grouped())?;
+            let src = format!("SELECT * FROM {base} WHERE NOT _bazof_deleted");
+            let answer = duckdb_answer(&con, q, &src, &regs)?;
+            Ok(Some(CellOutcome {
+                answer,
+                wall_ms: ms(start),
+                bytes: Some(file_bytes(&files)),
+                note: format!("{} base file(s)", files.len()),
+            }))
+        }
+        Engine::PolarsBazof => {
+            let report = Arc::new(Mutex::new(Vec::new()));
+            let mut args = bazof_polars::ScanArgsBazof::default().with_report(report.clone());
+            args.as_of = as_of.map(|t| DateTime::from_timestamp_micros(t).expect("time"));
+            let start = Instant::now();
+            let mut lf = bazof_polars::scan_bazof(&meta.table, args)?;
+            if let Some(k) = keys {
+                let list = Series::new("".into(), k.to_vec());
+                lf = lf.filter(col("key").is_in(lit(list).implode(false), false));
+            }
+            let answer = polars_answer(q, lf)?;
+            let wall_ms = ms(start);
+            let bytes = report
+                .lock()
+                .map(|r| r.iter().map(|s| s.bytes_decoded).sum())
+                .ok();
+            Ok(Some(CellOutcome {
+                answer,
+                wall_ms,
+                bytes,
+                note: String::new(),
+            }))
+        }
+        Engine::PolarsParquet => {
+            let start = Instant::now();
+            let columns: &[&str] = if q.grouped() { &GROUPED_COLUMNS } else { &[] };
+            let df = read_parquet_to_polars(&meta.raw_files, columns)?;
+            let mut lf = df.lazy();
+            if let Some(t) = as_of {
+                lf = lf.filter(col("event_time").cast(DataType::Int64).lt_eq(lit(t)));
+            }
+            if let Some(k) = keys {
+                let list = Series::new("".into(), k.to_vec());
+                lf = lf.filter(col("key").is_in(lit(list).implode(false), false));
+            }
+            let lf = lf
+                .sort(
+                    ["event_time", "commit", "row"],
+                    SortMultipleOptions::default(),
+                )
+                .unique_generic(Some(vec![col("key")]), UniqueKeepStrategy::Last)
+                .filter(col("deleted").not());
+            let answer = polars_answer(q, lf)?;
+            Ok(Some(CellOutcome {
+                answer,
+                wall_ms: ms(start),
+                bytes: Some(file_bytes(&meta.raw_files)),
+                note: String::new(),
+            }))
+        }
+        Engine::Core => {
+            let start = Instant::now();
+            let (answer, bytes) = bazof::blocking::block_on(core_answer(q, meta, as_of, keys))?;
+            Ok(Some(CellOutcome {
+                answer,
+                wall_ms: ms(start),
+                bytes: Some(bytes),
+                note: String::new(),
+            }))
+        }
+        Engine::BazofImport => {
+            let Some(cli) = bazof_cli() else {
+                return Ok(None);
+            };
+            let dest = scratch.join("import-table");
+            let _ = std::fs::remove_dir_all(&dest);
+            let start = Instant::now();
+            let out = std::process::Command::new(&cli)
+                .arg("import")
+                .arg(&dest)
+                .arg(&meta.csv)
+                .args(["--deleted", "deleted"])
+                .stdin(std::process::Stdio::null())
+                .output()?;
+            let wall_ms = ms(start);
+            if !out.status.success() {
+                return Err(format!(
+                    "{} import failed: {}",
+                    cli.display(),
+                    String::from_utf8_lossy(&out.stderr)
+                )
+                .into());
+            }
+            let rows = bazof::blocking::block_on(async {
+                let t = Table::open(&dest.to_string_lossy()).await?;
+                let s = t.snapshot(None).await?;
+                Ok::<_, bazof::Error>(match s.as_ref() {
+                    bazof::AnySnapshot::V1(s) => s.summary.rows_added as i64,
+                    bazof::AnySnapshot::Legacy(_) => -1,
+                })
+            })?;
+            let _ = std::fs::remove_dir_all(&dest);
+            Ok(Some(CellOutcome {
+                answer: Answer {
+                    ints: vec![rows],
+                    float: 0.0,
+                },
+                wall_ms,
+                bytes: Some(file_bytes(&[meta.csv.clone()])),
+                note: String::new(),
+            }))
+        }
+        Engine::DuckdbImport => {
+            let dest = scratch.join(if cfg!(feature = "duckdb-parquet") {
+                "import.parquet"
+            } else {
+                "import.duckdb"
+            });
+            let _ = std::fs::remove_file(&dest);
+            let start = Instant::now();
+            let rows = if cfg!(feature = "duckdb-parquet") {
+                let con = duckdb::Connection::open_in_memory()?;
+                let sql = format!(
+                    "COPY (FROM read_csv('{}')) TO '{}' (FORMAT parquet)",
+                    meta.csv,
+                    dest.display()
+                );
+                con.execute(&sql, [])? as i64
+            } else {
+                // Without DuckDB's parquet extension: into DuckDB's own file format.
+                let con = duckdb::Connection::open(&dest)?;
+                let n = con.execute(
+                    &format!("CREATE TABLE imported AS FROM read_csv('{}')", meta.csv),
+                    [],
+                )? as i64;
+                con.execute_batch("CHECKPOINT")?;
+                n
+            };
+            let wall_ms = ms(start);
+            let _ = std::fs::remove_file(&dest);
+            let _ = std::fs::remove_file(dest.with_extension("duckdb.wal"));
+            Ok(Some(CellOutcome {
+                answer: Answer {
+                    ints: vec![rows],
+                    float: 0.0,
+                },
+                wall_ms,
+                bytes: Some(file_bytes(&[meta.csv.clone()])),
+                note: if cfg!(feature = "duckdb-parquet") {
+                    String::new()
+                } else {
+                    "CSV → DuckDB database file".into()
+                },
+            }))
+        }
+    }
+}
+
+/// How the DuckDB baseline reads Parquet. DuckDB's own `read_parquet` needs its
+/// parquet extension, which the workspace's bundled DuckDB is built without (and
+/// which cannot be downloaded here); with the crate feature `duckdb-parquet` the
+/// benchmark uses it. Otherwise the files are decoded with arrow-rs (in parallel)
+/// and scanned by DuckDB through its Arrow table function `arrow(?)` — the same
+/// decoder and the same Arrow → DuckDB hand-over that `bazof_scan` uses.
+const PARQUET_NOTE: &str = if cfg!(feature = "duckdb-parquet") {
+    "read_parquet"
+} else {
+    "arrow-rs → arrow()"
+};
+
+fn duckdb_parquet_source(
+    con: &duckdb::Connection,
+    files: &[String],
+    grouped: bool,
+) -> Result<(String, Vec<ArrowBatchRegistration>), BoxError> {
+    if cfg!(feature = "duckdb-parquet") {
+        let list = files
+            .iter()
+            .map(|f| format!("'{f}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Ok((format!("read_parquet([{list}])"), Vec::new()));
+    }
+    con.register_table_function::<duckdb::vtab::arrow::ArrowVTab>("arrow")?;
+    let columns: &[&str] = if grouped { &GROUPED_COLUMNS } else { &[] };
+    let batches = read_parquet_files(files, columns)?;
+    let regs: Vec<ArrowBatchRegistration> = batches
+        .into_iter()
+        .map(ArrowBatchRegistration::new)
+        .collect();
+    let union = (0..regs.len())
+        .map(|_| "SELECT * FROM arrow(?)")
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    Ok((format!("({union})"), regs))
+}
+
+/// Columns query 5 needs (raw files and bases; missing names are ignored).
+const GROUPED_COLUMNS: [&str; 8] = [
+    "key",
+    "event_time",
+    "category",
+    "qty",
+    "deleted",
+    "commit",
+    "row",
+    "_bazof_deleted",
+];
+
+fn ms(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64() * 1000.0
+}
+
+/// The `bazof` CLI: `$BAZOF_CLI`, else next to this binary (or its parent, for test binaries).
+pub fn bazof_cli() -> Option<std::path::PathBuf> {
+    if let Ok(p) = std::env::var("BAZOF_CLI") {
+        return Some(p.into());
+    }
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?;
+    [dir.join("bazof"), dir.parent()?.join("bazof")]
+        .into_iter()
+        .find(|p| p.is_file())
+}
+
+fn polars_answer(q: Query, lf: LazyFrame) -> Result<Answer, BoxError> {
+    if q.grouped() {
+        let df = lf
+            .group_by([col("category")])
+            .agg([col("qty").sum().cast(DataType::Int64).alias("s")])
+            .collect()?;
+        let cats = df.column("category")?.str()?.clone();
+        let sums = df.column("s")?.i64()?.clone();
+        let mut groups = BTreeMap::new();
+        for (c, s) in (&cats).into_iter().zip(&sums) {
+            if let Some(c) = c {
+                groups.insert(c.to_string(), s.unwrap_or(0));
+            }
+        }
+        return Ok(Answer::from_groups(&groups));
+    }
+    let secs = |c: &str| {
+        col(c)
+            .cast(DataType::Int64)
+            .floor_div(lit(1_000_000i64))
+            .sum()
+    };
+    let df = lf
+        .select([
+            len().cast(DataType::Int64).alias("n"),
+            col("qty").sum().cast(DataType::Int64).alias("qty"),
+            secs("event_time").alias("secs"),
+            col("active").cast(DataType::Int64).sum().alias("active"),
+            secs("updated_at").alias("upd"),
+            col("category")
+                .n_unique()
+                .cast(DataType::Int64)
+                .alias("cats"),
+            col("price").sum().cast(DataType::Float64).alias("price"),
+        ])
+        .collect()?;
+    let get_i = |c: &str| -> Result<i64, BoxError> {
+        Ok(df.column(c)?.get(0)?.extract::<i64>().unwrap_or(0))
+    };
+    Ok(Answer {
+        ints: vec![
+            get_i("n")?,
+            get_i("qty")?,
+            get_i("secs")?,
+            get_i("active")?,
+            get_i("upd")?,
+            get_i("cats")?,
+        ],
+        float: df.column("price")?.get(0)?.extract::<f64>().unwrap_or(0.0),
+    })
+}
+
+/// Reads Parquet files with arrow-rs, files in parallel (one thread per core),
+/// each file as one record batch of the given columns (all if empty).
+pub fn read_parquet_files(
+    files: &[String],
+    columns: &[&str],
+) -> Result<Vec<RecordBatch>, BoxError> {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use parquet::arrow::ProjectionMask;
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let read_one = |path: &String| -> Result<RecordBatch, BoxError> {
+        let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path)?)?;
+        let builder = if columns.is_empty() {
+            builder
+        } else {
+            let present: Vec<usize> = builder
+                .schema()
+                .fields()
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| columns.contains(&f.name().as_str()))
+                .map(|(i, _)| i)
+                .collect();
+            let mask = ProjectionMask::roots(builder.parquet_schema(), present);
+            builder.with_projection(mask)
+        };
+        let reader = builder.with_batch_size(65536).build()?;
+        let schema = arrow::array::RecordBatchReader::schema(&reader);
+        let batches = reader.collect::<Result<Vec<_>, _>>()?;
+        Ok(arrow::compute::concat_batches(&schema, &batches)?)
+    };
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<Result<RecordBatch, BoxError>>>> =
+        (0..files.len()).map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..threads.min(files.len()).max(1) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= files.len() {
+                    break;
+                }
+                let r = read_one(&files[i]);
+                *results[i].lock().expect("lock") = Some(r);
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|m| m.into_inner().expect("lock").expect("every file is read"))
+        .collect()
+}
+
+/// Reads Parquet files with arrow-rs into one Polars frame, handing the buffers
+/// over without copying (Arrow C Data Interface).
+pub fn read_parquet_to_polars(files: &[String], columns: &[&str]) -> Result<DataFrame, BoxError> {
+    let mut frame: Option<DataFrame> = None;
+    for batch in read_parquet_files(files, columns)? {
+        let df = crate::convert::batch_to_frame(&batch)?;
+        match frame.as_mut() {
+            None => frame = Some(df),
+            Some(f) => {
+                f.vstack_mut(&df)?;
+            }
+        }
+    }
+    frame.ok_or_else(|| "no raw Parquet data".into())
+}
+
+#[derive(Default)]
+struct Checksum {
+    rows: i64,
+    qty: i64,
+    secs: i64,
+    active: i64,
+    upd: i64,
+    cats: HashSet<String>,
+    price: f64,
+    groups: BTreeMap<String, i64>,
+}
+
+impl Checksum {
+    fn add(&mut self, b: &RecordBatch, schema: &SchemaRef, grouped: bool) -> Result<(), BoxError> {
+        let col = |name: &str| -> Result<&dyn Array, BoxError> {
+            let i = schema.index_of(name)?;
+            Ok(b.column(i).as_ref())
+        };
+        let cat: &StringArray = col("category")?.as_string::<i32>();
+        let qty: &Int64Array = col("qty")?.as_primitive();
+        if grouped {
+            for i in 0..b.num_rows() {
+                if cat.is_valid(i) {
+                    let s = self.groups.entry(cat.value(i).to_string()).or_insert(0);
+                    *s += if qty.is_valid(i) { qty.value(i) } else { 0 };
+                }
+            }
+            return Ok(());
+        }
+        let et: &TimestampMicrosecondArray = col("event_time")?.as_primitive();
+        let active: &BooleanArray = col("active")?.as_boolean();
+        let upd: &TimestampMicrosecondArray = col("updated_at")?.as_primitive();
+        let price: &Float64Array = col("price")?.as_primitive();
+        self.rows += b.num_rows() as i64;
+        for i in 0..b.num_rows() {
+            if qty.is_valid(i) {
+                self.qty += qty.value(i);
+            }
+            self.secs += et.value(i).div_euclid(1_000_000);
+            if active.is_valid(i) && active.value(i) {
+                self.active += 1;
+            }
+            if upd.is_valid(i) {
+                self.upd += upd.value(i).div_euclid(1_000_000);
+            }
+            if cat.is_valid(i) && !self.cats.contains(cat.value(i)) {
+                self.cats.insert(cat.value(i).to_string());
+            }
+            if price.is_valid(i) {
+                self.price += price.value(i);
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn core_answer(
+    q: Query,
+    meta: &Meta,
+    as_of: Option<i64>,
+    keys: Option<&[String]>,
+) -> Result<(Answer, u64), BoxError> {
+    use futures::StreamExt;
+    let table = Table::open(&meta.table).await?;
+    let mut opts = ScanOptions::default();
+    if let Some(t) = as_of {
+        opts = opts.with_as_of(DateTime::from_timestamp_micros(t).expect("time"));
+    }
+    if let Some(k) = keys {
+        opts = opts.with_key_predicate(KeyPredicate::In(
+            k.iter().map(|s| KeyValue::String(s.clone())).collect(),
+        ));
+    }
+    if q.grouped() {
+        opts = opts.with_columns(["category", "qty"]);
+    }
+    let mut stream = table.scan(opts).await?;
+    let schema = stream.schema();
+    let metrics = stream.metrics();
+    let mut sum = Checksum::default();
+    while let Some(batch) = stream.next().await {
+        sum.add(&batch?, &schema, q.grouped())?;
+    }
+    let bytes = metrics.totals().4;
+    let answer = if q.grouped() {
+        Answer::from_groups(&sum.groups)
+    } else {
+        Answer {
+            ints: vec![
+                sum.rows,
+                sum.qty,
+                sum.secs,
+                sum.active,
+                sum.upd,
+                sum.cats.len() as i64,
+            ],
+            float: sum.price,
+        }
+    };
+    Ok((answer, bytes))
+}
