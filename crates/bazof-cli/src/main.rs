@@ -1,20 +1,14 @@
 //! `bazof`: the command-line tool for bazof tables.
 //!
-//! Modules: `cli` (arguments), `csv_input` (CSV reading, inference, conversion),
-//! `output` (table/csv/json/parquet), `timefmt` (timestamps), `commands` (one per command).
+//! The modules live in the `bazof_cli` library (`src/lib.rs`); this binary parses the
+//! arguments and dispatches to `bazof_cli::commands`.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-mod cli;
-mod commands;
-mod csv_input;
-mod error;
-mod output;
-mod timefmt;
-
-use cli::{Cli, Command};
+use bazof_cli::cli::{Cli, Command};
+use bazof_cli::{commands, error};
 
 fn run(cli: Cli) -> error::Result<()> {
     match cli.command {

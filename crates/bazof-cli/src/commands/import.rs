@@ -64,8 +64,15 @@ fn key_type_of(t: ColumnType, col: &str) -> Result<KeyType> {
     }
 }
 
-/// Runs `bazof import`.
+/// Runs `bazof import` and prints its one-line summary.
 pub fn run(args: ImportArgs) -> Result<()> {
+    let summary = import(args)?;
+    println!("{summary}");
+    Ok(())
+}
+
+/// Imports the files as one commit; returns the summary line `bazof import` prints.
+pub fn import(args: ImportArgs) -> Result<String> {
     let opts = CsvOptions {
         delimiter: parse_delimiter(&args.delimiter)?,
         has_header: !args.no_header,
@@ -268,7 +275,7 @@ pub fn run(args: ImportArgs) -> Result<()> {
     let info = block_on(writer.finish())?;
     progress.finish();
     let files = args.files.len();
-    println!(
+    Ok(format!(
         "commit {}: {} rows from {} file{} into {}{}",
         info.commit,
         info.rows,
@@ -276,8 +283,7 @@ pub fn run(args: ImportArgs) -> Result<()> {
         if files == 1 { "" } else { "s" },
         table.location(),
         if created { " (table created)" } else { "" }
-    );
-    Ok(())
+    ))
 }
 
 fn describe_column(s: &TableSchema, name: &str) -> String {
