@@ -1,0 +1,182 @@
+//! The Polars `AnonymousScan` over a bazof table.
+
+use std::any::Any;
+use std::future::Future;
+
+use bazof::{ScanOptions, Table, TableSchema};
+use futures::StreamExt;
+use polars::prelude::*;
+
+use crate::convert::batch_to_frame;
+use crate::predicate::{columns_of, is_row_local, key_predicate};
+use crate::{ScanArgsBazof, ScanReport};
+
+pub(crate) fn bazof_err(e: bazof::Error) -> PolarsError {
+    polars_err!(ComputeError: "bazof: {}", e)
+}
+
+/// Runs a future on the bazof runtime from synchronous code. Polars calls the scan
+/// synchronously, possibly from a thread that is inside someone's tokio runtime
+/// (an async `main` calling `collect()`); blocking there would panic, so the work
+/// then moves to a short-lived thread of its own.
+pub(crate) fn run_blocking<T: Send, F: Future<Output = T> + Send>(f: F) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return bazof::blocking::block_on(f);
+    }
+    std::thread::scope(|s| match s.spawn(|| bazof::blocking::block_on(f)).join() {
+        Ok(v) => v,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
+}
+
+/// A table pinned at one commit, as Polars sees it.
+pub(crate) struct BazofScan {
+    pub(crate) table: Table,
+    /// The commit resolved when the LazyFrame was made: every collect reads it.
+    pub(crate) commit: u64,
+    pub(crate) schema: TableSchema,
+    pub(crate) polars_schema: SchemaRef,
+    pub(crate) args: ScanArgsBazof,
+}
+
+impl AnonymousScan for BazofScan {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn schema(&self, _infer_schema_length: Option<usize>) -> PolarsResult<SchemaRef> {
+        Ok(self.polars_schema.clone())
+    }
+
+    fn allows_predicate_pushdown(&self) -> bool {
+        true
+    }
+
+    fn allows_projection_pushdown(&self) -> bool {
+        true
+    }
+
+    fn scan(&self, scan_opts: AnonymousScanArgs) -> PolarsResult<DataFrame> {
+        let output: Vec<String> = match &scan_opts.with_columns {
+            Some(cols) => cols.iter().map(|c| c.to_string()).collect(),
+            None => self
+                .polars_schema
+                .iter_names()
+                .map(|c| c.to_string())
+                .collect(),
+        };
+        let predicate = scan_opts.predicate;
+        // Columns to decode: the output plus whatever the predicate reads.
+        let mut read = output.clone();
+        if let Some(p) = &predicate {
+            let mut used = Vec::new();
+            columns_of(p, &mut used);
+            for c in used {
+                if !read.contains(&c) && self.polars_schema.contains(&c) {
+                    read.push(c);
+                }
+            }
+        }
+        if read.is_empty() {
+            // `select(len())`: rows are needed, no values; the key is the cheapest column.
+            read.push(self.schema.key.clone());
+        }
+        let key_pred = predicate
+            .as_ref()
+            .and_then(|p| key_predicate(p, &self.schema.key, self.schema.key_type));
+        let mut opts = ScanOptions::default()
+            .with_snapshot(self.commit)
+            .with_columns(read.clone());
+        if let Some(t) = self.args.as_of {
+            opts = opts.with_as_of(t);
+        }
+        if let Some(k) = key_pred {
+            opts = opts.with_key_predicate(k);
+        }
+        if let Some(n) = self.args.batch_size {
+            opts = opts.with_batch_size(n);
+        }
+        // Polars' contract for a scan's `pre_slice` is "the first n rows, then the
+        // predicate" (the in-memory engine applies a non-pushed predicate after
+        // `scan(n_rows)`; the optimizer only pushes `head()` below a filter it has
+        // not pushed). The first n rows in key order are the core's `limit`.
+        if let Some(n) = scan_opts.n_rows {
+            opts = opts.with_limit(n);
+        }
+        let per_batch = predicate.as_ref().is_none_or(is_row_local);
+        let filter = |df: DataFrame, p: &Expr| df.lazy().filter(p.clone()).collect();
+
+        let table = &self.table;
+        let opts_for_report = opts.clone();
+        let predicate_ref = &predicate;
+        let (frames, mut report) = run_blocking(async {
+            let mut stream = table.scan(opts).await.map_err(bazof_err)?;
+            let mut frames: Vec<DataFrame> = Vec::new();
+            let mut resolved = 0u64;
+            let mut batches = 0usize;
+            while let Some(batch) = stream.next().await {
+                let batch = batch.map_err(bazof_err)?;
+                resolved += batch.num_rows() as u64;
+                batches += 1;
+                let mut df = batch_to_frame(&batch)?;
+                if let (true, Some(p)) = (per_batch, predicate_ref) {
+                    df = filter(df, p)?;
+                }
+                if df.height() > 0 {
+                    frames.push(df);
+                }
+            }
+            let plan = stream.plan();
+            let (files_read, row_groups_read, row_groups_skipped, rows_decoded, bytes_decoded) =
+                stream.metrics().totals();
+            let report = ScanReport {
+                options: opts_for_report,
+                polars_predicate: predicate_ref.as_ref().map(|p| format!("{p}")),
+                filtered_per_batch: predicate_ref.is_some() && per_batch,
+                decoded_columns: plan.decoded_columns.clone(),
+                files_planned: plan.files.len(),
+                files_skipped: plan.skipped.len(),
+                files_read,
+                row_groups_read,
+                row_groups_skipped,
+                rows_decoded,
+                bytes_decoded,
+                batches,
+                rows_resolved: resolved,
+                rows_returned: 0,
+            };
+            Ok::<_, PolarsError>((frames, report))
+        })?;
+
+        let mut frames = frames.into_iter();
+        let mut df = match frames.next() {
+            Some(first) => {
+                let mut df = first;
+                for f in frames {
+                    // Appends the chunks: no copy of the column buffers.
+                    df.vstack_mut_owned(f)?;
+                }
+                df
+            }
+            None => {
+                let names: Vec<PlSmallStr> = read.iter().map(|c| c.as_str().into()).collect();
+                DataFrame::empty_with_schema(&self.polars_schema.try_project(names)?)
+            }
+        };
+        if let (false, Some(p)) = (per_batch, &predicate) {
+            df = filter(df, p)?;
+        }
+        let df = if output.is_empty() {
+            DataFrame::empty_with_height(df.height())
+        } else {
+            df.select(output)?
+        };
+        report.rows_returned = df.height();
+        if let Some(sink) = &self.args.report {
+            if let Ok(mut reports) = sink.lock() {
+                reports.push(report);
+            }
+        }
+        Ok(df)
+    }
+}
