@@ -50,8 +50,12 @@
 //!   value column (`industry == "Software"`) evaluated before resolution would
 //!   resurrect an older row of a key whose newest row no longer matches.
 //! * **Slice pushdown.** A `head(n)`/`limit(n)` that Polars pushes into the scan
-//!   (it does so only when no filter sits between) becomes the core's `limit`:
-//!   reading stops after `n` resolved rows in key order.
+//!   becomes the core's `limit`: reading stops after `n` resolved rows in key order.
+//!   Polars pushes it only when no filter sits between (`filter(p).head(n)` keeps its
+//!   slice above the scan). In `head(n).filter(p)` the scan receives both, meaning
+//!   "the first `n` rows, then `p`" (what Polars itself does with a predicate a scan
+//!   refuses); then the key part of `p` does not prune, since pruning would change
+//!   which rows come first.
 //! * **Types.** Key `String` or `Int64`; event time and DateTime columns
 //!   `Datetime(µs, "UTC")`; `Date`, `Float64`, `Boolean`, `Int64`; nulls stay nulls.
 //!   Buffers move from arrow-rs to Polars through the Arrow C Data Interface without

@@ -9,9 +9,46 @@
 //! rows, because Polars does not re-apply a predicate it pushed into a scan.
 
 use std::ops::Bound;
+use std::sync::Arc;
 
 use bazof::{KeyPredicate, KeyType, KeyValue};
 use polars::prelude::*;
+
+/// The predicate the scan must evaluate, from the one Polars pushed.
+///
+/// Polars converts its internal predicate back to an `Expr` for an `AnonymousScan`.
+/// Parts without an `Expr` form arrive as `Expr::Display`, which cannot be evaluated.
+/// One such part is harmless: the *dynamic predicate* Polars adds for a top-k
+/// (`sort(..).head(k)`), a hint whose only job is to skip rows that cannot make the
+/// top k (Polars' own readers treat "no answer" from it as "keep every row"). A
+/// conjunct that is only that hint is dropped (`None` = keep every row). Any other
+/// unevaluable part is an error, never silently ignored.
+pub(crate) fn evaluable(expr: Expr) -> PolarsResult<Option<Expr>> {
+    match expr {
+        Expr::BinaryExpr {
+            left,
+            op: op @ (Operator::And | Operator::LogicalAnd),
+            right,
+        } => {
+            let l = evaluable(Arc::unwrap_or_clone(left))?;
+            let r = evaluable(Arc::unwrap_or_clone(right))?;
+            Ok(match (l, r) {
+                (Some(l), Some(r)) => Some(Expr::BinaryExpr {
+                    left: Arc::new(l),
+                    op,
+                    right: Arc::new(r),
+                }),
+                (l, r) => l.or(r),
+            })
+        }
+        Expr::Display { fmt_str, .. } if fmt_str.starts_with("dynamic_pred") => Ok(None),
+        e if e.into_iter().any(|n| matches!(n, Expr::Display { .. })) => polars_bail!(
+            ComputeError: "bazof: Polars pushed a predicate into the scan that cannot be evaluated here ({}); \
+            please report this query", e
+        ),
+        e => Ok(Some(e)),
+    }
+}
 
 /// The key-only necessary condition of `expr`, if it has one.
 ///
@@ -266,8 +303,11 @@ mod tests {
             Some(KeyPredicate::In(vec![KeyValue::Int(3), KeyValue::Int(5)]))
         );
         assert_eq!(
-            key_predicate(&col("key").lt(lit(4i32)), "key", KeyType::Int).is_some(),
-            true
+            key_predicate(&col("key").lt(lit(4i32)), "key", KeyType::Int),
+            Some(KeyPredicate::Range {
+                lower: Bound::Unbounded,
+                upper: Bound::Excluded(KeyValue::Int(4))
+            })
         );
         assert_eq!(
             key_predicate(&col("key").lt(lit(2.5)), "key", KeyType::Int),

@@ -8,7 +8,7 @@ use futures::StreamExt;
 use polars::prelude::*;
 
 use crate::convert::batch_to_frame;
-use crate::predicate::{columns_of, is_row_local, key_predicate};
+use crate::predicate::{columns_of, evaluable, is_row_local, key_predicate};
 use crate::{ScanArgsBazof, ScanReport};
 
 pub(crate) fn bazof_err(e: bazof::Error) -> PolarsError {
@@ -65,7 +65,10 @@ impl AnonymousScan for BazofScan {
                 .map(|c| c.to_string())
                 .collect(),
         };
-        let predicate = scan_opts.predicate;
+        let predicate = match scan_opts.predicate {
+            Some(p) => evaluable(p)?,
+            None => None,
+        };
         // Columns to decode: the output plus whatever the predicate reads.
         let mut read = output.clone();
         if let Some(p) = &predicate {
@@ -81,9 +84,18 @@ impl AnonymousScan for BazofScan {
             // `select(len())`: rows are needed, no values; the key is the cheapest column.
             read.push(self.schema.key.clone());
         }
-        let key_pred = predicate
-            .as_ref()
-            .and_then(|p| key_predicate(p, &self.schema.key, self.schema.key_type));
+        // Polars' contract for a scan's `pre_slice` is "the first n rows, then the
+        // predicate": the in-memory engine applies a predicate the scan does not accept
+        // after `scan(n_rows)`, and `head(n).filter(p)` does reach a scan with both (the
+        // slice is pushed first, the filter after it). The first n rows in key order are
+        // the core's `limit`; a key predicate would change *which* rows are first, so it
+        // is not used for pruning then (the predicate itself still runs below).
+        let key_pred = match scan_opts.n_rows {
+            Some(_) => None,
+            None => predicate
+                .as_ref()
+                .and_then(|p| key_predicate(p, &self.schema.key, self.schema.key_type)),
+        };
         let mut opts = ScanOptions::default()
             .with_snapshot(self.commit)
             .with_columns(read.clone());
@@ -96,10 +108,6 @@ impl AnonymousScan for BazofScan {
         if let Some(n) = self.args.batch_size {
             opts = opts.with_batch_size(n);
         }
-        // Polars' contract for a scan's `pre_slice` is "the first n rows, then the
-        // predicate" (the in-memory engine applies a non-pushed predicate after
-        // `scan(n_rows)`; the optimizer only pushes `head()` below a filter it has
-        // not pushed). The first n rows in key order are the core's `limit`.
         if let Some(n) = scan_opts.n_rows {
             opts = opts.with_limit(n);
         }

@@ -430,9 +430,9 @@ fn actual(location: &str, log: &Log, q: &Query) -> Vec<Vec<Value>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 100, ..ProptestConfig::default() })]
 
-    /// 64 logs × 4 queries = 256 lazy queries.
+    /// 100 logs × 4 queries = 400 lazy queries.
     #[test]
     fn scan_bazof_equals_oracle_and_polars(
         (log, queries) in arb_log(4, 10).prop_flat_map(|log| {

@@ -140,6 +140,22 @@ fn a_value_filter_never_resurrects_an_older_row() {
     .collect()
     .unwrap();
     assert_eq!(keys(&past), ["ACME", "INIT"]);
+
+    // Top-k: Polars adds a dynamic "could still be in the top k" predicate to the scan.
+    let top = scan_bazof(
+        &location,
+        ScanArgsBazof::default().with_report(report.clone()),
+    )
+    .unwrap()
+    .filter(software())
+    .sort(
+        ["revenue"],
+        SortMultipleOptions::default().with_order_descending(true),
+    )
+    .limit(1)
+    .collect()
+    .unwrap();
+    assert_eq!(keys(&top), ["INIT"]);
 }
 
 #[test]
@@ -346,13 +362,28 @@ fn head_becomes_the_core_limit_only_without_a_filter() {
     assert_eq!(last_report(&report).options.limit, None);
 
     // Head then filter: the first 3 rows, then the filter (Polars' slice-then-predicate order).
-    let first_then_filter = scan_bazof(&location, args)
+    let first_then_filter = scan_bazof(&location, args.clone())
         .unwrap()
         .limit(3)
         .filter(col("narrow").eq(lit(6i64)))
         .collect()
         .unwrap();
     assert_eq!(first_then_filter.height(), 0);
+
+    // Head then a key filter: the key predicate must not prune (it would change which
+    // rows are the first 3); found by the oracle test.
+    let first_then_key = scan_bazof(
+        &location,
+        ScanArgsBazof::default().with_report(report.clone()),
+    )
+    .unwrap()
+    .limit(3)
+    .filter(col("key").gt_eq(lit(100i64)))
+    .collect()
+    .unwrap();
+    assert_eq!(first_then_key.height(), 0);
+    let r = last_report(&report);
+    assert_eq!((r.options.limit, r.options.key_predicate), (Some(3), None));
 }
 
 #[test]
