@@ -312,7 +312,9 @@ pub fn generate(cfg: &GenConfig, dir: &Path) -> Result<Meta, Box<dyn std::error:
             let mut t = t0 + c as i64 * window + rng.below(window as u64) as i64;
             if rng.f64() < cfg.late_fraction {
                 t -= DAY_US + rng.below((max_late - DAY_US).max(1) as u64) as i64;
-                t = t.max(t0);
+                if t < t0 {
+                    t = t0 + rng.below(DAY_US as u64) as i64;
+                }
                 late += 1;
             }
             let deleted = rng.f64() < cfg.tombstone_fraction;

@@ -185,16 +185,21 @@ impl Engine {
         )
     }
 
-    /// Whether the answer must equal the other cells' (the limit reads a base, not the answer).
+    /// Whether the answer must equal the other cells' (the limit reads a base, not the
+    /// answer; imports report rows stored: bazof keeps one event per (key, event time)).
     pub fn comparable(self) -> bool {
-        self != Engine::Limit
+        !matches!(
+            self,
+            Engine::Limit | Engine::BazofImport | Engine::DuckdbImport
+        )
     }
 }
 
 /// A query's answer, reduced to a few numbers every engine can compute.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Answer {
-    /// Q1–Q4: rows, sum(qty), sum(event_time s), count(active), sum(updated_at s), distinct categories.
+    /// Q1–Q4: rows, sum(qty), sum(event_time µs mod p), count(active), sum(updated_at µs mod p),
+    /// distinct categories (p = 1e9+7: exact in i64 in every engine, no floor division needed).
     /// Q5: groups, total, sum((i+1) * sum_i) over categories in name order. Import: rows.
     pub ints: Vec<i64>,
     /// Q1–Q4: sum(price).
@@ -260,8 +265,8 @@ fn sql_list(keys: &[String]) -> String {
 }
 
 const CHECKSUM_SQL: &str = "SELECT count(*)::BIGINT, coalesce(sum(qty), 0)::BIGINT, \
-    coalesce(sum(epoch_us(event_time) // 1000000), 0)::BIGINT, coalesce(sum(active::INTEGER), 0)::BIGINT, \
-    coalesce(sum(epoch_us(updated_at) // 1000000), 0)::BIGINT, count(DISTINCT category)::BIGINT, \
+    coalesce(sum(epoch_us(event_time) % 1000000007), 0)::BIGINT, coalesce(sum(active::INTEGER), 0)::BIGINT, \
+    coalesce(sum(epoch_us(updated_at) % 1000000007), 0)::BIGINT, count(DISTINCT category)::BIGINT, \
     coalesce(sum(price), 0)::DOUBLE";
 
 fn duckdb_answer(
@@ -604,19 +609,14 @@ fn polars_answer(q: Query, lf: LazyFrame) -> Result<Answer, BoxError> {
         let cats = df.column("category")?.str()?.clone();
         let sums = df.column("s")?.i64()?.clone();
         let mut groups = BTreeMap::new();
-        for (c, s) in (&cats).into_iter().zip(&sums) {
+        for (c, s) in (0..df.height()).map(|i| (cats.get(i), sums.get(i))) {
             if let Some(c) = c {
                 groups.insert(c.to_string(), s.unwrap_or(0));
             }
         }
         return Ok(Answer::from_groups(&groups));
     }
-    let secs = |c: &str| {
-        col(c)
-            .cast(DataType::Int64)
-            .floor_div(lit(1_000_000i64))
-            .sum()
-    };
+    let secs = |c: &str| (col(c).cast(DataType::Int64) % lit(1_000_000_007i64)).sum();
     let df = lf
         .select([
             len().cast(DataType::Int64).alias("n"),
@@ -754,12 +754,12 @@ impl Checksum {
             if qty.is_valid(i) {
                 self.qty += qty.value(i);
             }
-            self.secs += et.value(i).div_euclid(1_000_000);
+            self.secs += et.value(i).rem_euclid(1_000_000_007);
             if active.is_valid(i) && active.value(i) {
                 self.active += 1;
             }
             if upd.is_valid(i) {
-                self.upd += upd.value(i).div_euclid(1_000_000);
+                self.upd += upd.value(i).rem_euclid(1_000_000_007);
             }
             if cat.is_valid(i) && !self.cats.contains(cat.value(i)) {
                 self.cats.insert(cat.value(i).to_string());

@@ -195,7 +195,12 @@ pub fn markdown(meta: &Meta, rows: &[CellRow]) -> String {
                 }
             }
             (Some(_), false) => format!(
-                "(base only{})",
+                "({}{})",
+                if r.engine == Engine::Limit {
+                    "base only"
+                } else {
+                    "rows stored"
+                },
                 if r.note.is_empty() {
                     String::new()
                 } else {
