@@ -16,7 +16,7 @@ use bazof_cli::cli::ImportArgs;
 use bazof_cli::commands::import::import;
 use futures::TryStreamExt;
 use libfuzzer_sys::fuzz_target;
-use object_store::ObjectStore;
+use object_store::{ObjectStore, ObjectStoreExt};
 
 const TABLE: &str = "memory://fuzz/csv_import";
 
