@@ -271,6 +271,12 @@ pub fn cell(a: &dyn Array, row: usize) -> Value {
                 .map(|x| x.value(row))
                 .unwrap_or_default(),
         ),
+        // Integer sums from SQL engines (DuckDB's HUGEINT arrives as DECIMAL(38, 0)).
+        DataType::Decimal128(_, 0) => Value::Int(
+            any.downcast_ref::<arrow::array::Decimal128Array>()
+                .and_then(|x| i64::try_from(x.value(row)).ok())
+                .unwrap_or_else(|| panic!("sum out of i64 range")),
+        ),
         other => panic!("unexpected type {other}"),
     }
 }

@@ -52,7 +52,9 @@ fn load_events(con: &Connection, log: &Log) {
             "row_no".into(),
             Arc::new(Int64Array::from_iter_values(0..events.len() as i64)),
         ));
-        batches.push(RecordBatch::try_from_iter(cols).unwrap());
+        // Every column nullable: commits differ in which columns happen to hold nulls.
+        let cols = cols.into_iter().map(|(n, a)| (n, a, true));
+        batches.push(RecordBatch::try_from_iter_with_nullable(cols).unwrap());
     }
     let all = concat_batches(&batches[0].schema(), &batches).unwrap();
     let reg = ArrowBatchRegistration::new(all);
