@@ -437,12 +437,15 @@ pub fn run_cell(
         }
         Engine::Core => {
             let start = Instant::now();
-            let (answer, bytes) = bazof::blocking::block_on(core_answer(q, meta, as_of, keys))?;
+            let (answer, (files, rg_read, rg_skipped, rows, bytes)) =
+                bazof::blocking::block_on(core_answer(q, meta, as_of, keys))?;
             Ok(Some(CellOutcome {
                 answer,
                 wall_ms: ms(start),
                 bytes: Some(bytes),
-                note: String::new(),
+                note: format!(
+                    "{files} files, {rg_read} row groups read, {rg_skipped} skipped, {rows} rows decoded"
+                ),
             }))
         }
         Engine::BazofImport => {
@@ -777,7 +780,7 @@ async fn core_answer(
     meta: &Meta,
     as_of: Option<i64>,
     keys: Option<&[String]>,
-) -> Result<(Answer, u64), BoxError> {
+) -> Result<(Answer, (u64, u64, u64, u64, u64)), BoxError> {
     use futures::StreamExt;
     let table = Table::open(&meta.table).await?;
     let mut opts = ScanOptions::default();
@@ -799,7 +802,7 @@ async fn core_answer(
     while let Some(batch) = stream.next().await {
         sum.add(&batch?, &schema, q.grouped())?;
     }
-    let bytes = metrics.totals().4;
+    let totals = metrics.totals();
     let answer = if q.grouped() {
         Answer::from_groups(&sum.groups)
     } else {
@@ -815,5 +818,5 @@ async fn core_answer(
             float: sum.price,
         }
     };
-    Ok((answer, bytes))
+    Ok((answer, totals))
 }

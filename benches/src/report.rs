@@ -188,7 +188,9 @@ pub fn markdown(meta: &Meta, rows: &[CellRow]) -> String {
                     .filter(|o| o.query == r.query && o.engine.comparable())
                     .filter_map(|o| o.answer.as_ref())
                     .all(|o| o.agrees(a));
-                if agrees {
+                if agrees && !r.note.is_empty() {
+                    format!("same; {}", r.note)
+                } else if agrees {
                     "same".to_string()
                 } else {
                     format!("DIFFERS: {a}")
@@ -247,12 +249,12 @@ pub fn markdown(meta: &Meta, rows: &[CellRow]) -> String {
 
 pub fn write_csv(path: &Path, rows: &[CellRow]) -> std::io::Result<()> {
     let mut s = String::from(
-        "keys,query,engine,runs,median_ms,min_ms,max_ms,peak_rss_mib,bytes_read,rows,speedup_vs_baseline,times_limit,answer,error\n",
+        "keys,query,engine,runs,median_ms,min_ms,max_ms,peak_rss_mib,bytes_read,rows,speedup_vs_baseline,times_limit,answer,note,error\n",
     );
     for r in rows {
         let _ = writeln!(
             s,
-            "{},{},{},{},{:.3},{:.3},{:.3},{:.1},{},{},{},{},{},{}",
+            "{},{},{},{},{:.3},{:.3},{:.3},{:.1},{},{},{},{},{},{},{}",
             r.keys,
             r.query.name(),
             r.engine.name(),
@@ -271,6 +273,7 @@ pub fn write_csv(path: &Path, rows: &[CellRow]) -> std::io::Result<()> {
                 .unwrap_or_default(),
             r.times_limit.map(|x| format!("{x:.3}")).unwrap_or_default(),
             r.answer.as_ref().map(|a| a.to_string()).unwrap_or_default(),
+            r.note.replace(',', ";"),
             r.error.as_deref().unwrap_or("").replace([',', '\n'], " ")
         );
     }
@@ -373,6 +376,8 @@ pub fn plot(path: &Path, rows: &[CellRow]) -> Result<(), Box<dyn std::error::Err
         chart
             .configure_mesh()
             .x_desc("keys")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y}"))
             .y_desc("median ms")
             .label_style(("sans-serif", 12))
             .draw()?;
