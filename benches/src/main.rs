@@ -5,7 +5,6 @@
 //! (query × engine × run) in a child process of this same binary
 //! (`bazof-bench cell ...`), so that each cell's peak RSS is its own.
 
-mod convert;
 mod gen;
 mod queries;
 mod report;

@@ -708,7 +708,7 @@ pub fn read_parquet_files(
 pub fn read_parquet_to_polars(files: &[String], columns: &[&str]) -> Result<DataFrame, BoxError> {
     let mut frame: Option<DataFrame> = None;
     for batch in read_parquet_files(files, columns)? {
-        let df = crate::convert::batch_to_frame(&batch)?;
+        let df = bazof_polars::batch_to_frame(&batch)?;
         match frame.as_mut() {
             None => frame = Some(df),
             Some(f) => {

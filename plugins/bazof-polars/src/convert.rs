@@ -68,8 +68,9 @@ pub(crate) fn array_to_series(name: &str, array: &dyn Array) -> PolarsResult<Ser
     Series::from_arrow(name.into(), imported)
 }
 
-/// A record batch as a Polars data frame (one chunk per column).
-pub(crate) fn batch_to_frame(batch: &RecordBatch) -> PolarsResult<DataFrame> {
+/// An arrow-rs record batch as a Polars data frame (one chunk per column), sharing
+/// buffers through the Arrow C Data Interface instead of copying values.
+pub fn batch_to_frame(batch: &RecordBatch) -> PolarsResult<DataFrame> {
     let schema = batch.schema();
     let columns = schema
         .fields()

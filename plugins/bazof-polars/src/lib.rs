@@ -105,6 +105,8 @@ mod convert;
 mod predicate;
 mod scan;
 
+pub use convert::batch_to_frame;
+
 use std::sync::{Arc, Mutex};
 
 use bazof::{ScanOptions, Table};
