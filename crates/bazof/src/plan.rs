@@ -385,12 +385,10 @@ impl Table {
         })
     }
 
+    /// Reads a data file's Parquet footer (`size`: the byte size the snapshot records,
+    /// saving a HEAD request). Errors say whether the file is missing, replaced or not Parquet.
     #[allow(deprecated)]
-    pub(crate) async fn load_footer(
-        &self,
-        path: &str,
-        size: Option<u64>,
-    ) -> Result<ArrowReaderMetadata> {
+    pub async fn load_footer(&self, path: &str, size: Option<u64>) -> Result<ArrowReaderMetadata> {
         let mut reader =
             ParquetObjectReader::new(self.location.store.clone(), self.location.child(path));
         if let Some(size) = size {

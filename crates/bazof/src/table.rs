@@ -245,7 +245,7 @@ impl Table {
     }
 
     /// The path of an object relative to the table root.
-    pub(crate) fn relative(&self, path: &object_store::path::Path) -> String {
+    pub fn relative(&self, path: &object_store::path::Path) -> String {
         let root: Vec<_> = self.location.root.parts().collect();
         path.parts()
             .skip(root.len())

@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use bazof::blocking::block_on;
 use bazof::snapshot::LegacySnapshot;
-use bazof::{AnySnapshot, DataFile, FileKind, Location, Segment, Table, TableSchema};
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use bazof::{AnySnapshot, DataFile, FileKind, Segment, Table, TableSchema};
+use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 
 use crate::cli::{InfoArgs, TableArg};
 use crate::error::Result;
@@ -13,36 +13,17 @@ use crate::fail;
 use crate::timefmt::{format_opt, format_time};
 
 /// Sizes of every object under the table root, by path relative to it.
-fn object_sizes(table: &Table, loc: &Location) -> Result<BTreeMap<String, u64>> {
-    let root = loc.root.to_string();
+fn object_sizes(table: &Table) -> Result<BTreeMap<String, u64>> {
     let objects = block_on(table.list_files())?;
     Ok(objects
         .into_iter()
-        .map(|o| {
-            let full = o.location.to_string();
-            let rel = full
-                .strip_prefix(&root)
-                .unwrap_or(&full)
-                .trim_start_matches('/')
-                .to_string();
-            (rel, o.size)
-        })
+        .map(|o| (table.relative(&o.location), o.size))
         .collect())
 }
 
 /// Reads a data file's Parquet footer.
-#[allow(deprecated)]
-fn footer(loc: &Location, rel: &str, size: Option<u64>) -> Result<ArrowReaderMetadata> {
-    let mut reader =
-        parquet::arrow::async_reader::ParquetObjectReader::new(loc.store.clone(), loc.child(rel));
-    if let Some(size) = size {
-        reader = reader.with_file_size(size);
-    }
-    block_on(ArrowReaderMetadata::load_async(
-        &mut reader,
-        ArrowReaderOptions::new(),
-    ))
-    .map_err(|e| fail!("data file '{rel}': not a readable Parquet file: {e}"))
+fn footer(table: &Table, rel: &str, size: Option<u64>) -> Result<ArrowReaderMetadata> {
+    Ok(block_on(table.load_footer(rel, size))?)
 }
 
 fn type_name(schema: &TableSchema, name: &str) -> String {
@@ -155,20 +136,19 @@ pub fn info(args: InfoArgs) -> Result<()> {
             println!("latest commit:  {latest}");
             println!("snapshot:       {}", l.commit);
             print_schema(&l.table_schema);
-            legacy_files(&table, &args.table, l)?;
+            legacy_files(&table, l)?;
         }
     }
     Ok(())
 }
 
-fn legacy_files(table: &Table, location: &str, l: &LegacySnapshot) -> Result<()> {
-    let loc = Location::parse(location)?;
-    let sizes = object_sizes(table, &loc)?;
+fn legacy_files(table: &Table, l: &LegacySnapshot) -> Result<()> {
+    let sizes = object_sizes(table)?;
     let files = l.all_files();
     println!("data files: {}", files.len());
     for f in files {
         let size = sizes.get(&f).copied();
-        let meta = footer(&loc, &f, size)?;
+        let meta = footer(table, &f, size)?;
         let rows = meta.metadata().file_metadata().num_rows();
         println!(
             "  {f}  rows {rows}  bytes {}",
@@ -240,9 +220,8 @@ pub fn check(args: TableArg) -> Result<()> {
     let mut problems: Vec<String> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
     let table = block_on(Table::open(&args.table))?;
-    let loc = Location::parse(&args.table)?;
     let latest = block_on(table.latest_commit())?;
-    let sizes = object_sizes(&table, &loc)?;
+    let sizes = object_sizes(&table)?;
     // path -> (expected rows, expected bytes, expected columns, first snapshot naming it)
     let mut files: BTreeMap<String, Expected> = BTreeMap::new();
     let mut snapshots_ok = 0;
@@ -303,7 +282,7 @@ pub fn check(args: TableArg) -> Result<()> {
                 continue;
             }
         }
-        let meta = match footer(&loc, path, Some(size)) {
+        let meta = match footer(&table, path, Some(size)) {
             Ok(m) => m,
             Err(e) => {
                 problems.push(e.0);
