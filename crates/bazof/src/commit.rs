@@ -8,7 +8,7 @@ use arrow::datatypes::DataType;
 use chrono::{DateTime, Utc};
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
-use crate::data_file::{arrow_err, sort_for_file, write_data_file, NewFile};
+use crate::data_file::{arrow_err, sort_for_file, write_stream, NewFile};
 use crate::error::{Error, Result};
 use crate::schema::{TableSchema, DELETED_COLUMN};
 use crate::snapshot::{
@@ -167,8 +167,10 @@ impl CommitWriter {
             base_start: None,
             folds_through: None,
         };
-        let file = write_data_file(&self.table, &self.schema, &sorted, new).await?;
-        self.files.push(file);
+        // One sorted run is one file (a run is at most `run_rows` rows).
+        let batches = futures::stream::iter([Ok(sorted)]);
+        let files = write_stream(&self.table, &self.schema, batches, new, usize::MAX).await?;
+        self.files.extend(files);
         self.run += 1;
         Ok(())
     }

@@ -9,8 +9,7 @@ use arrow::array::{
 use arrow::compute::{lexsort_to_indices, take_record_batch, SortColumn};
 use chrono::{DateTime, Utc};
 use object_store::buffered::BufWriter;
-use object_store::{ObjectStoreExt, PutPayload};
-use parquet::arrow::{ArrowWriter, AsyncArrowWriter};
+use parquet::arrow::AsyncArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
@@ -237,34 +236,6 @@ fn new_path(new: &NewFile) -> String {
     )
 }
 
-/// Writes one sorted batch (file schema) as a Parquet data file under `data/` and
-/// returns its metadata. The object becomes visible only when a snapshot names it.
-pub(crate) async fn write_data_file(
-    table: &Table,
-    schema: &TableSchema,
-    batch: &RecordBatch,
-    new: NewFile,
-) -> Result<DataFile> {
-    let path = new_path(&new);
-    let mut buf = Vec::with_capacity(1024 + batch.get_array_memory_size() / 2);
-    {
-        let mut writer = ArrowWriter::try_new(&mut buf, batch.schema(), Some(writer_properties()))
-            .map_err(|e| data_err(table, &path, e))?;
-        writer.write(batch).map_err(|e| data_err(table, &path, e))?;
-        writer.close().map_err(|e| data_err(table, &path, e))?;
-    }
-    let bytes = buf.len() as u64;
-    table
-        .location
-        .store
-        .put(&table.location.child(&path), PutPayload::from(buf))
-        .await
-        .map_err(|e| table.err_store(e))?;
-    let mut stats = Stats::default();
-    stats.update(batch, schema);
-    Ok(stats.finish(path, bytes, new))
-}
-
 /// Streams sorted batches (any column order; written in file-schema order) into
 /// data files of at most `max_rows` rows each, uploading as it goes (bounded memory).
 pub(crate) async fn write_stream(
@@ -321,20 +292,16 @@ pub(crate) async fn write_stream(
 
 async fn close_file(
     table: &Table,
-    (path, writer, stats): (String, AsyncArrowWriter<BufWriter>, Stats),
+    (path, mut writer, stats): (String, AsyncArrowWriter<BufWriter>, Stats),
     new: NewFile,
 ) -> Result<DataFile> {
+    // `finish` writes the footer and completes the upload; the size is then known.
     writer
-        .close()
+        .finish()
         .await
         .map_err(|e| data_err(table, &path, e))?;
-    let meta = table
-        .location
-        .store
-        .head(&table.location.child(&path))
-        .await
-        .map_err(|e| table.err_store(e))?;
-    Ok(stats.finish(path, meta.size, new))
+    let bytes = writer.bytes_written() as u64;
+    Ok(stats.finish(path, bytes, new))
 }
 
 fn data_err(table: &Table, path: &str, e: parquet::errors::ParquetError) -> Error {
