@@ -119,6 +119,28 @@ pub(crate) fn parse_time(text: &str) -> Option<Option<DateTime<Utc>>> {
         .map(|t| Some(t.and_utc()))
 }
 
+/// Whether a DuckDB value of this type is an integer.
+fn is_integer(id: LogicalTypeId) -> bool {
+    matches!(
+        id,
+        LogicalTypeId::Tinyint
+            | LogicalTypeId::Smallint
+            | LogicalTypeId::Integer
+            | LogicalTypeId::IntegerLiteral
+            | LogicalTypeId::Bigint
+            | LogicalTypeId::UTinyint
+            | LogicalTypeId::USmallint
+            | LogicalTypeId::UInteger
+            | LogicalTypeId::UBigint
+            | LogicalTypeId::Hugeint
+    )
+}
+
+/// Whether a DuckDB value of this type is a string.
+fn is_string(id: LogicalTypeId) -> bool {
+    matches!(id, LogicalTypeId::Varchar | LogicalTypeId::StringLiteral)
+}
+
 /// Reads `snapshot => N` (a positive commit number).
 pub(crate) fn snapshot(value: &Value) -> ArgResult<Option<u64>> {
     if value.is_null() {
@@ -126,19 +148,7 @@ pub(crate) fn snapshot(value: &Value) -> ArgResult<Option<u64>> {
     }
     let id = value.logical_type_id();
     let n = match id {
-        LogicalTypeId::Tinyint
-        | LogicalTypeId::Smallint
-        | LogicalTypeId::Integer
-        | LogicalTypeId::IntegerLiteral
-        | LogicalTypeId::Bigint
-        | LogicalTypeId::UTinyint
-        | LogicalTypeId::USmallint
-        | LogicalTypeId::UInteger
-        | LogicalTypeId::UBigint
-        | LogicalTypeId::Hugeint => value.to_string().trim().parse::<i128>().ok(),
-        LogicalTypeId::Varchar | LogicalTypeId::StringLiteral => {
-            value.to_string().trim().parse::<i128>().ok()
-        }
+        id if is_integer(id) || is_string(id) => value.to_string().trim().parse::<i128>().ok(),
         other => {
             return Err(format!(
                 "bazof_scan: snapshot must be a commit number (BIGINT), not {}",
@@ -186,20 +196,7 @@ fn key_value(v: &Value, key_type: KeyType, key_name: &str) -> ArgResult<Option<K
         return Ok(None);
     }
     let id = v.logical_type_id();
-    let is_int = matches!(
-        id,
-        LogicalTypeId::Tinyint
-            | LogicalTypeId::Smallint
-            | LogicalTypeId::Integer
-            | LogicalTypeId::IntegerLiteral
-            | LogicalTypeId::Bigint
-            | LogicalTypeId::UTinyint
-            | LogicalTypeId::USmallint
-            | LogicalTypeId::UInteger
-            | LogicalTypeId::UBigint
-            | LogicalTypeId::Hugeint
-    );
-    let is_str = matches!(id, LogicalTypeId::Varchar | LogicalTypeId::StringLiteral);
+    let (is_int, is_str) = (is_integer(id), is_string(id));
     match key_type {
         KeyType::String if is_str => Ok(Some(KeyValue::String(v.to_string()))),
         KeyType::Int if is_int => {
