@@ -75,29 +75,24 @@ pub(crate) async fn open_source(
         reason,
     };
     let target = merge_schema(plan);
-    // Which file column feeds each merge column (None: synthesised).
+    // Which file column feeds each merge column (None: synthesised). bazof 0.2 files
+    // have no reserved columns and are positional: key, event time, then values.
     let mut sources: Vec<Option<usize>> = Vec::with_capacity(target.fields().len());
     for (i, field) in target.fields().iter().enumerate() {
-        let idx = if legacy {
-            match i {
-                0 | 1 => Some(i),
-                2..=4 => None,
-                _ => {
-                    let pos = plan
-                        .schema
-                        .columns
-                        .iter()
-                        .position(|c| c.name == *field.name());
-                    pos.map(|p| p + 2)
-                }
+        let idx = match (legacy, i) {
+            (true, 2..FIRST_VALUE) => {
+                sources.push(None);
+                continue;
             }
-        } else {
-            file_schema.index_of(field.name()).ok()
+            (true, 0 | 1) => Some(i),
+            (true, _) => plan
+                .schema
+                .columns
+                .iter()
+                .position(|c| c.name == *field.name())
+                .map(|p| p + 2),
+            (false, _) => file_schema.index_of(field.name()).ok(),
         };
-        if legacy && i >= 2 && i < FIRST_VALUE {
-            sources.push(None);
-            continue;
-        }
         match idx {
             Some(j) if j < file_schema.fields().len() => sources.push(Some(j)),
             _ => {
