@@ -83,7 +83,24 @@ pub struct GenConfig {
     pub span_days: i64,
     /// Compact every N commits as well as at the end (0: only at the end).
     pub compact_every: usize,
+    /// Compaction policy: segment width (`day`, `month`, `year`).
+    pub segment: String,
+    /// Compaction policy: merge a segment's deltas beyond this many.
+    pub max_deltas: usize,
     pub seed: u64,
+}
+
+impl GenConfig {
+    /// The compaction policy the bazof table is compacted with.
+    pub fn policy(&self) -> Result<CompactionPolicy, String> {
+        let segment = bazof::SegmentWidth::parse(&self.segment)
+            .ok_or_else(|| format!("unknown segment width '{}'", self.segment))?;
+        Ok(CompactionPolicy {
+            segment,
+            max_deltas: self.max_deltas,
+            ..CompactionPolicy::default()
+        })
+    }
 }
 
 /// What the queries need to know about a generated data set.
@@ -346,7 +363,8 @@ pub fn generate(cfg: &GenConfig, dir: &Path) -> Result<Meta, Box<dyn std::error:
         }
     }
 
-    // 2. The bazof table, commit by commit, compacted with the default policy.
+    // 2. The bazof table, commit by commit, compacted with the configured policy.
+    let policy = cfg.policy()?;
     let table_dir = dir.join("bazof");
     let raw_dir = dir.join("raw");
     fs::create_dir_all(&raw_dir)?;
@@ -361,12 +379,12 @@ pub fn generate(cfg: &GenConfig, dir: &Path) -> Result<Meta, Box<dyn std::error:
             table.commit(&[bazof_batch(evs)]).await?;
             if cfg.compact_every > 0 && (c + 1) % cfg.compact_every == 0 && c + 1 < commits {
                 let s = Instant::now();
-                table.compact(&CompactionPolicy::default()).await?;
+                table.compact(&policy).await?;
                 compact_seconds += s.elapsed().as_secs_f64();
             }
         }
         let s = Instant::now();
-        table.compact(&CompactionPolicy::default()).await?;
+        table.compact(&policy).await?;
         compact_seconds += s.elapsed().as_secs_f64();
         Ok::<_, bazof::Error>(())
     })?;
@@ -466,8 +484,14 @@ pub fn ensure(
     regen: bool,
 ) -> Result<(PathBuf, Meta), Box<dyn std::error::Error>> {
     let name = format!(
-        "k{}_e{}_l{}_c{}_s{}",
-        cfg.keys, cfg.events_per_key, cfg.late_fraction, cfg.commits, cfg.seed
+        "k{}_e{}_l{}_c{}_s{}_{}{}",
+        cfg.keys,
+        cfg.events_per_key,
+        cfg.late_fraction,
+        cfg.commits,
+        cfg.seed,
+        cfg.segment,
+        cfg.max_deltas
     );
     let dir = root.join(name);
     if !regen {

@@ -69,6 +69,12 @@ struct RunArgs {
     /// Compact every N commits as well as at the end (0: only at the end).
     #[arg(long, default_value_t = 0)]
     compact_every: usize,
+    /// Compaction policy of the bazof table: segment width (day, month, year).
+    #[arg(long, default_value = "month")]
+    segment: String,
+    /// Compaction policy: merge a segment's deltas once it has more than this many.
+    #[arg(long, default_value_t = bazof::CompactionPolicy::default().max_deltas)]
+    max_deltas: usize,
     /// Runs per cell; the median is reported.
     #[arg(long, default_value_t = 3)]
     runs: usize,
@@ -232,6 +238,8 @@ fn run_main(mut a: RunArgs) -> Result<bool, Box<dyn std::error::Error>> {
             commits: a.commits,
             span_days: 730,
             compact_every: a.compact_every,
+            segment: a.segment.clone(),
+            max_deltas: a.max_deltas,
             seed: a.seed,
         };
         eprintln!("== K = {keys}: data set ...");

@@ -410,9 +410,7 @@ pub fn run_cell(
         }
         Engine::PolarsParquet => {
             let start = Instant::now();
-            let columns: &[&str] = if q.grouped() { &GROUPED_COLUMNS } else { &[] };
-            let df = read_parquet_to_polars(&meta.raw_files, columns)?;
-            let mut lf = df.lazy();
+            let mut lf = polars_parquet_source(&meta.raw_files, q.grouped())?;
             if let Some(t) = as_of {
                 lf = lf.filter(col("event_time").cast(DataType::Int64).lt_eq(lit(t)));
             }
@@ -573,6 +571,26 @@ fn duckdb_parquet_source(
         .collect::<Vec<_>>()
         .join(" UNION ALL ");
     Ok((format!("({union})"), regs))
+}
+
+/// How the Polars baseline reads Parquet: Polars' own lazy `scan_parquet` with the
+/// crate feature `polars-parquet` (it compiles Polars' Parquet reader, so it is off in
+/// the test build), otherwise arrow-rs (files in parallel) handed to Polars zero-copy.
+fn polars_parquet_source(files: &[String], grouped: bool) -> Result<LazyFrame, BoxError> {
+    #[cfg(feature = "polars-parquet")]
+    {
+        let _ = grouped; // Polars pushes the projection down itself
+        let paths = files.iter().map(|f| PlRefPath::new(f.as_str())).collect();
+        Ok(LazyFrame::scan_parquet_files(
+            paths,
+            ScanArgsParquet::default(),
+        )?)
+    }
+    #[cfg(not(feature = "polars-parquet"))]
+    {
+        let columns: &[&str] = if grouped { &GROUPED_COLUMNS } else { &[] };
+        Ok(read_parquet_to_polars(files, columns)?.lazy())
+    }
 }
 
 /// Columns query 5 needs (raw files and bases; missing names are ignored).

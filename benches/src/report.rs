@@ -158,9 +158,12 @@ pub fn markdown(meta: &Meta, rows: &[CellRow]) -> String {
     );
     let _ = writeln!(
         s,
-        "bazof table {:.1} MB in {} files; raw Parquet {:.1} MB in {} files; CSV {} rows.\n",
+        "bazof table {:.1} MB in {} files (compacted with segment = {}, max_deltas = {}: {:.1} s); raw Parquet {:.1} MB in {} files; CSV {} rows.\n",
         meta.bazof_bytes as f64 / 1e6,
         meta.bazof_files,
+        c.segment,
+        c.max_deltas,
+        meta.compact_seconds,
         meta.raw_bytes as f64 / 1e6,
         meta.raw_files.len(),
         meta.csv_rows

@@ -2,7 +2,7 @@
 //! (shared by the in-memory and the S3 suites).
 #![allow(clippy::unwrap_used)]
 
-use bazof::{CompactionPolicy, ScanOptions, SegmentWidth, Table, VacuumOptions};
+use bazof::{AnySnapshot, CompactionPolicy, ScanOptions, SegmentWidth, Table, VacuumOptions};
 use proptest::prelude::*;
 
 use crate::{batch_rows, oracle_rows, to_batch, Log, TIME_UNIT};
@@ -24,6 +24,27 @@ pub fn arb_maintenance() -> impl Strategy<Value = Maintenance> {
         proptest::bool::weighted(0.2),
     )
         .prop_map(|(compact, vacuum)| Maintenance { compact, vacuum })
+}
+
+/// SPEC §8 step 2: after a compaction every delta of the latest snapshot lies inside
+/// its segment (deltas that ran past a segment end were split).
+pub async fn assert_deltas_fit(table: &Table) {
+    let snap = table.snapshot(None).await.unwrap();
+    let AnySnapshot::V1(s) = snap.as_ref() else {
+        panic!("a compacted table has a format-1 snapshot")
+    };
+    for g in &s.segments {
+        for d in &g.deltas {
+            let (lo, hi) = (d.min_event_time.unwrap(), d.max_event_time.unwrap());
+            assert!(
+                g.contains(lo) && g.contains(hi),
+                "{} holds [{lo}, {hi}], outside its segment [{:?}, {:?})",
+                d.path,
+                g.start,
+                g.end
+            );
+        }
+    }
 }
 
 /// Writes `log` to a new table at `location` with the given maintenance after each
@@ -56,6 +77,7 @@ pub async fn check_history(
             };
             if let Some(info) = table.compact(&policy).await.unwrap() {
                 prefix_of.push((info.commit, i + 1));
+                assert_deltas_fit(&table).await;
             }
         }
         if m.vacuum {

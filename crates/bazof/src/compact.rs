@@ -10,7 +10,7 @@ use futures::StreamExt;
 use object_store::ObjectStoreExt;
 
 use crate::commit::publish;
-use crate::data_file::{write_stream, NewFile};
+use crate::data_file::{write_partitioned, write_stream, NewFile};
 use crate::error::{Error, Result};
 use crate::plan::{ScanMode, ScanOptions};
 use crate::snapshot::{
@@ -99,7 +99,7 @@ pub struct CompactionInfo {
     pub commit: Commit,
     /// Base files written.
     pub bases_written: usize,
-    /// Delta files replaced by merged runs.
+    /// Delta files rewritten: split at segment ends or merged into sorted runs.
     pub deltas_merged: usize,
     /// Files written.
     pub files_added: Vec<String>,
@@ -231,12 +231,33 @@ impl Table {
             ..s.clone()
         };
 
-        // 1. Merge the deltas of crowded segments into sorted runs (every row kept).
-        for i in 0..working.segments.len() {
-            if working.segments[i].deltas.len() <= policy.max_deltas {
-                continue;
+        // 1. Rewrite deltas (every row kept, with its reserved columns): split those
+        //    whose events run past their segment's end into one piece per segment, so a
+        //    scan as of a later time can skip them (SPEC §6.1), and merge the deltas of
+        //    segments that hold more than `max_deltas` into sorted runs.
+        let n = working.segments.len();
+        let fits = |end: Option<DateTime<Utc>>, f: &DataFile| {
+            f.max_event_time.is_some_and(|m| end.is_none_or(|e| m < e))
+        };
+        let mut touched = vec![false; n];
+        let mut rewrite: Vec<DataFile> = Vec::new();
+        for g in &working.segments {
+            for f in g.deltas.iter().filter(|f| !fits(g.end, f)) {
+                let lo = segment_index(&working.segments, f.min_event_time);
+                let hi = segment_index(&working.segments, f.max_event_time);
+                touched[lo..=hi.max(lo)].iter_mut().for_each(|t| *t = true);
+                rewrite.push(f.clone());
             }
-            let inputs = std::mem::take(&mut working.segments[i].deltas);
+        }
+        for (i, g) in working.segments.iter_mut().enumerate() {
+            let end = g.end;
+            g.deltas.retain(|f| fits(end, f));
+            let count = g.deltas.len() + usize::from(touched[i]);
+            if count > policy.max_deltas && count >= 2 {
+                rewrite.append(&mut g.deltas);
+            }
+        }
+        if !rewrite.is_empty() {
             let opts = ScanOptions {
                 columns: Some(all_columns.clone()),
                 ..Default::default()
@@ -245,7 +266,7 @@ impl Table {
                 .plan_snapshot(
                     &AnySnapshot::V1(working.clone()),
                     &opts,
-                    Some(&inputs),
+                    Some(&rewrite),
                     ScanMode::AllRows,
                 )
                 .await?;
@@ -256,12 +277,25 @@ impl Table {
                 base_start: None,
                 folds_through: None,
             };
-            let written =
-                write_stream(self, &s.schema, stream, new, policy.target_file_rows).await?;
-            info.deltas_merged += inputs.len();
-            info.files_added
-                .extend(written.iter().map(|f| f.path.clone()));
-            working.segments[i].deltas = written;
+            let bounds: Vec<i64> = working.segments[1..]
+                .iter()
+                .filter_map(|g| g.start.map(|t| t.timestamp_micros()))
+                .collect();
+            let written = write_partitioned(
+                self,
+                &s.schema,
+                stream,
+                new,
+                policy.target_file_rows,
+                &bounds,
+            )
+            .await?;
+            info.deltas_merged += rewrite.len();
+            for (g, files) in working.segments.iter_mut().zip(written) {
+                info.files_added
+                    .extend(files.iter().map(|f| f.path.clone()));
+                g.deltas.extend(files);
+            }
         }
 
         // 2. (Re)build the base of every boundary that lacks a valid one, oldest first,

@@ -131,10 +131,15 @@ fn micros_to_time(us: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_micros(us)
 }
 
-/// Writer settings: statistics down to the page level, zstd, bounded row groups.
+/// Rows per Parquet data page: with the page index, a key lookup decodes one page of
+/// each column per matching key instead of the whole row group (SPEC §6.3).
+pub const PAGE_ROWS: usize = 4096;
+
+/// Writer settings: statistics down to the page level, zstd, bounded row groups and pages.
 pub(crate) fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_data_page_row_count_limit(PAGE_ROWS)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_compression(Compression::ZSTD(Default::default()))
         .build()
@@ -236,6 +241,89 @@ fn new_path(new: &NewFile) -> String {
     )
 }
 
+/// A sequence of data files being written from sorted batches, each of at most
+/// `max_rows` rows, uploading as it goes (bounded memory).
+pub(crate) struct FileSink<'t> {
+    table: &'t Table,
+    schema: &'t TableSchema,
+    new: NewFile,
+    max_rows: usize,
+    current: Option<(String, AsyncArrowWriter<BufWriter>, Stats)>,
+    done: Vec<DataFile>,
+}
+
+impl<'t> FileSink<'t> {
+    pub(crate) fn new(
+        table: &'t Table,
+        schema: &'t TableSchema,
+        new: NewFile,
+        max_rows: usize,
+    ) -> Self {
+        Self {
+            table,
+            schema,
+            new,
+            max_rows,
+            current: None,
+            done: Vec::new(),
+        }
+    }
+
+    /// Writes a batch already in file-schema order and sorted after everything before it.
+    async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let table = self.table;
+        if self.current.is_none() {
+            let path = new_path(&self.new);
+            let sink = BufWriter::new(table.location.store.clone(), table.location.child(&path));
+            let writer = AsyncArrowWriter::try_new(
+                sink,
+                self.schema.file_schema(),
+                Some(writer_properties()),
+            )
+            .map_err(|e| data_err(table, &path, e))?;
+            self.current = Some((path, writer, Stats::default()));
+        }
+        if let Some((path, writer, stats)) = self.current.as_mut() {
+            writer
+                .write(batch)
+                .await
+                .map_err(|e| data_err(table, path, e))?;
+            stats.update(batch, self.schema);
+            if stats.rows as usize >= self.max_rows {
+                if let Some(file) = self.current.take() {
+                    self.done.push(close_file(table, file, self.new).await?);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes the open file; returns every file written.
+    async fn finish(mut self) -> Result<Vec<DataFile>> {
+        if let Some(file) = self.current.take() {
+            self.done
+                .push(close_file(self.table, file, self.new).await?);
+        }
+        Ok(self.done)
+    }
+}
+
+/// Reorders a batch's columns into the file schema.
+fn to_file_schema(table: &Table, schema: &TableSchema, batch: RecordBatch) -> Result<RecordBatch> {
+    let file_schema = schema.file_schema();
+    let indices = file_schema
+        .fields()
+        .iter()
+        .map(|f| batch.schema().index_of(f.name()))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| arrow_err(table, e))?;
+    let batch = batch.project(&indices).map_err(|e| arrow_err(table, e))?;
+    RecordBatch::try_new(file_schema, batch.columns().to_vec()).map_err(|e| arrow_err(table, e))
+}
+
 /// Streams sorted batches (any column order; written in file-schema order) into
 /// data files of at most `max_rows` rows each, uploading as it goes (bounded memory).
 pub(crate) async fn write_stream(
@@ -246,46 +334,64 @@ pub(crate) async fn write_stream(
     max_rows: usize,
 ) -> Result<Vec<DataFile>> {
     use futures::StreamExt;
-    let file_schema = schema.file_schema();
-    let mut out = Vec::new();
-    let mut current: Option<(String, AsyncArrowWriter<BufWriter>, Stats)> = None;
+    let mut sink = FileSink::new(table, schema, new, max_rows);
     while let Some(batch) = batches.next().await {
-        let batch = batch?;
-        let indices = file_schema
-            .fields()
+        sink.write(&to_file_schema(table, schema, batch?)?).await?;
+    }
+    sink.finish().await
+}
+
+/// Like [`write_stream`], but routes every row by its event time into one sequence of
+/// files per event-time range: range `i` is `[bounds[i-1], bounds[i])` (`bounds` sorted;
+/// range 0 starts at the beginning of time, the last one is open-ended). Each row keeps
+/// its order, so every range's files are sorted too. Returns the files of each range.
+pub(crate) async fn write_partitioned(
+    table: &Table,
+    schema: &TableSchema,
+    mut batches: impl futures::Stream<Item = Result<RecordBatch>> + Unpin,
+    new: NewFile,
+    max_rows: usize,
+    bounds: &[i64],
+) -> Result<Vec<Vec<DataFile>>> {
+    use futures::StreamExt;
+    let mut sinks: Vec<FileSink> = (0..=bounds.len())
+        .map(|_| FileSink::new(table, schema, new, max_rows))
+        .collect();
+    let et_index = 1;
+    while let Some(batch) = batches.next().await {
+        let batch = to_file_schema(table, schema, batch?)?;
+        let Some(et) = batch
+            .column(et_index)
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>()
+        else {
+            return Err(Error::Schema {
+                table: table.location().to_string(),
+                reason: "internal: event time is not a µs timestamp".into(),
+            });
+        };
+        let part: Vec<usize> = et
+            .values()
             .iter()
-            .map(|f| batch.schema().index_of(f.name()))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| arrow_err(table, e))?;
-        let batch = batch.project(&indices).map_err(|e| arrow_err(table, e))?;
-        let batch = RecordBatch::try_new(file_schema.clone(), batch.columns().to_vec())
-            .map_err(|e| arrow_err(table, e))?;
-        if batch.num_rows() == 0 {
+            .map(|t| bounds.partition_point(|b| b <= t))
+            .collect();
+        let first = part.first().copied().unwrap_or(0);
+        if part.iter().all(|&p| p == first) {
+            sinks[first].write(&batch).await?;
             continue;
         }
-        if current.is_none() {
-            let path = new_path(&new);
-            let sink = BufWriter::new(table.location.store.clone(), table.location.child(&path));
-            let writer =
-                AsyncArrowWriter::try_new(sink, file_schema.clone(), Some(writer_properties()))
-                    .map_err(|e| data_err(table, &path, e))?;
-            current = Some((path, writer, Stats::default()));
-        }
-        if let Some((path, writer, stats)) = current.as_mut() {
-            writer
-                .write(&batch)
-                .await
-                .map_err(|e| data_err(table, path, e))?;
-            stats.update(&batch, schema);
-            if stats.rows as usize >= max_rows {
-                if let Some(done) = current.take() {
-                    out.push(close_file(table, done, new).await?);
-                }
+        for (i, sink) in sinks.iter_mut().enumerate() {
+            let mask: arrow::array::BooleanArray = part.iter().map(|&p| Some(p == i)).collect();
+            if mask.true_count() > 0 {
+                let rows = arrow::compute::filter_record_batch(&batch, &mask)
+                    .map_err(|e| arrow_err(table, e))?;
+                sink.write(&rows).await?;
             }
         }
     }
-    if let Some(done) = current.take() {
-        out.push(close_file(table, done, new).await?);
+    let mut out = Vec::with_capacity(sinks.len());
+    for sink in sinks {
+        out.push(sink.finish().await?);
     }
     Ok(out)
 }

@@ -54,6 +54,7 @@ pub type Commit = u64;
 
 pub use commit::{CommitInfo, CommitWriter, DEFAULT_RUN_ROWS};
 pub use compact::{CompactionInfo, CompactionPolicy, SegmentWidth, VacuumOptions, VacuumReport};
+pub use data_file::{PAGE_ROWS, ROW_GROUP_ROWS};
 pub use error::{Error, Result};
 pub use location::Location;
 pub use plan::{PlannedFile, ScanOptions, ScanPlan, SkipReason, SkippedFile};

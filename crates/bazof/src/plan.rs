@@ -7,9 +7,13 @@ use arrow::datatypes::SchemaRef;
 use chrono::{DateTime, Utc};
 use futures::future::try_join_all;
 use object_store::ObjectStoreExt;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, RowSelection, RowSelector,
+};
 #[allow(deprecated)]
 use parquet::arrow::async_reader::ParquetObjectReader;
+use parquet::file::metadata::PageIndexPolicy;
+use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use parquet::file::statistics::Statistics;
 
 use crate::error::{Error, Result};
@@ -134,6 +138,8 @@ pub struct PlannedFile {
     pub row_groups: Vec<usize>,
     /// Row groups in the file.
     pub row_groups_total: usize,
+    /// Rows of the chosen row groups to decode, from the page index (None: all of them).
+    pub selection: Option<RowSelection>,
     /// Legacy tables: rank of the file in bazof 0.2's precedence (higher wins ties).
     pub(crate) precedence: u64,
     pub(crate) file_size: Option<u64>,
@@ -343,14 +349,18 @@ impl Table {
             |(path, kind, rows, bytes, precedence)| {
                 let pred = options.key_predicate.clone();
                 async move {
-                    let metadata = self.load_footer(&path, bytes).await?;
+                    // The page index is only worth its extra read when keys can prune pages.
+                    let metadata = self.load_metadata(&path, bytes, pred.is_some()).await?;
                     let total = metadata.metadata().num_row_groups();
-                    let row_groups = (0..total)
+                    let row_groups: Vec<usize> = (0..total)
                         .filter(|&i| match &pred {
                             None => true,
                             Some(p) => row_group_may_match(&metadata, i, key_index, p),
                         })
                         .collect();
+                    let selection = pred
+                        .as_ref()
+                        .and_then(|p| page_selection(&metadata, &row_groups, key_index, p));
                     let rows = if rows == 0 {
                         metadata.metadata().file_metadata().num_rows() as u64
                     } else {
@@ -362,6 +372,7 @@ impl Table {
                         rows,
                         row_groups,
                         row_groups_total: total,
+                        selection,
                         precedence,
                         file_size: bytes,
                         metadata,
@@ -387,18 +398,32 @@ impl Table {
 
     /// Reads a data file's Parquet footer (`size`: the byte size the snapshot records,
     /// saving a HEAD request). Errors say whether the file is missing, replaced or not Parquet.
-    #[allow(deprecated)]
     pub async fn load_footer(&self, path: &str, size: Option<u64>) -> Result<ArrowReaderMetadata> {
+        self.load_metadata(path, size, false).await
+    }
+
+    /// [`Table::load_footer`], optionally with the page index (column and offset index).
+    #[allow(deprecated)]
+    async fn load_metadata(
+        &self,
+        path: &str,
+        size: Option<u64>,
+        page_index: bool,
+    ) -> Result<ArrowReaderMetadata> {
+        let options = if page_index {
+            ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional)
+        } else {
+            ArrowReaderOptions::new()
+        };
         let mut reader =
             ParquetObjectReader::new(self.location.store.clone(), self.location.child(path));
         if let Some(size) = size {
             reader = reader.with_file_size(size);
         }
-        let err =
-            match ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new()).await {
-                Ok(meta) => return Ok(meta),
-                Err(e) => e,
-            };
+        let err = match ArrowReaderMetadata::load_async(&mut reader, options).await {
+            Ok(meta) => return Ok(meta),
+            Err(e) => e,
+        };
         // Say why in the user's terms: missing, replaced (size differs) or not Parquet.
         let reason = match self.location.store.head(&self.location.child(path)).await {
             Err(object_store::Error::NotFound { .. }) => "is missing".to_string(),
@@ -489,6 +514,75 @@ fn row_group_may_match(
         Some((lo, hi)) => p.may_match_range(&lo, &hi),
         None => true,
     }
+}
+
+/// The key range of page `page` of a column index (None: unknown, the page may match).
+fn page_key_range(index: &ColumnIndexMetaData, page: usize) -> Option<(KeyValue, KeyValue)> {
+    match index {
+        ColumnIndexMetaData::BYTE_ARRAY(ix) => {
+            let lo = std::str::from_utf8(ix.min_value(page)?).ok()?;
+            let hi = std::str::from_utf8(ix.max_value(page)?).ok()?;
+            Some((KeyValue::String(lo.into()), KeyValue::String(hi.into())))
+        }
+        ColumnIndexMetaData::INT64(ix) => Some((
+            KeyValue::Int(*ix.min_value(page)?),
+            KeyValue::Int(*ix.max_value(page)?),
+        )),
+        _ => None,
+    }
+}
+
+/// SPEC §6.3, pages: the rows of the chosen row groups whose key-column pages may hold
+/// keys matching `p`, from the page index. `None` when the file has no page index or
+/// nothing would be skipped.
+fn page_selection(
+    meta: &ArrowReaderMetadata,
+    row_groups: &[usize],
+    key_col: usize,
+    p: &KeyPredicate,
+) -> Option<RowSelection> {
+    let md = meta.metadata();
+    md.page_index()?;
+    let mut selectors: Vec<RowSelector> = Vec::new();
+    let mut skipped_any = false;
+    for &rg in row_groups {
+        let rows = usize::try_from(md.row_group(rg).num_rows()).ok()?;
+        let pages = md.page_index_for_row_group(rg);
+        let (Some(index), Some(offsets)) =
+            (pages.column_index(key_col), pages.offset_index(key_col))
+        else {
+            selectors.push(RowSelector::select(rows));
+            continue;
+        };
+        let locations = offsets.page_locations();
+        let mut covered = 0;
+        for (page, loc) in locations.iter().enumerate() {
+            let first = usize::try_from(loc.first_row_index).ok()?;
+            if first != covered {
+                return None; // pages must tile the row group; do not guess otherwise
+            }
+            let end = match locations.get(page + 1) {
+                Some(next) => usize::try_from(next.first_row_index).ok()?,
+                None => rows,
+            };
+            let keep = match page_key_range(index, page) {
+                Some((lo, hi)) => p.may_match_range(&lo, &hi),
+                None => true,
+            };
+            skipped_any |= !keep;
+            let n = end.checked_sub(first)?;
+            covered = end;
+            selectors.push(if keep {
+                RowSelector::select(n)
+            } else {
+                RowSelector::skip(n)
+            });
+        }
+        if covered != rows {
+            return None;
+        }
+    }
+    skipped_any.then(|| RowSelection::from(selectors))
 }
 
 /// Shared handle so several engines can reuse one plan.

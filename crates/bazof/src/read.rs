@@ -117,12 +117,15 @@ pub(crate) async fn open_source(
     if let Some(size) = file.file_size {
         reader = reader.with_file_size(size);
     }
-    let stream = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, file.metadata.clone())
-        .with_projection(mask)
-        .with_row_groups(file.row_groups.clone())
-        .with_batch_size(plan.options.batch_size.max(1024))
-        .build()
-        .map_err(|e| data_err(e.to_string()))?;
+    let mut builder =
+        ParquetRecordBatchStreamBuilder::new_with_metadata(reader, file.metadata.clone())
+            .with_projection(mask)
+            .with_row_groups(file.row_groups.clone())
+            .with_batch_size(plan.options.batch_size.max(1024));
+    if let Some(selection) = &file.selection {
+        builder = builder.with_row_selection(selection.clone());
+    }
+    let stream = builder.build().map_err(|e| data_err(e.to_string()))?;
 
     metrics.files_read.fetch_add(1, Ordering::Relaxed);
     metrics
@@ -132,18 +135,9 @@ pub(crate) async fn open_source(
         (file.row_groups_total - file.row_groups.len()) as u64,
         Ordering::Relaxed,
     );
-    let rg_meta = file.metadata.metadata();
-    let bytes: u64 = file
-        .row_groups
-        .iter()
-        .map(|&rg| {
-            leaf_indices
-                .iter()
-                .map(|&c| rg_meta.row_group(rg).column(c).compressed_size().max(0) as u64)
-                .sum::<u64>()
-        })
-        .sum();
-    metrics.bytes_decoded.fetch_add(bytes, Ordering::Relaxed);
+    metrics
+        .bytes_decoded
+        .fetch_add(compressed_bytes(file, &leaf_indices), Ordering::Relaxed);
 
     // Position of each projected file column inside the decoded batch.
     let batch_pos: Vec<Option<usize>> = sources
@@ -250,6 +244,55 @@ pub(crate) async fn open_source(
         return Ok(futures::stream::iter([Ok(sorted)]).boxed());
     }
     Ok(mapped.boxed())
+}
+
+/// Compressed bytes of the given columns that reading `file` fetches: whole column
+/// chunks of the chosen row groups, or, under a page selection, the pages that hold
+/// selected rows.
+fn compressed_bytes(file: &PlannedFile, columns: &[usize]) -> u64 {
+    let md = file.metadata.metadata();
+    let chunk = |rg: usize, c: usize| md.row_group(rg).column(c).compressed_size().max(0) as u64;
+    let Some(selection) = &file.selection else {
+        return file
+            .row_groups
+            .iter()
+            .map(|&rg| columns.iter().map(|&c| chunk(rg, c)).sum::<u64>())
+            .sum();
+    };
+    // Selected row ranges, in the row numbering of the concatenated chosen row groups.
+    let mut ranges = Vec::new();
+    let mut row = 0usize;
+    for s in selection.iter() {
+        if !s.skip {
+            ranges.push(row..row + s.row_count);
+        }
+        row += s.row_count;
+    }
+    let mut total = 0;
+    let mut rg_start = 0usize;
+    for &rg in &file.row_groups {
+        let rows = md.row_group(rg).num_rows().max(0) as usize;
+        let pages = md.page_index_for_row_group(rg);
+        for &c in columns {
+            let Some(offsets) = pages.offset_index(c) else {
+                total += chunk(rg, c);
+                continue;
+            };
+            let locs = offsets.page_locations();
+            for (i, loc) in locs.iter().enumerate() {
+                let first = rg_start + loc.first_row_index.max(0) as usize;
+                let end = rg_start
+                    + locs
+                        .get(i + 1)
+                        .map_or(rows, |n| n.first_row_index.max(0) as usize);
+                if ranges.iter().any(|r| r.start < end && first < r.end) {
+                    total += loc.compressed_page_size.max(0) as u64;
+                }
+            }
+        }
+        rg_start += rows;
+    }
+    total
 }
 
 /// Types a v1 reader accepts in place of the schema type (cast on read).

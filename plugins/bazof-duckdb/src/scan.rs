@@ -122,11 +122,13 @@ fn init_scan(init: &InitInfo) -> Result<ScanInit, BoxError> {
         columns.push(bind.key.clone());
     }
     let vector_size = vector_size();
+    // The core merges in larger batches (fewer flushes and runtime hand-overs);
+    // `next_chunk` slices each into DuckDB vectors.
     let options = bind
         .options
         .clone()
         .with_columns(columns)
-        .with_batch_size(vector_size);
+        .with_batch_size(bazof::plan::DEFAULT_BATCH_SIZE.max(vector_size));
     let table = bind.table.clone();
     let stream = run(async move { table.scan(options).await })??;
     // The core's stream is one merge in key order; DuckDB drives it from one thread.

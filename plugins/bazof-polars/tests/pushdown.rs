@@ -280,6 +280,12 @@ fn projection_and_key_predicates_cut_the_work() {
     assert_eq!(k.files_skipped, 2);
     assert_eq!(k.row_groups_read, 1);
     assert_eq!(k.row_groups_skipped, 3);
+    // ... and inside that row group only the page(s) holding the key (page index).
+    assert!(
+        k.rows_decoded <= 2 * bazof::PAGE_ROWS as u64,
+        "{} rows decoded",
+        k.rows_decoded
+    );
     eprintln!(
         "key ==: files read {} skipped {}, row groups read {} skipped {}, rows decoded {} of 202000, bytes {}",
         k.files_read, k.files_skipped, k.row_groups_read, k.row_groups_skipped, k.rows_decoded, k.bytes_decoded

@@ -1,0 +1,294 @@
+//! What a scan may skip (SPEC §6.1, §6.3) and what compaction does so that it can:
+//! key predicates decode only the Parquet pages that may hold their keys, and
+//! compaction splits deltas at segment ends so an as-of scan reads the base plus the
+//! deltas of its own segment (and late events), not every delta that straddles it.
+//! Every answer is compared with DESIGN §1's oracle.
+#![allow(clippy::unwrap_used)]
+
+use std::ops::Bound;
+
+use bazof::{
+    CompactionPolicy, FileKind, KeyPredicate, KeyType, KeyValue, ScanOptions, SegmentWidth,
+    SkipReason, Table, PAGE_ROWS,
+};
+use bazof_testkit::history::assert_deltas_fit;
+use bazof_testkit::{batch_rows, oracle, project, test_schema, Event, Log, Value};
+use chrono::{DateTime, TimeZone, Utc};
+
+const DAY: i64 = 86_400_000_000;
+
+fn key(kt: KeyType, i: i64) -> KeyValue {
+    match kt {
+        KeyType::Int => KeyValue::Int(i),
+        KeyType::String => KeyValue::String(format!("k{i:06}")),
+    }
+}
+
+fn event(kt: KeyType, k: i64, t: i64, deleted: bool) -> Event {
+    Event {
+        key: key(kt, k),
+        event_time: t,
+        values: vec![
+            Value::Str(format!("v{k}-{t}")),
+            Value::Int(k ^ t),
+            Value::Float(k as f64 / 8.0),
+            Value::Bool(k % 3 == 0),
+            Value::Null,
+            Value::Null,
+        ],
+        deleted,
+    }
+}
+
+fn time(t: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(t).unwrap()
+}
+
+/// The oracle's rows for keys matching `p`, all columns.
+fn want(
+    log: &Log,
+    as_of: Option<i64>,
+    snapshot: Option<u64>,
+    p: Option<&KeyPredicate>,
+) -> Vec<Vec<Value>> {
+    let all: Vec<String> = log.schema.column_names().map(String::from).collect();
+    oracle(log, as_of, snapshot)
+        .iter()
+        .filter(|(k, _)| p.is_none_or(|p| p.matches(k)))
+        .map(|(_, e)| project(&log.schema, e, &all))
+        .collect()
+}
+
+async fn scan(table: &Table, opts: ScanOptions) -> (Vec<Vec<Value>>, (u64, u64, u64, u64, u64)) {
+    let stream = table.scan(opts).await.unwrap();
+    let metrics = stream.metrics();
+    let rows = batch_rows(&stream.collect_batches().await.unwrap());
+    (rows, metrics.totals())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_predicates_decode_only_the_pages_that_may_hold_their_keys() {
+    for kt in [KeyType::String, KeyType::Int] {
+        let n = 150_000i64;
+        // Commit 1: every key once; commit 2: updates of every 7th key, deletes of every 101st.
+        let first: Vec<Event> = (0..n)
+            .map(|k| event(kt, k, (k % 50) * DAY, false))
+            .collect();
+        let second: Vec<Event> = (0..n)
+            .filter(|k| k % 7 == 0 || k % 101 == 0)
+            .map(|k| event(kt, k, (k % 50 + 10) * DAY, k % 101 == 0))
+            .collect();
+        let log = Log {
+            schema: test_schema(kt),
+            commits: vec![first, second],
+        };
+        let table = Table::create(
+            &format!("memory://pruning/pages-{kt:?}"),
+            log.schema.clone(),
+        )
+        .await
+        .unwrap();
+        for c in &log.commits {
+            table
+                .commit(&[bazof_testkit::to_batch(&log.schema, c)])
+                .await
+                .unwrap();
+        }
+        let range = |lo: i64, hi: i64| KeyPredicate::Range {
+            lower: Bound::Included(key(kt, lo)),
+            upper: Bound::Included(key(kt, hi)),
+        };
+        // (predicate, number of separate key runs it touches)
+        let cases = [
+            (KeyPredicate::Eq(key(kt, 77_777)), 1),
+            (KeyPredicate::Eq(key(kt, 707)), 1), // updated and deleted
+            (
+                KeyPredicate::In(vec![key(kt, 5), key(kt, 80_003), key(kt, 149_999)]),
+                3,
+            ),
+            (range(100_000, 100_050), 1),
+            (
+                KeyPredicate::Or(vec![KeyPredicate::Eq(key(kt, 3)), range(120_000, 120_010)]),
+                2,
+            ),
+        ];
+        for (p, runs) in cases {
+            for as_of in [None, Some(12 * DAY), Some(55 * DAY)] {
+                let mut opts = ScanOptions::default().with_key_predicate(p.clone());
+                if let Some(t) = as_of {
+                    opts = opts.with_as_of(time(t));
+                }
+                let plan = table.plan(&opts).await.unwrap();
+                assert!(
+                    plan.files.iter().all(|f| f.selection.is_some()),
+                    "{p:?}: every file gets a page selection"
+                );
+                let (got, (files, _, _, rows_decoded, _)) = scan(&table, opts).await;
+                assert_eq!(
+                    got,
+                    want(&log, as_of, None, Some(&p)),
+                    "{kt:?} {p:?} as_of {as_of:?}"
+                );
+                // A key's rows can straddle one page boundary: at most two pages per run and file.
+                let bound = 2 * PAGE_ROWS as u64 * runs * files;
+                assert!(
+                    rows_decoded <= bound,
+                    "{kt:?} {p:?}: decoded {rows_decoded} rows, at most {bound} expected"
+                );
+            }
+        }
+        // Without a predicate nothing is skipped, and the answer is the oracle's too.
+        let (all, (_, _, _, rows_decoded, _)) = scan(&table, ScanOptions::default()).await;
+        assert_eq!(all, want(&log, None, None, None));
+        assert_eq!(
+            rows_decoded as usize,
+            log.commits.iter().map(Vec::len).sum::<usize>()
+        );
+    }
+}
+
+fn day_of(y: i32, m: u32, d: u32) -> i64 {
+    Utc.with_ymd_and_hms(y, m, d, 12, 0, 0)
+        .unwrap()
+        .timestamp_micros()
+}
+
+fn month_start(m: u32) -> i64 {
+    Utc.with_ymd_and_hms(2024, m, 1, 0, 0, 0)
+        .unwrap()
+        .timestamp_micros()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_splits_deltas_at_segment_ends_and_late_events_still_count() {
+    let kt = KeyType::String;
+    let keys = 40i64;
+    let spread = |k: i64, from: i64, days: i64| from + (k * 7919 % days) * DAY;
+    // Three commits whose events straddle month starts, the third with late January events.
+    let mut log = Log {
+        schema: test_schema(kt),
+        commits: vec![
+            (0..keys)
+                .map(|k| event(kt, k, spread(k, day_of(2024, 1, 5), 45), false))
+                .collect(),
+            (0..keys)
+                .map(|k| event(kt, k, spread(k, day_of(2024, 2, 10), 44), k % 9 == 0))
+                .collect(),
+            (0..keys)
+                .map(|k| match k % 4 {
+                    0 => event(kt, k, spread(k, day_of(2024, 1, 10), 10), false), // late
+                    _ => event(kt, k, spread(k, day_of(2024, 3, 1), 40), false),
+                })
+                .collect(),
+        ],
+    };
+    let table = Table::create("memory://pruning/split", log.schema.clone())
+        .await
+        .unwrap();
+    // table commit -> log prefix
+    let mut prefix: Vec<(u64, u64)> = Vec::new();
+    for (i, c) in log.commits.iter().enumerate() {
+        let info = table
+            .commit(&[bazof_testkit::to_batch(&log.schema, c)])
+            .await
+            .unwrap();
+        prefix.push((info.commit, i as u64 + 1));
+    }
+    let policy = CompactionPolicy {
+        segment: SegmentWidth::Month,
+        ..CompactionPolicy::default()
+    };
+    let info = table.compact(&policy).await.unwrap().unwrap();
+    prefix.push((info.commit, 3));
+    assert_eq!(
+        info.deltas_merged, 3,
+        "all three deltas straddle a month start"
+    );
+    assert_deltas_fit(&table).await;
+
+    // As of mid-March: the March base plus March's deltas; the rest is folded or later.
+    let as_of = day_of(2024, 3, 15);
+    let plan = table
+        .plan(&ScanOptions::default().with_as_of(time(as_of)))
+        .await
+        .unwrap();
+    let deltas: Vec<_> = plan
+        .files
+        .iter()
+        .filter(|f| f.kind == FileKind::Delta)
+        .collect();
+    assert!(plan.base.is_some());
+    assert_eq!(plan.files.len(), 1 + deltas.len());
+    assert!(!deltas.is_empty());
+    assert!(plan.skipped.iter().all(|s| matches!(
+        s.reason,
+        SkipReason::FoldedIntoBase | SkipReason::OtherBase | SkipReason::AfterAsOf
+    )));
+    let folded = plan
+        .skipped
+        .iter()
+        .filter(|s| s.reason == SkipReason::FoldedIntoBase)
+        .count();
+    assert!(
+        folded >= 2,
+        "January and February pieces are folded into the March base ({folded})"
+    );
+
+    // A late commit after compaction: events in January and February, one a deletion.
+    log.commits.push(vec![
+        event(kt, 1, day_of(2024, 1, 20), false),
+        event(kt, 2, day_of(2024, 2, 15), true),
+        event(kt, 41, day_of(2024, 1, 2), false),
+    ]);
+    let late = table
+        .commit(&[bazof_testkit::to_batch(&log.schema, &log.commits[3])])
+        .await
+        .unwrap();
+    prefix.push((late.commit, 4));
+    let plan = table
+        .plan(&ScanOptions::default().with_as_of(time(as_of)))
+        .await
+        .unwrap();
+    assert!(
+        plan.files.iter().any(|f| f
+            .path
+            .starts_with(&format!("data/c{:08}-delta", late.commit))),
+        "the late delta is read by the late-event rule"
+    );
+    let again = table.compact(&policy).await.unwrap().unwrap();
+    prefix.push((again.commit, 4));
+    assert!(
+        again.bases_written >= 2,
+        "the February and later bases are stale after the late commit"
+    );
+    assert_deltas_fit(&table).await;
+
+    // Every answer, for every snapshot, equals the oracle's.
+    let times = [
+        None,
+        Some(day_of(2024, 1, 3)),
+        Some(day_of(2024, 1, 21)),
+        Some(month_start(2) - 1),
+        Some(month_start(2)),
+        Some(day_of(2024, 2, 16)),
+        Some(month_start(3)),
+        Some(as_of),
+        Some(day_of(2024, 4, 20)),
+    ];
+    for &(commit, log_prefix) in &prefix {
+        for as_of in times {
+            let mut opts = ScanOptions::default()
+                .with_snapshot(commit)
+                .with_batch_size(7);
+            if let Some(t) = as_of {
+                opts = opts.with_as_of(time(t));
+            }
+            let (got, _) = scan(&table, opts).await;
+            assert_eq!(
+                got,
+                want(&log, as_of, Some(log_prefix), None),
+                "snapshot {commit}, as_of {as_of:?}"
+            );
+        }
+    }
+}
