@@ -133,7 +133,7 @@ fn micros_to_time(us: i64) -> Option<DateTime<Utc>> {
 
 /// Rows per Parquet data page: with the page index, a key lookup decodes one page of
 /// each column per matching key instead of the whole row group (SPEC §6.3).
-pub const PAGE_ROWS: usize = 4096;
+pub const PAGE_ROWS: usize = 1024;
 
 /// Writer settings: statistics down to the page level, zstd, bounded row groups and pages.
 pub(crate) fn writer_properties() -> WriterProperties {
