@@ -104,6 +104,31 @@ impl Cursor {
         }
     }
 
+    /// Whether rows `a` and `b` of the current batch have the same key.
+    fn same_key(&self, a: usize, b: usize) -> bool {
+        match &self.keys {
+            KeyCol::Str(k) => k.value(a) == k.value(b),
+            KeyCol::Int(k) => k.value(a) == k.value(b),
+        }
+    }
+
+    /// Whether row `a` of the current batch has a smaller key than `other`'s current row.
+    fn key_below(&self, a: usize, other: &Cursor) -> bool {
+        match (&self.keys, &other.keys) {
+            (KeyCol::Str(x), KeyCol::Str(y)) => x.value(a) < y.value(other.row),
+            (KeyCol::Int(x), KeyCol::Int(y)) => x.value(a) < y.value(other.row),
+            _ => false,
+        }
+    }
+
+    fn rank_at(&self, row: usize) -> (i64, u64, u32) {
+        (
+            self.et.value(row),
+            self.commit.value(row),
+            self.seq.value(row),
+        )
+    }
+
     fn key_is(&self, k: &OwnedKey) -> bool {
         match (&self.keys, k) {
             (KeyCol::Str(a), OwnedKey::Str(s)) => a.value(self.row) == s,
@@ -124,11 +149,7 @@ impl Cursor {
     }
 
     fn rank(&self) -> (i64, u64, u32) {
-        (
-            self.et.value(self.row),
-            self.commit.value(self.row),
-            self.seq.value(self.row),
-        )
+        self.rank_at(self.row)
     }
 }
 
@@ -240,15 +261,26 @@ impl Merger {
             if done || self.picks.len() >= self.batch_size {
                 return self.flush();
             }
+            // The cursor with the smallest key, and the one with the next smallest.
             let mut min = 0;
+            let mut second: Option<usize> = None;
             for i in 1..self.cursors.len() {
                 if self.cursors[i].cmp_key(&self.cursors[min]) == Ordering::Less {
+                    second = Some(min);
                     min = i;
+                } else if second
+                    .is_none_or(|j| self.cursors[i].cmp_key(&self.cursors[j]) == Ordering::Less)
+                {
+                    second = Some(i);
                 }
+            }
+            if self.resolve_run(min, second)? {
+                continue;
             }
             let mut key = std::mem::replace(&mut self.key, OwnedKey::Int(0));
             self.cursors[min].owned_key(&mut key);
             let mut best: Option<Pick> = None;
+            let mut all_rows: Vec<((i64, u64, u32), usize, usize)> = Vec::new();
             let mut i = 0;
             while i < self.cursors.len() {
                 let before = self.cursors.len();
@@ -256,7 +288,7 @@ impl Merger {
                     let rank = self.cursors[i].rank();
                     if self.mode == ScanMode::AllRows {
                         let slot = self.slot_of(i)?;
-                        self.picks.push((slot, self.cursors[i].row));
+                        all_rows.push((rank, slot, self.cursors[i].row));
                     } else if best.as_ref().is_none_or(|b| rank > b.rank) {
                         let slot = self.slot_of(i)?;
                         let c = &self.cursors[i];
@@ -277,6 +309,10 @@ impl Merger {
                 }
             }
             self.key = key;
+            // Merged files keep SPEC §4's order: a key's rows by rank.
+            all_rows.sort_by_key(|(rank, _, _)| *rank);
+            self.picks
+                .extend(all_rows.into_iter().map(|(_, slot, row)| (slot, row)));
             if let Some(b) = best {
                 if !b.deleted || self.mode == ScanMode::Base {
                     self.picks.push((b.slot, b.row));
@@ -286,6 +322,69 @@ impl Merger {
                 }
             }
         }
+    }
+
+    /// Fast path: resolves, inside cursor `min`'s current batch, the keys that no other
+    /// cursor can hold (smaller than cursor `second`'s current key) without stepping
+    /// key by key through every cursor. The batch's last key is left to the general
+    /// path, since the next batch may continue it. Returns whether it resolved any key.
+    fn resolve_run(&mut self, min: usize, second: Option<usize>) -> Result<bool> {
+        let c = &self.cursors[min];
+        let last = c.batch.num_rows() - 1;
+        // Rows [c.row, end) have keys below every other cursor's (keys are sorted).
+        let end = match second {
+            None => last,
+            Some(j) => {
+                let other = &self.cursors[j];
+                let (mut lo, mut hi) = (c.row, last);
+                while lo < hi {
+                    let mid = lo + (hi - lo) / 2;
+                    if c.key_below(mid, other) {
+                        lo = mid + 1;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                lo
+            }
+        };
+        if end <= c.row + 1 {
+            return Ok(false);
+        }
+        let slot = self.slot_of(min)?;
+        let c = &self.cursors[min];
+        let mut run_start = c.row;
+        let mut best = c.row;
+        let mut resolved = false;
+        for row in c.row..end {
+            if c.rank_at(row) > c.rank_at(best) {
+                best = row;
+            }
+            // `row + 1 <= end <= last`: the next row exists in this batch.
+            if c.same_key(row, row + 1) {
+                continue;
+            }
+            // Rows [run_start, row] are the whole key.
+            resolved = true;
+            match self.mode {
+                // A data file's rows of one key are already in rank order (SPEC §4).
+                ScanMode::AllRows => self.picks.extend((run_start..=row).map(|r| (slot, r))),
+                ScanMode::Resolve if c.deleted.value(best) => {}
+                ScanMode::Resolve | ScanMode::Base => {
+                    self.picks.push((slot, best));
+                    if let Some(r) = self.remaining.as_mut() {
+                        *r -= 1;
+                    }
+                }
+            }
+            run_start = row + 1;
+            best = run_start;
+            if self.picks.len() >= self.batch_size || self.remaining == Some(0) {
+                break;
+            }
+        }
+        self.cursors[min].row = run_start;
+        Ok(resolved)
     }
 
     fn flush(&mut self) -> Result<Option<RecordBatch>> {
