@@ -1,16 +1,15 @@
 #!/usr/bin/env bash
 # The compaction-policy sweep behind CompactionPolicy::default() (benches/RESULTS.md):
-# one data set per policy, the core scan's five queries on each, one summary table.
-#   bash benches/sweep.sh [KEYS] [OUT_DIR]     (release build; KEYS default 100000)
+# one data set per policy (compacted every 5 of the 40 commits and at the end), the
+# core scan's five queries on each, one summary table.
+#   bash benches/sweep.sh [KEYS] [OUT_DIR]     (KEYS default 100000; builds via run.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 keys="${1:-100000}"
 out="${2:-bench-out/sweep}"
-cargo build --release -p bazof-benches
-bin="${CARGO_TARGET_DIR:-target}/release/bazof-bench"
 for seg in day month year; do
   for d in 1 4 16; do
-    "$bin" --keys "$keys" --runs 3 --engines core --queries q1,q2,q3,q4,q5 \
+    bash benches/run.sh --keys "$keys" --runs 3 --engines core --queries q1,q2,q3,q4,q5 --compact-every 5 \
       --segment "$seg" --max-deltas "$d" --out-dir "$out/$seg-$d" --data-dir "$out/data" >/dev/null
   done
 done

@@ -484,14 +484,15 @@ pub fn ensure(
     regen: bool,
 ) -> Result<(PathBuf, Meta), Box<dyn std::error::Error>> {
     let name = format!(
-        "k{}_e{}_l{}_c{}_s{}_{}{}",
+        "k{}_e{}_l{}_c{}_s{}_{}{}_ce{}",
         cfg.keys,
         cfg.events_per_key,
         cfg.late_fraction,
         cfg.commits,
         cfg.seed,
         cfg.segment,
-        cfg.max_deltas
+        cfg.max_deltas,
+        cfg.compact_every
     );
     let dir = root.join(name);
     if !regen {
