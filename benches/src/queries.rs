@@ -723,6 +723,7 @@ pub fn read_parquet_files(
 
 /// Reads Parquet files with arrow-rs into one Polars frame, handing the buffers
 /// over without copying (Arrow C Data Interface).
+#[cfg_attr(feature = "polars-parquet", allow(dead_code))]
 pub fn read_parquet_to_polars(files: &[String], columns: &[&str]) -> Result<DataFrame, BoxError> {
     let mut frame: Option<DataFrame> = None;
     for batch in read_parquet_files(files, columns)? {

@@ -12,6 +12,7 @@ use object_store::buffered::BufWriter;
 use parquet::arrow::AsyncArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, Result};
 use crate::schema::{TableSchema, COMMIT_COLUMN, SEQ_COLUMN};
@@ -135,11 +136,20 @@ fn micros_to_time(us: i64) -> Option<DateTime<Utc>> {
 /// each column per matching key instead of the whole row group (SPEC §6.3).
 pub const PAGE_ROWS: usize = 1024;
 
-/// Writer settings: statistics down to the page level, zstd, bounded row groups and pages.
-pub(crate) fn writer_properties() -> WriterProperties {
+/// Largest dictionary page per column chunk. Reading any page of a chunk decodes its
+/// dictionary first, so a page-sized lookup must not pay for a megabyte of it; a
+/// column with more distinct values falls back to plain encoding.
+const DICTIONARY_PAGE_BYTES: usize = 64 * 1024;
+
+/// Writer settings: statistics down to the page level, zstd, bounded row groups and
+/// pages; no dictionary for the key and event time (nearly every value is distinct).
+pub(crate) fn writer_properties(schema: &TableSchema) -> WriterProperties {
     WriterProperties::builder()
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_data_page_row_count_limit(PAGE_ROWS)
+        .set_dictionary_page_size_limit(DICTIONARY_PAGE_BYTES)
+        .set_column_dictionary_enabled(ColumnPath::from(schema.key.as_str()), false)
+        .set_column_dictionary_enabled(ColumnPath::from(schema.event_time.as_str()), false)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_compression(Compression::ZSTD(Default::default()))
         .build()
@@ -281,7 +291,7 @@ impl<'t> FileSink<'t> {
             let writer = AsyncArrowWriter::try_new(
                 sink,
                 self.schema.file_schema(),
-                Some(writer_properties()),
+                Some(writer_properties(self.schema)),
             )
             .map_err(|e| data_err(table, &path, e))?;
             self.current = Some((path, writer, Stats::default()));
