@@ -65,7 +65,8 @@ impl SegmentWidth {
     }
 }
 
-/// How compaction lays out a table. The defaults were chosen with `benches/`.
+/// How compaction lays out a table. The defaults were chosen by `benches/sweep.sh`
+/// (see `benches/RESULTS.md`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompactionPolicy {
     /// Segments close at the starts of these periods (event time).
