@@ -71,7 +71,7 @@ Examples:
 pub struct CompactArgs {
     /// Table location: a path or a URL.
     pub table: String,
-    /// Segment width in event time: day, month or year.
+    /// Segment width: day, month or year (event time), or rows:N (about N events per segment).
     #[arg(long, default_value = "month")]
     pub segment: String,
     /// Merge a segment's deltas once it has more than this many.

@@ -13,6 +13,8 @@ use crate::{batch_rows, oracle_rows, to_batch, Log, TIME_UNIT};
 pub struct Maintenance {
     /// Compact with `close_at` (in TIME_UNITs) and `max_deltas`.
     pub compact: Option<(i64, usize)>,
+    /// Segments of this many events (`SegmentWidth::Rows`) instead of years.
+    pub rows: Option<u64>,
     /// Vacuum with zero retention.
     pub vacuum: bool,
 }
@@ -21,9 +23,14 @@ pub struct Maintenance {
 pub fn arb_maintenance() -> impl Strategy<Value = Maintenance> {
     (
         proptest::option::weighted(0.6, (0i64..13, 0usize..3)),
+        proptest::option::weighted(0.3, 1u64..6),
         proptest::bool::weighted(0.2),
     )
-        .prop_map(|(compact, vacuum)| Maintenance { compact, vacuum })
+        .prop_map(|(compact, rows, vacuum)| Maintenance {
+            compact,
+            rows,
+            vacuum,
+        })
 }
 
 /// SPEC §8 step 2: after a compaction every delta of the latest snapshot lies inside
@@ -69,7 +76,7 @@ pub async fn check_history(
         let m = &maintenance[i % maintenance.len()];
         if let Some((close, max_deltas)) = m.compact {
             let policy = CompactionPolicy {
-                segment: SegmentWidth::Year,
+                segment: m.rows.map_or(SegmentWidth::Year, SegmentWidth::Rows),
                 max_deltas,
                 target_file_rows: 5,
                 close_at: chrono::DateTime::from_timestamp_micros(close * TIME_UNIT),

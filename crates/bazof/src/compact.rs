@@ -19,7 +19,8 @@ use crate::snapshot::{
 use crate::table::Table;
 use crate::Commit;
 
-/// Event-time width of the segments compaction closes.
+/// Width of the segments compaction closes: calendar periods of event time, or a
+/// number of events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SegmentWidth {
     /// Calendar days (UTC).
@@ -28,35 +29,45 @@ pub enum SegmentWidth {
     Month,
     /// Calendar years (UTC).
     Year,
+    /// About this many events per segment: the open segment is closed at the event
+    /// times that cut its events into runs of this many (ties keep equal times together).
+    Rows(u64),
 }
 
 impl SegmentWidth {
-    /// The start of the period containing `t`.
-    pub fn floor(self, t: DateTime<Utc>) -> DateTime<Utc> {
+    /// The start of the calendar period containing `t` (`Rows`: `t`).
+    fn floor(self, t: DateTime<Utc>) -> DateTime<Utc> {
         let (y, m, d) = match self {
             SegmentWidth::Day => (t.year(), t.month(), t.day()),
             SegmentWidth::Month => (t.year(), t.month(), 1),
             SegmentWidth::Year => (t.year(), 1, 1),
+            SegmentWidth::Rows(_) => return t,
         };
         Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).single().unwrap_or(t)
     }
 
-    /// The start of the period after the one starting at `start`.
-    pub fn next(self, start: DateTime<Utc>) -> DateTime<Utc> {
+    /// The start of the calendar period after the one starting at `start`.
+    fn next(self, start: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match self {
-            SegmentWidth::Day => start + Duration::days(1),
-            SegmentWidth::Month => start
-                .checked_add_months(chrono::Months::new(1))
-                .unwrap_or(start + Duration::days(31)),
-            SegmentWidth::Year => start
-                .checked_add_months(chrono::Months::new(12))
-                .unwrap_or(start + Duration::days(366)),
+            SegmentWidth::Day => start.checked_add_days(chrono::Days::new(1)),
+            SegmentWidth::Month => start.checked_add_months(chrono::Months::new(1)),
+            SegmentWidth::Year => start.checked_add_months(chrono::Months::new(12)),
+            SegmentWidth::Rows(_) => None,
         }
     }
 
-    /// Parses `day`, `month` or `year`.
+    /// Parses `day`, `month`, `year` or `rows:N`.
     pub fn parse(s: &str) -> Option<SegmentWidth> {
-        match s.to_ascii_lowercase().as_str() {
+        let s = s.to_ascii_lowercase();
+        if let Some(n) = s.strip_prefix("rows:") {
+            return n
+                .trim()
+                .parse()
+                .ok()
+                .filter(|&n| n > 0)
+                .map(SegmentWidth::Rows);
+        }
+        match s.as_str() {
             "day" | "daily" => Some(SegmentWidth::Day),
             "month" | "monthly" => Some(SegmentWidth::Month),
             "year" | "yearly" => Some(SegmentWidth::Year),
@@ -192,11 +203,16 @@ impl Table {
         let mut boundaries: BTreeSet<DateTime<Utc>> =
             s.segments.iter().filter_map(|g| g.start).collect();
         let mut periods = Vec::new();
-        let mut p = policy.segment.next(policy.segment.floor(min_et));
-        let last = policy.segment.floor(max_et);
-        while p <= last {
-            periods.push(p);
-            p = policy.segment.next(p);
+        if let SegmentWidth::Rows(n) = policy.segment {
+            let open_start = boundaries.iter().next_back().copied();
+            periods = self.row_boundaries(&s, &deltas, open_start, n).await?;
+        } else {
+            let mut p = policy.segment.next(policy.segment.floor(min_et));
+            let last = policy.segment.floor(max_et);
+            while let Some(t) = p.filter(|t| *t <= last) {
+                periods.push(t);
+                p = policy.segment.next(t);
+            }
         }
         let skip = periods.len().saturating_sub(policy.max_segments);
         boundaries.extend(periods.into_iter().skip(skip));
@@ -382,6 +398,62 @@ impl Table {
             .map_err(|reason| self.corrupt("compaction", reason))?;
         publish(self, &working).await?;
         Ok(Some(info))
+    }
+
+    /// `SegmentWidth::Rows(n)`: the event times that cut the events of the open segment
+    /// (at or after `open_start`) into runs of `n`, read from the event-time column of
+    /// the deltas that reach into it (memory: 8 bytes per such event).
+    async fn row_boundaries(
+        &self,
+        snap: &Snapshot,
+        deltas: &[&DataFile],
+        open_start: Option<DateTime<Utc>>,
+        n: u64,
+    ) -> Result<Vec<DateTime<Utc>>> {
+        let reaching: Vec<DataFile> = deltas
+            .iter()
+            .filter(|f| open_start.is_none_or(|s| f.max_event_time.is_some_and(|m| m >= s)))
+            .map(|f| (*f).clone())
+            .collect();
+        let opts = ScanOptions {
+            columns: Some(Vec::new()),
+            ..Default::default()
+        };
+        let plan = self
+            .plan_snapshot(
+                &AnySnapshot::V1(snap.clone()),
+                &opts,
+                Some(&reaching),
+                ScanMode::AllRows,
+            )
+            .await?;
+        let mut stream = self.execute(plan).await?;
+        let from = open_start.map_or(i64::MIN, |s| s.timestamp_micros());
+        let mut times: Vec<i64> = Vec::new();
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            if let Some(et) = batch
+                .column(1)
+                .as_any()
+                .downcast_ref::<arrow::array::TimestampMicrosecondArray>()
+            {
+                times.extend(et.values().iter().filter(|&&t| t >= from));
+            }
+        }
+        times.sort_unstable();
+        let mut out: Vec<DateTime<Utc>> = Vec::new();
+        let mut last = from;
+        for &t in times
+            .iter()
+            .step_by(usize::try_from(n).unwrap_or(usize::MAX))
+            .skip(1)
+        {
+            if t > last {
+                out.extend(DateTime::from_timestamp_micros(t));
+                last = t;
+            }
+        }
+        Ok(out)
     }
 
     /// Deletes data files that no retained snapshot references.

@@ -292,3 +292,57 @@ async fn compaction_splits_deltas_at_segment_ends_and_late_events_still_count() 
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn segments_by_rows_cut_the_open_segment_into_runs_of_n_events() {
+    let kt = KeyType::Int;
+    // 100 events at distinct times, 20 keys, in two commits (the second partly late).
+    let events: Vec<Event> = (0..100)
+        .map(|i| event(kt, i % 20, (i * 37 % 100) * DAY, i % 31 == 0))
+        .collect();
+    let log = Log {
+        schema: test_schema(kt),
+        commits: vec![events[..60].to_vec(), events[60..].to_vec()],
+    };
+    let table = Table::create("memory://pruning/rows", log.schema.clone())
+        .await
+        .unwrap();
+    for c in &log.commits {
+        table
+            .commit(&[bazof_testkit::to_batch(&log.schema, c)])
+            .await
+            .unwrap();
+    }
+    assert_eq!(SegmentWidth::parse("rows:25"), Some(SegmentWidth::Rows(25)));
+    assert_eq!(SegmentWidth::parse("rows:0"), None);
+    let policy = CompactionPolicy {
+        segment: SegmentWidth::Rows(25),
+        ..CompactionPolicy::default()
+    };
+    table.compact(&policy).await.unwrap().unwrap();
+    assert_deltas_fit(&table).await;
+    let snap = table.snapshot(None).await.unwrap();
+    let bazof::AnySnapshot::V1(s) = snap.as_ref() else {
+        panic!("format 1 expected")
+    };
+    let rows: Vec<u64> = s
+        .segments
+        .iter()
+        .map(|g| g.deltas.iter().map(|d| d.rows).sum())
+        .collect();
+    assert_eq!(rows, [25, 25, 25, 25], "four segments of 25 events each");
+    for as_of in [
+        None,
+        Some(10 * DAY),
+        Some(25 * DAY),
+        Some(60 * DAY),
+        Some(99 * DAY),
+    ] {
+        let mut opts = ScanOptions::default();
+        if let Some(t) = as_of {
+            opts = opts.with_as_of(time(t));
+        }
+        let (got, _) = scan(&table, opts).await;
+        assert_eq!(got, want(&log, as_of, None, None), "as_of {as_of:?}");
+    }
+}

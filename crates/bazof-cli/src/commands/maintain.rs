@@ -10,8 +10,12 @@ use crate::timefmt::parse_timestamp;
 
 /// Runs one compaction commit and prints what it wrote.
 pub fn compact(a: CompactArgs) -> Result<()> {
-    let segment = SegmentWidth::parse(&a.segment)
-        .ok_or_else(|| fail!("--segment '{}': expected day, month or year", a.segment))?;
+    let segment = SegmentWidth::parse(&a.segment).ok_or_else(|| {
+        fail!(
+            "--segment '{}': expected day, month, year or rows:N",
+            a.segment
+        )
+    })?;
     let close_at = match &a.close_at {
         Some(s) => {
             Some(parse_timestamp(s).ok_or_else(|| fail!("--close-at '{s}' is not a timestamp"))?)
