@@ -275,19 +275,9 @@ impl Table {
             }
         }
         if !rewrite.is_empty() {
-            let opts = ScanOptions {
-                columns: Some(all_columns.clone()),
-                ..Default::default()
-            };
-            let plan = self
-                .plan_snapshot(
-                    &AnySnapshot::V1(working.clone()),
-                    &opts,
-                    Some(&rewrite),
-                    ScanMode::AllRows,
-                )
+            let stream = self
+                .all_rows(&working, &rewrite, all_columns.clone())
                 .await?;
-            let stream = self.execute(plan).await?;
             let new = NewFile {
                 kind: FileKind::Delta,
                 commit,
@@ -400,6 +390,28 @@ impl Table {
         Ok(Some(info))
     }
 
+    /// Every row of `files` (with the given value columns), merged in file order (SPEC §4).
+    async fn all_rows(
+        &self,
+        snap: &Snapshot,
+        files: &[DataFile],
+        columns: Vec<String>,
+    ) -> Result<crate::ScanStream> {
+        let opts = ScanOptions {
+            columns: Some(columns),
+            ..Default::default()
+        };
+        let plan = self
+            .plan_snapshot(
+                &AnySnapshot::V1(snap.clone()),
+                &opts,
+                Some(files),
+                ScanMode::AllRows,
+            )
+            .await?;
+        self.execute(plan).await
+    }
+
     /// `SegmentWidth::Rows(n)`: the event times that cut the events of the open segment
     /// (at or after `open_start`) into runs of `n`, read from the event-time column of
     /// the deltas that reach into it (memory: 8 bytes per such event).
@@ -415,19 +427,7 @@ impl Table {
             .filter(|f| open_start.is_none_or(|s| f.max_event_time.is_some_and(|m| m >= s)))
             .map(|f| (*f).clone())
             .collect();
-        let opts = ScanOptions {
-            columns: Some(Vec::new()),
-            ..Default::default()
-        };
-        let plan = self
-            .plan_snapshot(
-                &AnySnapshot::V1(snap.clone()),
-                &opts,
-                Some(&reaching),
-                ScanMode::AllRows,
-            )
-            .await?;
-        let mut stream = self.execute(plan).await?;
+        let mut stream = self.all_rows(snap, &reaching, Vec::new()).await?;
         let from = open_start.map_or(i64::MIN, |s| s.timestamp_micros());
         let mut times: Vec<i64> = Vec::new();
         while let Some(batch) = stream.next().await {

@@ -66,6 +66,18 @@ async fn scan(table: &Table, opts: ScanOptions) -> (Vec<Vec<Value>>, (u64, u64, 
     (rows, metrics.totals())
 }
 
+/// A new table at `location` holding `log`, one table commit per log commit.
+async fn table_of(location: &str, log: &Log) -> Table {
+    let table = Table::create(location, log.schema.clone()).await.unwrap();
+    for c in &log.commits {
+        table
+            .commit(&[bazof_testkit::to_batch(&log.schema, c)])
+            .await
+            .unwrap();
+    }
+    table
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_predicates_decode_only_the_pages_that_may_hold_their_keys() {
     for kt in [KeyType::String, KeyType::Int] {
@@ -82,18 +94,7 @@ async fn key_predicates_decode_only_the_pages_that_may_hold_their_keys() {
             schema: test_schema(kt),
             commits: vec![first, second],
         };
-        let table = Table::create(
-            &format!("memory://pruning/pages-{kt:?}"),
-            log.schema.clone(),
-        )
-        .await
-        .unwrap();
-        for c in &log.commits {
-            table
-                .commit(&[bazof_testkit::to_batch(&log.schema, c)])
-                .await
-                .unwrap();
-        }
+        let table = table_of(&format!("memory://pruning/pages-{kt:?}"), &log).await;
         let range = |lo: i64, hi: i64| KeyPredicate::Range {
             lower: Bound::Included(key(kt, lo)),
             upper: Bound::Included(key(kt, hi)),
@@ -304,15 +305,7 @@ async fn segments_by_rows_cut_the_open_segment_into_runs_of_n_events() {
         schema: test_schema(kt),
         commits: vec![events[..60].to_vec(), events[60..].to_vec()],
     };
-    let table = Table::create("memory://pruning/rows", log.schema.clone())
-        .await
-        .unwrap();
-    for c in &log.commits {
-        table
-            .commit(&[bazof_testkit::to_batch(&log.schema, c)])
-            .await
-            .unwrap();
-    }
+    let table = table_of("memory://pruning/rows", &log).await;
     assert_eq!(SegmentWidth::parse("rows:25"), Some(SegmentWidth::Rows(25)));
     assert_eq!(SegmentWidth::parse("rows:0"), None);
     let policy = CompactionPolicy {
