@@ -1,4 +1,4 @@
-//! SPEC §6: scan planning: which data files and row groups a scan reads, and why
+//! SPEC §6: scan planning: which data files, row groups and pages a scan reads, and why
 //! the others are skipped. Planning never changes a result, only the work.
 
 use std::sync::Arc;
@@ -36,7 +36,7 @@ pub struct ScanOptions {
     pub snapshot: Option<Commit>,
     /// User columns to return, in this order (default: key, event time, values).
     pub columns: Option<Vec<String>>,
-    /// Only keys satisfying this predicate (prunes files and row groups).
+    /// Only keys satisfying this predicate (prunes files, row groups and pages).
     pub key_predicate: Option<KeyPredicate>,
     /// Rows per output batch.
     pub batch_size: usize,

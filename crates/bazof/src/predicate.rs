@@ -7,7 +7,7 @@ use arrow::array::{Array, ArrayRef, BooleanArray, Int64Array, StringArray};
 use crate::snapshot::KeyValue;
 
 /// A predicate on the key column. It commutes with resolution (all events of a key
-/// share its key), so it may prune files, row groups and rows before resolution.
+/// share its key), so it may prune files, row groups, pages and rows before resolution.
 #[derive(Debug, Clone, PartialEq)]
 pub enum KeyPredicate {
     /// `key == v`

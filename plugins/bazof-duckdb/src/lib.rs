@@ -9,7 +9,7 @@
 //! SELECT * FROM bazof_scan('s3://bucket/prices', TIMESTAMP '2024-03-15 14:30:00');
 //! -- named forms; as_of also takes TIMESTAMPTZ, DATE or an ISO-8601 string
 //! SELECT * FROM bazof_scan('data/prices', as_of => '2024-03-15T14:30:00Z', snapshot => 3);
-//! -- key pruning (files and row groups are skipped by key statistics)
+//! -- key pruning (files, row groups and pages are skipped by key statistics)
 //! SELECT * FROM bazof_scan('data/prices', keys => ['AAPL', 'MSFT']);
 //! -- the commits, to choose a snapshot
 //! SELECT * FROM bazof_log('data/prices');
