@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{ok, test_data};
+use common::{ok, run, test_data, tree};
 
 #[test]
 fn compact_then_vacuum_keeps_every_answer() {
@@ -58,11 +58,26 @@ fn compact_then_vacuum_keeps_every_answer() {
         "info shows the bases after compaction:\n{info}"
     );
 
+    // Segments by event count: a bad width is a usage error that leaves the table as it was.
+    let before = tree(dir.path());
+    let (code, _, err) = run(&["compact", t, "--segment", "rows:0"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("rows:N"), "{err}");
+    assert_eq!(
+        tree(dir.path()),
+        before,
+        "a refused compaction wrote nothing"
+    );
+    let out = ok(&["compact", t, "--segment", "rows:1"]);
+    assert!(out.starts_with("commit 4: compacted"), "{out}");
+    assert_eq!(answers("4"), s2, "a row-count compaction changed an answer");
+    assert_eq!(answers("3"), s2);
+
     let dry = ok(&["vacuum", t, "--retain-hours", "0", "--dry-run"]);
     assert!(dry.contains("would delete 2 file(s)"), "{dry}");
     let out = ok(&["vacuum", t, "--retain-hours", "0"]);
     assert!(out.contains("deleted 2 file(s)"), "{out}");
-    assert_eq!(answers("3"), s2, "vacuum changed the latest answers");
+    assert_eq!(answers("4"), s2, "vacuum changed the latest answers");
     assert_eq!(
         ok(&["compact", t]).trim(),
         format!("nothing to compact in {t}")
