@@ -80,7 +80,7 @@ impl SegmentWidth {
 /// (see `benches/RESULTS.md`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompactionPolicy {
-    /// Segments close at the starts of these periods (event time).
+    /// Where segments close: at calendar period starts of event time, or every `n` events.
     pub segment: SegmentWidth,
     /// A segment's deltas are merged into one sorted run once it has more than this many.
     pub max_deltas: usize,
@@ -112,7 +112,7 @@ pub struct CompactionInfo {
     /// Base files written.
     pub bases_written: usize,
     /// Delta files rewritten: split at segment ends or merged into sorted runs.
-    pub deltas_merged: usize,
+    pub deltas_rewritten: usize,
     /// Files written.
     pub files_added: Vec<String>,
 }
@@ -238,7 +238,7 @@ impl Table {
         let mut info = CompactionInfo {
             commit,
             bases_written: 0,
-            deltas_merged: 0,
+            deltas_rewritten: 0,
             files_added: Vec::new(),
         };
         let all_columns: Vec<String> = s.schema.column_names().map(String::from).collect();
@@ -297,7 +297,7 @@ impl Table {
                 &bounds,
             )
             .await?;
-            info.deltas_merged += rewrite.len();
+            info.deltas_rewritten += rewrite.len();
             for (g, files) in working.segments.iter_mut().zip(written) {
                 info.files_added
                     .extend(files.iter().map(|f| f.path.clone()));

@@ -253,7 +253,7 @@ fn new_path(new: &NewFile) -> String {
 
 /// A sequence of data files being written from sorted batches, each of at most
 /// `max_rows` rows, uploading as it goes (bounded memory).
-pub(crate) struct FileSink<'t> {
+struct FileSink<'t> {
     table: &'t Table,
     schema: &'t TableSchema,
     new: NewFile,
@@ -263,12 +263,7 @@ pub(crate) struct FileSink<'t> {
 }
 
 impl<'t> FileSink<'t> {
-    pub(crate) fn new(
-        table: &'t Table,
-        schema: &'t TableSchema,
-        new: NewFile,
-        max_rows: usize,
-    ) -> Self {
+    fn new(table: &'t Table, schema: &'t TableSchema, new: NewFile, max_rows: usize) -> Self {
         Self {
             table,
             schema,
@@ -339,16 +334,12 @@ fn to_file_schema(table: &Table, schema: &TableSchema, batch: RecordBatch) -> Re
 pub(crate) async fn write_stream(
     table: &Table,
     schema: &TableSchema,
-    mut batches: impl futures::Stream<Item = Result<RecordBatch>> + Unpin,
+    batches: impl futures::Stream<Item = Result<RecordBatch>> + Unpin,
     new: NewFile,
     max_rows: usize,
 ) -> Result<Vec<DataFile>> {
-    use futures::StreamExt;
-    let mut sink = FileSink::new(table, schema, new, max_rows);
-    while let Some(batch) = batches.next().await {
-        sink.write(&to_file_schema(table, schema, batch?)?).await?;
-    }
-    sink.finish().await
+    let mut parts = write_partitioned(table, schema, batches, new, max_rows, &[]).await?;
+    Ok(parts.pop().unwrap_or_default())
 }
 
 /// Like [`write_stream`], but routes every row by its event time into one sequence of
@@ -370,6 +361,10 @@ pub(crate) async fn write_partitioned(
     let et_index = 1;
     while let Some(batch) = batches.next().await {
         let batch = to_file_schema(table, schema, batch?)?;
+        if bounds.is_empty() {
+            sinks[0].write(&batch).await?;
+            continue;
+        }
         let Some(et) = batch
             .column(et_index)
             .as_any()

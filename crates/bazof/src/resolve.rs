@@ -97,9 +97,14 @@ impl Cursor {
     }
 
     fn cmp_key(&self, other: &Cursor) -> Ordering {
+        self.cmp_key_at(self.row, other)
+    }
+
+    /// Compares the key of row `a` of the current batch with `other`'s current key.
+    fn cmp_key_at(&self, a: usize, other: &Cursor) -> Ordering {
         match (&self.keys, &other.keys) {
-            (KeyCol::Str(a), KeyCol::Str(b)) => a.value(self.row).cmp(b.value(other.row)),
-            (KeyCol::Int(a), KeyCol::Int(b)) => a.value(self.row).cmp(&b.value(other.row)),
+            (KeyCol::Str(x), KeyCol::Str(y)) => x.value(a).cmp(y.value(other.row)),
+            (KeyCol::Int(x), KeyCol::Int(y)) => x.value(a).cmp(&y.value(other.row)),
             _ => Ordering::Equal,
         }
     }
@@ -109,15 +114,6 @@ impl Cursor {
         match &self.keys {
             KeyCol::Str(k) => k.value(a) == k.value(b),
             KeyCol::Int(k) => k.value(a) == k.value(b),
-        }
-    }
-
-    /// Whether row `a` of the current batch has a smaller key than `other`'s current row.
-    fn key_below(&self, a: usize, other: &Cursor) -> bool {
-        match (&self.keys, &other.keys) {
-            (KeyCol::Str(x), KeyCol::Str(y)) => x.value(a) < y.value(other.row),
-            (KeyCol::Int(x), KeyCol::Int(y)) => x.value(a) < y.value(other.row),
-            _ => false,
         }
     }
 
@@ -339,7 +335,7 @@ impl Merger {
                 let (mut lo, mut hi) = (c.row, last);
                 while lo < hi {
                     let mid = lo + (hi - lo) / 2;
-                    if c.key_below(mid, other) {
+                    if c.cmp_key_at(mid, other) == Ordering::Less {
                         lo = mid + 1;
                     } else {
                         hi = mid;

@@ -202,7 +202,7 @@ async fn compaction_splits_deltas_at_segment_ends_and_late_events_still_count() 
     let info = table.compact(&policy).await.unwrap().unwrap();
     prefix.push((info.commit, 3));
     assert_eq!(
-        info.deltas_merged, 3,
+        info.deltas_rewritten, 3,
         "all three deltas straddle a month start"
     );
     assert_deltas_fit(&table).await;

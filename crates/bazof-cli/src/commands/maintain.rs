@@ -32,11 +32,11 @@ pub fn compact(a: CompactArgs) -> Result<()> {
     let table = block_on(Table::open(&a.table))?;
     match block_on(table.compact(&policy))? {
         Some(info) => println!(
-            "commit {}: compacted {} (bases written: {}, deltas merged: {}, files written: {})",
+            "commit {}: compacted {} (bases written: {}, deltas rewritten: {}, files written: {})",
             info.commit,
             a.table,
             info.bases_written,
-            info.deltas_merged,
+            info.deltas_rewritten,
             info.files_added.len()
         ),
         None => println!("nothing to compact in {}", a.table),
