@@ -8,7 +8,7 @@ use crate::snapshot::KeyValue;
 
 /// A predicate on the key column. It commutes with resolution (all events of a key
 /// share its key), so it may prune files, row groups, pages and rows before resolution.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum KeyPredicate {
     /// `key == v`
     Eq(KeyValue),

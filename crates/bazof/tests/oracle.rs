@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use bazof::scan::tasks::ScanTask;
 use bazof::{DiffOptions, HistoryOptions, KeyPredicate, Point, Table};
 use bazof_testkit::conformance::{run, DiffQuery, Door, HistoryQuery, Query, Suite};
 use bazof_testkit::{batch_rows, Log, Value};
@@ -21,11 +22,34 @@ impl Door for Core {
         let n = self.tables.fetch_add(1, Ordering::Relaxed);
         format!("memory://oracle/t{n}")
     }
+    /// One merge, and 2 and 5 key-range tasks (SPEC §6.5), must agree; also each
+    /// range planned again from its serialised task.
     fn scan(&mut self, location: &str, _log: &Log, q: &Query) -> Vec<Vec<Value>> {
         self.runtime.block_on(async {
             let table = Table::open(location).await.unwrap();
-            let stream = table.scan(q.options().with_batch_size(3)).await.unwrap();
-            batch_rows(&stream.collect_batches().await.unwrap())
+            let mut answers = Vec::new();
+            for tasks in [1, 2, 5] {
+                let opts = q.options().with_batch_size(3).with_tasks(tasks);
+                let stream = table.scan(opts).await.unwrap();
+                answers.push(batch_rows(&stream.collect_batches().await.unwrap()));
+            }
+            let plan = table.plan(&q.options().with_batch_size(3)).await.unwrap();
+            let mut shipped = Vec::new();
+            for part in plan.split(5) {
+                let json = serde_json::to_string(&part.task(location)).unwrap();
+                let task: ScanTask = serde_json::from_str(&json).unwrap();
+                let plan = table.plan_task(&task).await.unwrap();
+                let stream = table.execute(plan).await.unwrap();
+                shipped.extend(batch_rows(&stream.collect_batches().await.unwrap()));
+            }
+            answers.push(shipped);
+            for (i, a) in answers.iter().enumerate().skip(1) {
+                assert_eq!(
+                    a, &answers[0],
+                    "answer {i} (2, 5 tasks, shipped tasks) vs one merge"
+                );
+            }
+            answers.swap_remove(0)
         })
     }
     fn history(&mut self, location: &str, _log: &Log, q: &HistoryQuery) -> Option<Vec<Vec<Value>>> {

@@ -136,12 +136,33 @@ async fn key_predicates_decode_only_the_pages_that_may_hold_their_keys() {
             }
         }
         // Without a predicate nothing is skipped, and the answer is the oracle's too.
-        let (all, MetricTotals { rows_decoded, .. }) = scan(&table, ScanOptions::default()).await;
+        let total = log.commits.iter().map(Vec::len).sum::<usize>() as u64;
+        let one = ScanOptions::default().with_tasks(1);
+        let (all, MetricTotals { rows_decoded, .. }) = scan(&table, one).await;
         assert_eq!(all, want(&log, None, None, None));
-        assert_eq!(
-            rows_decoded as usize,
-            log.commits.iter().map(Vec::len).sum::<usize>()
-        );
+        assert_eq!(rows_decoded, total);
+        // Key-range tasks (SPEC §6.5) give the same answer; ranges meet inside a page,
+        // so at most one page per file and boundary is decoded twice.
+        for tasks in [2u64, 3, 8] {
+            let opts = ScanOptions::default().with_tasks(tasks as usize);
+            let plan = table.plan(&opts).await.unwrap();
+            let parts = plan.split(tasks as usize);
+            assert!(parts.len() > 1, "{kt:?}: {tasks} tasks split the plan");
+            let (got, MetricTotals { rows_decoded, .. }) = scan(&table, opts).await;
+            assert_eq!(got, all, "{kt:?}: {tasks} tasks");
+            let bound =
+                total + (parts.len() as u64 - 1) * plan.files.len() as u64 * PAGE_ROWS as u64;
+            assert!(
+                rows_decoded <= bound,
+                "{kt:?}: {tasks} tasks decoded {rows_decoded} rows, at most {bound} expected"
+            );
+            // Each range reads only row groups and pages its keys may be in.
+            let per_part: Vec<usize> = parts.iter().map(|p| p.row_groups_read()).collect();
+            assert!(
+                per_part.iter().all(|&n| n < plan.row_groups_read()) || plan.row_groups_read() == 1,
+                "{per_part:?}"
+            );
+        }
     }
 }
 

@@ -57,7 +57,7 @@ fn named(names: &[&str]) -> Option<Vec<(String, LogicalTypeHandle)>> {
     )
 }
 
-/// `bazof_history(path [, snapshot => N, from => T, to => T, keys => [...]])`: one row
+/// `bazof_history(path [, snapshot => N, from_time => T, to_time => T, keys => [...]])`: one row
 /// per version of each key with `valid_from` and `valid_to`.
 pub struct BazofHistory;
 
@@ -71,11 +71,12 @@ impl VTab for BazofHistory {
         if let Some(v) = bind.get_named_parameter("snapshot") {
             options.snapshot = in_function(F, params::snapshot(&v))?;
         }
-        if let Some(v) = bind.get_named_parameter("from") {
-            options.from = in_function(F, params::time("from", &v))?;
+        // Not `from`/`to`: FROM is reserved in SQL and would need quoting.
+        if let Some(v) = bind.get_named_parameter("from_time") {
+            options.from = in_function(F, params::time("from_time", &v))?;
         }
-        if let Some(v) = bind.get_named_parameter("to") {
-            options.to = in_function(F, params::time("to", &v))?;
+        if let Some(v) = bind.get_named_parameter("to_time") {
+            options.to = in_function(F, params::time("to_time", &v))?;
         }
         let (table, schema) = open(F, bind, options.snapshot)?;
         if let Some(v) = bind.get_named_parameter("keys") {
@@ -105,7 +106,7 @@ impl VTab for BazofHistory {
     }
 
     fn named_parameters() -> Option<Vec<(String, LogicalTypeHandle)>> {
-        named(&["snapshot", "from", "to", "keys"])
+        named(&["snapshot", "from_time", "to_time", "keys"])
     }
 }
 

@@ -105,10 +105,10 @@ impl Door for DuckDb {
             args.push(format!("snapshot => {s}"));
         }
         if let Some(t) = q.from {
-            args.push(format!("\"from\" => TIMESTAMPTZ '{}'", format_time(t)));
+            args.push(format!("from_time => TIMESTAMPTZ '{}'", format_time(t)));
         }
         if let Some(t) = q.to {
-            args.push(format!("\"to\" => '{}'", format_time(t)));
+            args.push(format!("to_time => '{}'", format_time(t)));
         }
         if let Some(keys) = &q.keys {
             args.push(keys_arg(keys));

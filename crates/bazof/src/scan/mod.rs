@@ -1,12 +1,14 @@
 //! SPEC §5–6: the scan pipeline. [`plan`] chooses files, row groups and pages;
-//! `read` decodes each file into the merge layout; `merge` resolves keys in one
-//! streaming k-way merge; [`metrics`] counts what was read. This module executes a
-//! plan as a stream of Arrow record batches.
+//! [`tasks`] splits a plan into independent key ranges; `read` decodes each file into
+//! the merge layout; `merge` resolves keys in one streaming k-way merge per range;
+//! [`metrics`] counts what was read. This module executes a plan as a stream of Arrow
+//! record batches in key order.
 
 pub(crate) mod merge;
 pub mod metrics;
 pub mod plan;
 pub(crate) mod read;
+pub mod tasks;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -91,10 +93,49 @@ impl Table {
         self.execute(plan).await
     }
 
-    /// Executes a plan made by [`Table::plan`].
+    /// Executes a plan made by [`Table::plan`]: one merge, or, when the plan splits
+    /// into several key ranges ([`ScanPlan::split`]), one merge per range running in
+    /// parallel on the runtime, their outputs concatenated in key order.
     pub async fn execute(&self, plan: ScanPlan) -> Result<ScanStream> {
         let metrics = Arc::new(ScanMetrics::default());
-        let merge = merge_schema(&plan);
+        let tasks = plan.options.tasks.unwrap_or_else(tasks::default_tasks);
+        let parts = plan.split(tasks);
+        let handle = tokio::runtime::Handle::try_current();
+        let (out_schema, inner) = match (parts.len(), handle) {
+            (2.., Ok(handle)) => {
+                let mut outputs = Vec::with_capacity(parts.len());
+                let mut schema = plan.output_schema.clone();
+                for part in parts {
+                    let (merger, s) = self.merger(&part, &metrics).await?;
+                    schema = s;
+                    outputs.push(tasks::run_ahead(&handle, merger));
+                }
+                (schema, futures::stream::iter(outputs).flatten().boxed())
+            }
+            _ => {
+                let (merger, schema) = self.merger(&plan, &metrics).await?;
+                let inner = futures::stream::try_unfold(merger, |mut m| async move {
+                    Ok(m.next_batch().await?.map(|b| (b, m)))
+                })
+                .boxed();
+                (schema, inner)
+            }
+        };
+        Ok(ScanStream {
+            schema: out_schema,
+            plan: Arc::new(plan),
+            metrics,
+            inner,
+        })
+    }
+
+    /// The merge of one plan (or one key range of it) over its opened files.
+    async fn merger(
+        &self,
+        plan: &ScanPlan,
+        metrics: &Arc<ScanMetrics>,
+    ) -> Result<(Merger, SchemaRef)> {
+        let merge = merge_schema(plan);
         let (output, out_schema) = match plan.mode {
             ScanMode::Resolve => {
                 let mut output = Vec::new();
@@ -113,7 +154,7 @@ impl Table {
         };
         let mut sources = Vec::with_capacity(plan.files.len());
         for f in &plan.files {
-            sources.push(prefetch(open_source(self, &plan, f, &metrics).await?));
+            sources.push(prefetch(open_source(self, plan, f, metrics).await?));
         }
         let merger = Merger::new(
             self.location().to_string(),
@@ -124,15 +165,6 @@ impl Table {
             plan.options.limit,
             plan.mode,
         );
-        let inner = futures::stream::try_unfold(merger, |mut m| async move {
-            Ok(m.next_batch().await?.map(|b| (b, m)))
-        })
-        .boxed();
-        Ok(ScanStream {
-            schema: out_schema,
-            plan: Arc::new(plan),
-            metrics,
-            inner,
-        })
+        Ok((merger, out_schema))
     }
 }

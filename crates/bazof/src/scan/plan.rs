@@ -40,6 +40,8 @@ pub struct ScanOptions {
     pub batch_size: usize,
     /// Stop after this many rows (in key order).
     pub limit: Option<usize>,
+    /// Key-range tasks to run in parallel (default: one per core; 1 = one merge).
+    pub tasks: Option<usize>,
 }
 
 /// What a scan's merge emits.
@@ -64,6 +66,7 @@ impl Default for ScanOptions {
             key_predicate: None,
             batch_size: DEFAULT_BATCH_SIZE,
             limit: None,
+            tasks: None,
         }
     }
 }
@@ -103,6 +106,12 @@ impl ScanOptions {
     #[must_use]
     pub fn with_limit(mut self, n: usize) -> Self {
         self.limit = Some(n);
+        self
+    }
+    /// Sets how many key-range tasks may run in parallel (1: a single merge).
+    #[must_use]
+    pub fn with_tasks(mut self, n: usize) -> Self {
+        self.tasks = Some(n.max(1));
         self
     }
 }
@@ -343,12 +352,17 @@ impl Table {
             }
         };
         let key_index = 0;
+        // The page index is worth its extra read when keys can prune pages, or when the
+        // scan splits into key ranges (ranges then meet inside a page, not a row group).
+        let splits = mode == ScanMode::Resolve
+            && options.limit.is_none()
+            && options.tasks.unwrap_or_else(super::tasks::default_tasks) > 1;
+        let page_index = options.key_predicate.is_some() || splits;
         let planned = try_join_all(chosen.into_iter().map(
             |(path, kind, rows, bytes, precedence)| {
                 let pred = options.key_predicate.clone();
                 async move {
-                    // The page index is only worth its extra read when keys can prune pages.
-                    let metadata = self.load_metadata(&path, bytes, pred.is_some()).await?;
+                    let metadata = self.load_metadata(&path, bytes, page_index).await?;
                     let total = metadata.metadata().num_row_groups();
                     let row_groups: Vec<usize> = (0..total)
                         .filter(|&i| match &pred {
@@ -482,7 +496,7 @@ fn check_predicate_type(table: &Table, schema: &TableSchema, p: &KeyPredicate) -
 }
 
 /// Whether row group `rg` may hold keys matching `p`, from its Parquet statistics.
-fn row_group_may_match(
+pub(crate) fn row_group_may_match(
     meta: &ArrowReaderMetadata,
     rg: usize,
     key_col: usize,
@@ -515,7 +529,10 @@ fn row_group_may_match(
 }
 
 /// The key range of page `page` of a column index (None: unknown, the page may match).
-fn page_key_range(index: &ColumnIndexMetaData, page: usize) -> Option<(KeyValue, KeyValue)> {
+pub(crate) fn page_key_range(
+    index: &ColumnIndexMetaData,
+    page: usize,
+) -> Option<(KeyValue, KeyValue)> {
     match index {
         ColumnIndexMetaData::BYTE_ARRAY(ix) => {
             let lo = std::str::from_utf8(ix.min_value(page)?).ok()?;
@@ -533,7 +550,7 @@ fn page_key_range(index: &ColumnIndexMetaData, page: usize) -> Option<(KeyValue,
 /// SPEC §6.3, pages: the rows of the chosen row groups whose key-column pages may hold
 /// keys matching `p`, from the page index. `None` when the file has no page index or
 /// nothing would be skipped.
-fn page_selection(
+pub(crate) fn page_selection(
     meta: &ArrowReaderMetadata,
     row_groups: &[usize],
     key_col: usize,
