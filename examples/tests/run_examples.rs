@@ -31,3 +31,11 @@ mod duckdb_point_in_time;
 fn duckdb_point_in_time() {
     duckdb_point_in_time::main().unwrap();
 }
+
+#[path = "../polars_point_in_time.rs"]
+mod polars_point_in_time;
+
+#[test]
+fn polars_point_in_time() {
+    polars_point_in_time::main().unwrap();
+}
