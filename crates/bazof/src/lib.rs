@@ -35,6 +35,7 @@
 #![warn(missing_docs)]
 
 pub mod blocking;
+mod check;
 mod commit;
 mod compact;
 mod data_file;
@@ -52,6 +53,7 @@ pub mod table;
 /// A commit number (1, 2, 3, ...); snapshot `s{n}.json` describes the table after commit `n`.
 pub type Commit = u64;
 
+pub use check::{CheckProblem, CheckReport, ExpiredSnapshot};
 pub use commit::{CommitInfo, CommitWriter, DEFAULT_RUN_ROWS};
 pub use compact::{CompactionInfo, CompactionPolicy, SegmentWidth, VacuumOptions, VacuumReport};
 pub use data_file::{PAGE_ROWS, ROW_GROUP_ROWS};
