@@ -46,7 +46,7 @@ Examples:
     /// One line per commit: number, commit time, rows added, files added, event-time range.
     #[command(after_help = "Example:\n  bazof log ./prices")]
     Log(TableArg),
-    /// Validate every snapshot and every referenced data file; exit 1 on any problem.
+    /// Validate the snapshots vacuum retained and every data file they reference; exit 1 on any problem.
     #[command(after_help = "Example:\n  bazof check ./prices")]
     Check(TableArg),
     /// Compact in one atomic commit: close segments, write bases, merge deltas. Answers never change.
@@ -85,12 +85,15 @@ pub struct CompactArgs {
     pub close_at: Option<String>,
 }
 
+/// The largest `--retain-hours` (about 114,000 years): the cutoff stays a valid timestamp.
+pub const MAX_RETAIN_HOURS: i64 = 1_000_000_000;
+
 #[derive(Debug, Args)]
 pub struct VacuumArgs {
     /// Table location: a path or a URL.
     pub table: String,
-    /// Keep snapshots (and unreferenced files) younger than this many hours.
-    #[arg(long, default_value_t = 168)]
+    /// Keep snapshots (and unreferenced files) younger than this many hours (0 to 1000000000).
+    #[arg(long, default_value_t = 168, allow_negative_numbers = true)]
     pub retain_hours: i64,
     /// List what would be deleted, delete nothing.
     #[arg(long)]
@@ -171,8 +174,9 @@ pub struct ScanArgs {
     /// Columns to print, comma-separated [default: key, event time, values].
     #[arg(long, value_name = "a,b", value_delimiter = ',')]
     pub columns: Option<Vec<String>>,
-    /// Only these keys (repeatable).
-    #[arg(long, value_name = "K", num_args = 1.., action = clap::ArgAction::Append)]
+    /// Only these keys (repeatable; negative Int keys as --key -5, a String key that
+    /// starts with '-' as --key=-k).
+    #[arg(long, value_name = "K", num_args = 1.., action = clap::ArgAction::Append, allow_negative_numbers = true)]
     pub key: Vec<String>,
     /// At most N rows (in key order).
     #[arg(long, value_name = "N")]
