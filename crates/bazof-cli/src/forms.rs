@@ -35,7 +35,30 @@ pub fn exact_float(s: &str) -> Option<f64> {
         return None;
     }
     let x: f64 = s.parse().ok()?;
-    (x.is_finite() && decimal(s)? == decimal(&format!("{x:?}"))?).then_some(x)
+    if !x.is_finite() {
+        return None;
+    }
+    // Fast path: a decimal of at most 15 significant digits in the normal range is what the
+    // nearest float prints back as (DBL_DIG); only longer ones need the comparison.
+    let digits = significant_digits(s);
+    if digits == 0 || (digits <= 15 && (1e-300..1e300).contains(&x.abs())) {
+        return Some(x);
+    }
+    (decimal(s)? == decimal(&format!("{x:?}"))?).then_some(x)
+}
+
+/// Digits from the first non-zero one to the last non-zero one of the mantissa.
+fn significant_digits(s: &str) -> usize {
+    let mantissa = s.split(['e', 'E']).next().unwrap_or(s);
+    let digits = mantissa.bytes().filter(u8::is_ascii_digit);
+    let (mut first, mut last) = (None, 0);
+    for (i, d) in digits.enumerate() {
+        if d != b'0' {
+            first.get_or_insert(i);
+            last = i;
+        }
+    }
+    first.map_or(0, |f| last - f + 1)
 }
 
 fn float_form(s: &str) -> bool {
@@ -103,7 +126,20 @@ pub fn boolean_form(s: &str) -> Option<bool> {
 
 /// A date written `YYYY-MM-DD` exactly as a scan prints it.
 pub fn date_form(s: &str) -> Option<chrono::NaiveDate> {
-    parse_date(s).filter(|d| d.format("%Y-%m-%d").to_string() == s)
+    let b = s.as_bytes();
+    let shape = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    if shape {
+        parse_date(s)
+    } else {
+        None
+    }
 }
 
 /// A timestamp in an accepted form, without surrounding spaces, within microseconds (what
