@@ -466,6 +466,10 @@ struct Case {
     args: ImportArgs,
     /// `Err(fragments of the message)` or the rows by key (CSV text of the key).
     expect: Result<Table, Vec<String>>,
+    /// After a good import, import again into the now existing table: 0 no, 1 the same
+    /// file (the types of the table must take every value back unchanged), 2 the same file
+    /// with an unterminated quote appended (refused, the table byte for byte unchanged).
+    again: usize,
 }
 
 fn make_case(r: &mut Rng, path: &Path, table: &str) -> Case {
@@ -663,7 +667,17 @@ fn make_case(r: &mut Rng, path: &Path, table: &str) -> Case {
         no_header: false,
         run_rows: r.chance(0.2).then(|| 1 + r.below(5)),
     };
-    Case { csv, args, expect }
+    let again = match r.below(6) {
+        4 => 1,
+        5 => 2,
+        _ => 0,
+    };
+    Case {
+        csv,
+        args,
+        expect,
+        again,
+    }
 }
 
 fn scan_to(table: &str, format: Format, out: &Path) {
@@ -682,11 +696,10 @@ fn scan_to(table: &str, format: Format, out: &Path) {
     .unwrap_or_else(|e| panic!("scan {table}: {e}"));
 }
 
-/// Runs one case; `Err` describes the mismatch.
-fn check_case(case: &Case, dir: &Path) -> Result<&'static str, String> {
-    let table = &case.args.table;
-    let got = import(ImportArgs {
-        files: case.args.files.clone(),
+/// The arguments of the case's import, for these files.
+fn import_args(case: &Case, files: Vec<PathBuf>) -> ImportArgs {
+    ImportArgs {
+        files,
         key: case.args.key.clone(),
         event_time: case.args.event_time.clone(),
         schema: case.args.schema.clone(),
@@ -694,9 +707,32 @@ fn check_case(case: &Case, dir: &Path) -> Result<&'static str, String> {
         run_rows: case.args.run_rows,
         deleted: None,
         no_header: false,
-        table: table.clone(),
-    });
-    let (names, rows) = match (&case.expect, got) {
+        table: case.args.table.clone(),
+    }
+}
+
+/// Every file under `dir` with its bytes.
+fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).expect("read"));
+            }
+        }
+    }
+    out
+}
+
+/// Runs one case; `Err` describes the mismatch.
+fn check_case(case: &Case, dir: &Path) -> Result<&'static str, String> {
+    let table = &case.args.table;
+    let got = import(import_args(case, case.args.files.clone()));
+    let expect = match (&case.expect, got) {
         (Err(want), Err(e)) => {
             let msg = e.to_string();
             if let Some(w) = want.iter().find(|w| !msg.contains(w.as_str())) {
@@ -711,6 +747,42 @@ fn check_case(case: &Case, dir: &Path) -> Result<&'static str, String> {
         (Ok(_), Err(e)) => return Err(format!("refused: {e}")),
         (Ok(expect), Ok(_)) => expect,
     };
+    check_scans(table, expect, dir)?;
+    match case.again {
+        1 => {
+            import(import_args(case, case.args.files.clone()))
+                .map_err(|e| format!("the same file again into the table: {e}"))?;
+            check_scans(table, expect, dir)?;
+            Ok("imported twice")
+        }
+        2 => {
+            let mut bad = case.csv.clone();
+            let line = 1 + bad.iter().filter(|&&b| b == b'\n').count();
+            bad.extend_from_slice(b"\"never closed");
+            let path = dir.join("bad.csv");
+            std::fs::write(&path, &bad).map_err(|e| e.to_string())?;
+            let before = tree(Path::new(table));
+            let want = format!("line {line}, column 1: unterminated quoted field");
+            match import(import_args(case, vec![path])) {
+                Ok(s) => return Err(format!("an unterminated quote imported: {s}")),
+                Err(e) if !e.to_string().contains(&want) => {
+                    return Err(format!("want '{want}', got: {e}"))
+                }
+                Err(_) => {}
+            }
+            if before != tree(Path::new(table)) {
+                return Err("a refused import changed the table".into());
+            }
+            check_scans(table, expect, dir)?;
+            Ok("imported, then refused")
+        }
+        _ => Ok("imported"),
+    }
+}
+
+/// Scans the table as CSV and as JSON and compares every value with `expect`.
+fn check_scans(table: &str, expect: &Table, dir: &Path) -> Result<(), String> {
+    let (names, rows) = expect;
     let csv_out = dir.join("out.csv");
     scan_to(table, Format::Csv, &csv_out);
     let mut rdr = csv::ReaderBuilder::new()
@@ -725,7 +797,7 @@ fn check_case(case: &Case, dir: &Path) -> Result<&'static str, String> {
         .iter()
         .map(String::from)
         .collect();
-    if &header != names {
+    if header != *names {
         return Err(format!("CSV header {header:?}, want {names:?}"));
     }
     let mut n = 0;
@@ -780,7 +852,7 @@ fn check_case(case: &Case, dir: &Path) -> Result<&'static str, String> {
     if n != rows.len() {
         return Err(format!("JSON: {n} rows, want {}", rows.len()));
     }
-    Ok("imported")
+    Ok(())
 }
 
 fn cases() -> usize {
@@ -832,10 +904,12 @@ fn run_part(part: u64) {
         start.elapsed().as_secs_f64()
     );
     // Both outcomes must occur, or the generator has drifted.
-    assert!(
-        outcomes.get("imported").copied().unwrap_or(0) > n / 2,
-        "{outcomes:?}"
-    );
+    let imported: usize = outcomes
+        .iter()
+        .filter(|(k, _)| k.starts_with("imported"))
+        .map(|(_, v)| v)
+        .sum();
+    assert!(imported > n / 2, "{outcomes:?}");
     assert!(
         n < 40 || outcomes.get("refused").copied().unwrap_or(0) > 0,
         "{outcomes:?}"
