@@ -17,13 +17,14 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 pub fn print_report(out: &mut dyn Write, r: &CheckReport) -> std::io::Result<()> {
     if !r.expired.is_empty() {
         let commits: Vec<String> = r.expired.iter().map(|e| e.commit.to_string()).collect();
-        let gone: usize = r.expired.iter().map(|e| e.missing_files.len()).sum();
+        let gone: std::collections::BTreeSet<&String> =
+            r.expired.iter().flat_map(|e| &e.missing_files).collect();
         writeln!(
             out,
             "note: {} expired ({}): vacuum removed {} they reference; time travel to them fails",
             plural(r.expired.len(), "snapshot", "snapshots"),
             commits.join(", "),
-            plural(gone, "data file", "data files"),
+            plural(gone.len(), "data file", "data files"),
         )?;
     }
     if !r.unreferenced.is_empty() {
