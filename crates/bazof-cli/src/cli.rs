@@ -29,7 +29,10 @@ Examples:
   bazof import ./t raw.csv --no-header --schema 'key:string,event_time:datetime,v:int'
 
 Timestamps: RFC 3339 (with Z or an offset) or YYYY-MM-DD[ HH:MM:SS[.fff]] (read as UTC).
-Types for --schema: string, int, float, boolean, datetime, date.")]
+Types for --schema: string, int, float, boolean, datetime, date.
+Inferred types keep every value as written: 007, +7 and ' 7' are not Ints, so such a column
+(or key) is a String; a later row that breaks the type inferred from the first 10,000 rows
+is refused with its line. Empty fields are null; other text is kept byte for byte.")]
     Import(ImportArgs),
     /// Print the table as of an event time (--as-of) and/or a commit (--snapshot).
     #[command(after_help = "\
