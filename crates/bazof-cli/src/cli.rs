@@ -29,7 +29,10 @@ Examples:
   bazof import ./t raw.csv --no-header --schema 'key:string,event_time:datetime,v:int'
 
 Timestamps: RFC 3339 (with Z or an offset) or YYYY-MM-DD[ HH:MM:SS[.fff]] (read as UTC).
-Types for --schema: string, int, float, boolean, datetime, date.")]
+Types for --schema: string, int, float, boolean, datetime, date.
+Inferred types keep every value as written: 007, +7 and ' 7' are not Ints, so such a column
+(or key) is a String; a later row that breaks the type inferred from the first 10,000 rows
+is refused with its line. Empty fields are null; other text is kept byte for byte.")]
     Import(ImportArgs),
     /// Print the table as of an event time (--as-of) and/or a commit (--snapshot).
     #[command(after_help = "\
@@ -46,7 +49,7 @@ Examples:
     /// One line per commit: number, commit time, rows added, files added, event-time range.
     #[command(after_help = "Example:\n  bazof log ./prices")]
     Log(TableArg),
-    /// Validate every snapshot and every referenced data file; exit 1 on any problem.
+    /// Validate the snapshots vacuum retained and every data file they reference; exit 1 on any problem.
     #[command(after_help = "Example:\n  bazof check ./prices")]
     Check(TableArg),
     /// Compact in one atomic commit: close segments, write bases, merge deltas. Answers never change.
@@ -85,12 +88,15 @@ pub struct CompactArgs {
     pub close_at: Option<String>,
 }
 
+/// The largest `--retain-hours` (about 114,000 years): the cutoff stays a valid timestamp.
+pub const MAX_RETAIN_HOURS: i64 = 1_000_000_000;
+
 #[derive(Debug, Args)]
 pub struct VacuumArgs {
     /// Table location: a path or a URL.
     pub table: String,
-    /// Keep snapshots (and unreferenced files) younger than this many hours.
-    #[arg(long, default_value_t = 168)]
+    /// Keep snapshots (and unreferenced files) younger than this many hours (0 to 1000000000).
+    #[arg(long, default_value_t = 168, allow_negative_numbers = true)]
     pub retain_hours: i64,
     /// List what would be deleted, delete nothing.
     #[arg(long)]
@@ -171,8 +177,9 @@ pub struct ScanArgs {
     /// Columns to print, comma-separated [default: key, event time, values].
     #[arg(long, value_name = "a,b", value_delimiter = ',')]
     pub columns: Option<Vec<String>>,
-    /// Only these keys (repeatable).
-    #[arg(long, value_name = "K", num_args = 1.., action = clap::ArgAction::Append)]
+    /// Only these keys (repeatable; negative Int keys as --key -5, a String key that
+    /// starts with '-' as --key=-k).
+    #[arg(long, value_name = "K", num_args = 1.., action = clap::ArgAction::Append, allow_negative_numbers = true)]
     pub key: Vec<String>,
     /// At most N rows (in key order).
     #[arg(long, value_name = "N")]

@@ -1,5 +1,11 @@
 //! Reading CSV: headers, type inference by sampling, and conversion of chunks of
 //! records into Arrow batches with errors that name file, line and column.
+//!
+//! The mapping from text to values (README, "CSV import"): an empty field is null; a
+//! String is the field byte for byte (spaces included); an Int is written canonically
+//! ([`crate::forms`]); Float, Boolean, Date and DateTime fields of a column whose type was
+//! given (`--schema`, or the existing table) may carry surrounding spaces and any accepted
+//! spelling, while an inferred column takes only the forms that read back as written.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -15,6 +21,10 @@ use bazof::{ColumnType, KeyType};
 
 use crate::error::{CliError, Result};
 use crate::fail;
+use crate::forms::{
+    boolean_form, canonical_int, date_form, datetime_form, exact_float, whole_micros,
+};
+use crate::quoting::{quote_error, QuoteCheck};
 use crate::timefmt::{self, parse_date, parse_timestamp};
 
 /// Rows converted per Arrow batch handed to the commit writer.
@@ -35,6 +45,9 @@ pub struct CsvOptions {
 pub fn parse_delimiter(s: &str) -> Result<u8> {
     match s {
         "\\t" | "tab" | "\t" => Ok(b'\t'),
+        "\"" | "\n" | "\r" => Err(fail!(
+            "--delimiter cannot be a quote or a line break, got {s:?}"
+        )),
         s if s.len() == 1 && s.is_ascii() => Ok(s.as_bytes()[0]),
         s => Err(fail!(
             "--delimiter must be one ASCII character (or '\\t'), got '{s}'"
@@ -46,16 +59,29 @@ pub fn parse_delimiter(s: &str) -> Result<u8> {
 pub struct CsvFile {
     /// The path as given (for messages).
     pub name: String,
-    reader: csv::Reader<BufReader<File>>,
+    reader: csv::Reader<QuoteCheck<BufReader<File>>>,
     /// Column names: the header row, or names given by the caller.
     pub header: Vec<String>,
     record: csv::StringRecord,
+    /// The line the current record starts on.
+    line: u64,
 }
 
-fn csv_error(name: &str, e: &csv::Error) -> CliError {
-    match e.position() {
-        Some(p) => fail!("{name}: line {}: {}", p.line(), e),
-        None => fail!("{name}: {e}"),
+/// A CSV reader error as one line; `line` is where the record that failed starts.
+fn csv_error(name: &str, e: &csv::Error, line: Option<u64>) -> CliError {
+    if let csv::ErrorKind::Io(io) = e.kind() {
+        if let Some(q) = quote_error(io) {
+            return fail!("{name}: {q}");
+        }
+    }
+    let line = line.or_else(|| e.position().map(|p| p.line()));
+    match (e.kind(), line) {
+        (csv::ErrorKind::Utf8 { err, .. }, Some(l)) => fail!(
+            "{name}: line {l}, column {}: not valid UTF-8 (bazof reads UTF-8 text)",
+            err.field() + 1
+        ),
+        (_, Some(l)) => fail!("{name}: line {l}: {e}"),
+        (_, None) => fail!("{name}: {e}"),
     }
 }
 
@@ -68,12 +94,16 @@ impl CsvFile {
             .delimiter(opts.delimiter)
             .has_headers(false)
             .flexible(true)
-            .from_reader(BufReader::with_capacity(1 << 20, file));
+            .from_reader(QuoteCheck::new(
+                BufReader::with_capacity(1 << 20, file),
+                opts.delimiter,
+            ));
         let mut f = CsvFile {
             name,
             reader,
             header: Vec::new(),
             record: csv::StringRecord::new(),
+            line: 0,
         };
         if opts.has_header {
             if !f.next_record()? {
@@ -118,14 +148,22 @@ impl CsvFile {
 
     /// Reads the next record into `self.record`; false at the end.
     fn next_record(&mut self) -> Result<bool> {
-        self.reader
-            .read_record(&mut self.record)
-            .map_err(|e| csv_error(&self.name, &e))
+        match self.reader.read_record(&mut self.record) {
+            Ok(true) => {
+                self.line = self.reader.get_mut().take_record_line().unwrap_or(0);
+                Ok(true)
+            }
+            Ok(false) => Ok(false),
+            Err(e) => {
+                let line = self.reader.get_mut().take_record_line();
+                Err(csv_error(&self.name, &e, line))
+            }
+        }
     }
 
     /// Line of the current record (1-based).
     fn line(&self) -> u64 {
-        self.record.position().map_or(0, |p| p.line())
+        self.line
     }
 
     /// Bytes consumed so far.
@@ -157,12 +195,11 @@ impl CsvFile {
     }
 }
 
-/// What sampling found about one column.
+/// What sampling found about one column: which types every non-empty value fits.
 #[derive(Debug, Clone)]
 pub struct ColumnStats {
     nonempty: usize,
     int: bool,
-    canonical_int: bool,
     float: bool,
     boolean: bool,
     date: bool,
@@ -174,7 +211,6 @@ impl Default for ColumnStats {
         Self {
             nonempty: 0,
             int: true,
-            canonical_int: true,
             float: true,
             boolean: true,
             date: true,
@@ -184,30 +220,21 @@ impl Default for ColumnStats {
 }
 
 impl ColumnStats {
-    fn observe(&mut self, raw: &str) {
-        let v = raw.trim();
-        if v.is_empty() {
+    /// Takes one field into account; an empty field (null) fits every type.
+    pub fn observe(&mut self, raw: &str) {
+        if raw.is_empty() {
             return;
         }
         self.nonempty += 1;
-        if self.int || self.canonical_int {
-            match v.parse::<i64>() {
-                Ok(i) => self.canonical_int &= i.to_string() == raw,
-                Err(_) => {
-                    self.int = false;
-                    self.canonical_int = false;
-                }
-            }
-        }
-        self.float =
-            self.float && v.bytes().any(|b| b.is_ascii_digit()) && parse_float(v).is_some();
-        self.boolean =
-            self.boolean && (v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false"));
-        self.date = self.date && parse_date(v).is_some();
-        self.datetime = self.datetime && parse_timestamp(v).is_some();
+        self.int = self.int && canonical_int(raw).is_some();
+        self.float = self.float && exact_float(raw).is_some();
+        self.boolean = self.boolean && boolean_form(raw).is_some();
+        self.date = self.date && date_form(raw).is_some();
+        self.datetime = self.datetime && datetime_form(raw).is_some();
     }
 
-    /// The inferred value type.
+    /// The inferred value type: the first of Int, Float, Boolean, Date, DateTime whose form
+    /// every value has, else String (also when the column holds no value at all).
     pub fn value_type(&self) -> ColumnType {
         if self.nonempty == 0 {
             ColumnType::String
@@ -226,14 +253,24 @@ impl ColumnStats {
         }
     }
 
-    /// The inferred key type: Int if every sampled key is an integer written canonically
-    /// (so `007` stays a String key).
+    /// The inferred key type: Int if every sampled key is an Int written canonically
+    /// (so `007`, `+7` and ` 7` keep the key a String, distinct from `7`).
     pub fn key_type(&self) -> KeyType {
-        if self.nonempty > 0 && self.canonical_int {
+        if self.nonempty > 0 && self.int {
             KeyType::Int
         } else {
             KeyType::String
         }
+    }
+
+    /// Combines the stats of the same column in two files.
+    pub fn merge(&mut self, o: &ColumnStats) {
+        self.nonempty += o.nonempty;
+        self.int &= o.int;
+        self.float &= o.float;
+        self.boolean &= o.boolean;
+        self.date &= o.date;
+        self.datetime &= o.datetime;
     }
 }
 
@@ -291,6 +328,9 @@ pub struct ColumnMap {
     pub csv_index: usize,
     /// Target.
     pub target: Target,
+    /// Whether the type was inferred from a sample: then every value must have the form
+    /// the sample had ([`crate::forms`]), or the import is refused at that line.
+    pub inferred: bool,
 }
 
 enum Builder {
@@ -357,18 +397,25 @@ fn type_name(target: &Target) -> &'static str {
 }
 
 /// Appends one raw field; `Err` holds the reason (without position).
-fn push(b: &mut Builder, target: &Target, raw: &str) -> std::result::Result<(), String> {
-    let v = raw.trim();
-    let bad = || {
+fn push(
+    b: &mut Builder,
+    target: &Target,
+    inferred: bool,
+    raw: &str,
+) -> std::result::Result<(), String> {
+    let bad = |why: &str| {
         let hint = match target {
             Target::EventTime | Target::Value(ColumnType::DateTime) => {
                 format!(" ({})", timefmt::ACCEPTED)
             }
             _ => String::new(),
         };
-        Err(format!("'{raw}' is not {}{hint}", type_name(target)))
+        Err(format!("'{raw}' is not {}{why}{hint}", type_name(target)))
     };
-    if v.is_empty() {
+    // Spaces around a value of a given (not inferred) type other than String and Int are
+    // not part of it; an inferred column holds only values in their exact form.
+    let v = if inferred { raw } else { raw.trim() };
+    if raw.is_empty() || (v.is_empty() && !matches!(b, Builder::Str(_) | Builder::Int(_))) {
         return match (b, target) {
             (_, Target::Key(_)) => Err("the key is empty".into()),
             (_, Target::EventTime) => Err("the event time is empty".into()),
@@ -384,25 +431,53 @@ fn push(b: &mut Builder, target: &Target, raw: &str) -> std::result::Result<(), 
     }
     match b {
         Builder::Str(b) => b.append_value(raw),
-        Builder::Int(b) => match v.parse::<i64>() {
-            Ok(i) => b.append_value(i),
-            Err(_) => return bad(),
+        Builder::Int(b) => match canonical_int(raw) {
+            Some(i) => b.append_value(i),
+            None => {
+                return match raw.trim().trim_start_matches('+').parse::<i64>() {
+                    Ok(i) => Err(format!(
+                        "'{raw}' is not an Int written canonically (an optional '-' and \
+                         digits, without a leading zero, '+' or spaces): it would read back as {i}"
+                    )),
+                    Err(_) => bad(""),
+                }
+            }
         },
-        Builder::Float(b) => match parse_float(v) {
+        Builder::Float(b) => match if inferred {
+            exact_float(v)
+        } else {
+            parse_float(v)
+        } {
             Some(x) => b.append_value(x),
-            None => return bad(),
+            None if inferred && parse_float(v).is_some() => {
+                return bad(" in a form that reads back as written")
+            }
+            None => return bad(""),
         },
-        Builder::Bool(b) => match parse_bool(v) {
+        Builder::Bool(b) => match if inferred {
+            boolean_form(v)
+        } else {
+            parse_bool(v)
+        } {
             Some(x) => b.append_value(x),
-            None => return bad(),
+            None => return bad(""),
         },
-        Builder::Time(b) => match parse_timestamp(v) {
-            Some(t) => b.append_value(t.timestamp_micros()),
-            None => return bad(),
+        Builder::Time(b) => match if inferred {
+            datetime_form(v)
+        } else {
+            parse_timestamp(v)
+        } {
+            Some(t) if whole_micros(&t) => b.append_value(t.timestamp_micros()),
+            Some(_) => return bad(" to the microsecond (finer digits would be lost)"),
+            None => return bad(""),
         },
-        Builder::Date(b) => match parse_date(v) {
+        Builder::Date(b) => match if inferred {
+            date_form(v)
+        } else {
+            parse_date(v)
+        } {
             Some(d) => b.append_value(timefmt::date_to_days(d)),
-            None => return bad(),
+            None => return bad(""),
         },
     }
     Ok(())
@@ -460,13 +535,21 @@ impl Converter {
             }
             for (b, c) in builders.iter_mut().zip(&self.columns) {
                 let raw = &self.file.record[c.csv_index];
-                if let Err(reason) = push(b, &c.target, raw) {
+                if let Err(reason) = push(b, &c.target, c.inferred, raw) {
+                    let column = &self.file.header[c.csv_index];
+                    let hint = if c.inferred {
+                        format!(
+                            "; the type was inferred from the first {SAMPLE_ROWS} rows of each \
+                             file: give it with --schema '{column}:string' (or the right type)"
+                        )
+                    } else {
+                        String::new()
+                    };
                     return Err(fail!(
-                        "{}: line {}, column {} ('{}'): {reason}",
+                        "{}: line {}, column {} ('{column}'): {reason}{hint}",
                         self.file.name,
                         self.file.line(),
                         c.csv_index + 1,
-                        self.file.header[c.csv_index]
                     ));
                 }
             }
@@ -478,18 +561,5 @@ impl Converter {
         self.rows += n as u64;
         let arrays: Vec<ArrayRef> = builders.iter_mut().map(Builder::finish).collect();
         Ok(Some(RecordBatch::try_new(self.schema.clone(), arrays)?))
-    }
-}
-
-impl ColumnStats {
-    /// Combines the stats of the same column in two files.
-    pub fn merge(&mut self, o: &ColumnStats) {
-        self.nonempty += o.nonempty;
-        self.int &= o.int;
-        self.canonical_int &= o.canonical_int;
-        self.float &= o.float;
-        self.boolean &= o.boolean;
-        self.date &= o.date;
-        self.datetime &= o.datetime;
     }
 }

@@ -3,11 +3,13 @@
 //! The modules live in the `bazof_cli` library (`src/lib.rs`); this binary parses the
 //! arguments and dispatches to `bazof_cli::commands`.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 
 use bazof_cli::cli::{Cli, Command};
+use bazof_cli::error::CliError;
 use bazof_cli::{commands, error};
 
 fn run(cli: Cli) -> error::Result<()> {
@@ -16,7 +18,7 @@ fn run(cli: Cli) -> error::Result<()> {
         Command::Scan(a) => commands::scan::run(a),
         Command::Info(a) => commands::info::info(a),
         Command::Log(a) => commands::info::log(a),
-        Command::Check(a) => commands::info::check(a),
+        Command::Check(a) => commands::check::run(a),
         Command::Compact(a) => commands::maintain::compact(a),
         Command::Vacuum(a) => commands::maintain::vacuum(a),
         Command::Gen(a) => commands::gen::run(a),
@@ -47,11 +49,12 @@ fn main() -> ExitCode {
         }
     };
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) | Err(CliError::BrokenPipe) => ExitCode::SUCCESS,
         Err(e) => {
-            let msg = e.0.replace('\n', " ");
-            eprintln!("error: {msg}");
-            ExitCode::from(1)
+            let msg = e.to_string().replace('\n', " ");
+            // stderr may be closed too; there is nobody left to tell then.
+            let _ = writeln!(std::io::stderr(), "error: {msg}");
+            ExitCode::from(e.exit_code())
         }
     }
 }

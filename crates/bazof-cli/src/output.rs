@@ -128,14 +128,6 @@ fn generic(a: &dyn Array, row: usize) -> Cell {
     }
 }
 
-fn io(e: std::io::Error) -> CliError {
-    if e.kind() == std::io::ErrorKind::BrokenPipe {
-        // The reader went away (`bazof scan | head`): stop quietly.
-        std::process::exit(0);
-    }
-    fail!("cannot write output: {e}")
-}
-
 /// Where scan batches go.
 pub trait Sink {
     /// Writes one batch.
@@ -185,7 +177,7 @@ pub fn open_sink(
 
 fn csv_err(e: csv::Error) -> CliError {
     match e.into_kind() {
-        csv::ErrorKind::Io(e) => io(e),
+        csv::ErrorKind::Io(e) => CliError::from(e),
         other => fail!("cannot write CSV: {other:?}"),
     }
 }
@@ -214,7 +206,7 @@ impl Sink for CsvSink {
         Ok(())
     }
     fn finish(mut self: Box<Self>) -> Result<()> {
-        self.w.flush().map_err(io)
+        self.w.flush().map_err(CliError::from)
     }
 }
 
@@ -236,12 +228,12 @@ impl Sink for JsonSink {
                 line.push_str(&c.json());
             }
             line.push_str("}\n");
-            self.out.write_all(line.as_bytes()).map_err(io)?;
+            self.out.write_all(line.as_bytes())?;
         }
         Ok(())
     }
     fn finish(mut self: Box<Self>) -> Result<()> {
-        self.out.flush().map_err(io)
+        self.out.flush().map_err(CliError::from)
     }
 }
 
@@ -259,8 +251,8 @@ impl Sink for TableSink {
     }
     fn finish(mut self: Box<Self>) -> Result<()> {
         let text = render_table(&self.names, &self.rows);
-        self.out.write_all(text.as_bytes()).map_err(io)?;
-        self.out.flush().map_err(io)
+        self.out.write_all(text.as_bytes())?;
+        self.out.flush().map_err(CliError::from)
     }
 }
 

@@ -73,7 +73,13 @@ fn cli_matches_oracle_on_random_logs() {
     let mut saw_late = false;
     let mut saw_tombstone = false;
     for n in 0..30 {
-        let log = strategy.new_tree(&mut runner).expect("log").current();
+        let mut log = strategy.new_tree(&mut runner).expect("log").current();
+        // `bazof import` refuses a file without data rows, so an empty commit of the log
+        // cannot be made through the CLI; without it the log means the same.
+        log.commits.retain(|events| !events.is_empty());
+        if log.commits.is_empty() {
+            continue;
+        }
         let dir = tempfile::tempdir().expect("tempdir");
         let table = dir.path().join("t");
         let table = table.to_str().expect("utf8");

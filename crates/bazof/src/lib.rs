@@ -36,6 +36,7 @@
 
 pub mod bitemporal;
 pub mod blocking;
+mod check;
 mod commit;
 mod compact;
 mod data_file;
@@ -53,6 +54,7 @@ pub type Commit = u64;
 
 pub use bitemporal::diff::{DiffOptions, Point};
 pub use bitemporal::history::{BatchStream, HistoryOptions};
+pub use check::{CheckProblem, CheckReport, ExpiredSnapshot};
 pub use commit::{CommitInfo, CommitWriter, DEFAULT_RUN_ROWS};
 pub use compact::{CompactionInfo, CompactionPolicy, SegmentWidth, VacuumOptions, VacuumReport};
 pub use data_file::{PAGE_ROWS, ROW_GROUP_ROWS};

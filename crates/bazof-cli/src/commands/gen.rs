@@ -1,5 +1,6 @@
 //! `bazof gen` (bazof 0.2): DIR/NAME/FILE.csv → DIR/NAME/FILE.parquet in the legacy layout.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -42,11 +43,13 @@ pub fn run(args: GenArgs) -> Result<()> {
             name: "key".into(),
             csv_index: 0,
             target: Target::Key(KeyType::String),
+            inferred: false,
         },
         ColumnMap {
             name: "event_time".into(),
             csv_index: 1,
             target: Target::EventTime,
+            inferred: false,
         },
     ];
     let ms = DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
@@ -62,6 +65,7 @@ pub fn run(args: GenArgs) -> Result<()> {
             name: c.name.clone(),
             csv_index: i + 2,
             target: Target::Value(c.data_type),
+            inferred: false,
         });
         fields.push(Field::new(c.name.clone(), dt, nullable));
     }
@@ -105,7 +109,11 @@ pub fn run(args: GenArgs) -> Result<()> {
         Ok(rows) => {
             std::fs::rename(&tmp_path, &out_path)
                 .map_err(|e| fail!("{}: {e}", out_path.display()))?;
-            println!("wrote {} ({rows} rows)", out_path.display());
+            writeln!(
+                std::io::stdout().lock(),
+                "wrote {} ({rows} rows)",
+                out_path.display()
+            )?;
             Ok(())
         }
         Err(e) => {

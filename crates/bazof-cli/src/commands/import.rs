@@ -1,19 +1,19 @@
 //! `bazof import`: CSV files → one atomic commit.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bazof::blocking::block_on;
-use bazof::{ColumnDef, ColumnType, KeyType, Table, TableSchema, DELETED_COLUMN};
+use bazof::{AnySnapshot, ColumnDef, ColumnType, KeyType, Table, TableSchema, DELETED_COLUMN};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::ImportArgs;
 use crate::csv_input::{
     parse_delimiter, sample, ColumnMap, ColumnStats, Converter, CsvFile, CsvOptions, Target,
 };
-use crate::error::Result;
-use crate::fail;
+use crate::error::{CliError, Result};
+use crate::{fail, usage};
 
 /// One `--schema` entry.
 #[derive(Debug, Clone)]
@@ -66,9 +66,42 @@ fn key_type_of(t: ColumnType, col: &str) -> Result<KeyType> {
 
 /// Runs `bazof import` and prints its one-line summary.
 pub fn run(args: ImportArgs) -> Result<()> {
+    if args.table.starts_with("memory:") {
+        return Err(usage!(
+            "{}: a memory:// table lives only inside one process, so nothing `bazof import` \
+             wrote there would outlast the command; give a path, a file:// or an s3:// URL",
+            args.table
+        ));
+    }
     let summary = import(args)?;
-    println!("{summary}");
+    writeln!(std::io::stdout().lock(), "{summary}")?;
     Ok(())
+}
+
+/// The refusal to write to a bazof 0.2 table, with the commands that copy it into a new one.
+fn legacy_refusal(table: &str, schema: &TableSchema) -> CliError {
+    let types: Vec<String> = schema
+        .column_names()
+        .map(|n| {
+            let t = if n == schema.key {
+                "string".to_string()
+            } else if n == schema.event_time {
+                "datetime".to_string()
+            } else {
+                schema.column(n).map_or("string".into(), |c| {
+                    format!("{:?}", c.data_type).to_lowercase()
+                })
+            };
+            format!("{n}:{t}")
+        })
+        .collect();
+    fail!(
+        "table {table} is a bazof 0.2 table, which is read-only: bazof neither commits to it nor \
+         converts it (compact refuses it too). To add data, copy the rows it holds now into a new \
+         table and import into that: bazof scan {table} --format csv --output current.csv && \
+         bazof import NEW current.csv --schema '{}'",
+        types.join(",")
+    )
 }
 
 /// Imports the files as one commit; returns the summary line `bazof import` prints.
@@ -89,7 +122,13 @@ pub fn import(args: ImportArgs) -> Result<String> {
         Err(e) => return Err(e.into()),
     };
     let existing_schema = match &existing {
-        Some(t) => Some(block_on(t.schema())?),
+        Some(t) => {
+            let snap = block_on(t.snapshot(None))?;
+            if let AnySnapshot::Legacy(l) = snap.as_ref() {
+                return Err(legacy_refusal(&args.table, &l.table_schema));
+            }
+            Some(snap.schema().clone())
+        }
         None => None,
     };
     let key_col = args
@@ -102,6 +141,19 @@ pub fn import(args: ImportArgs) -> Result<String> {
         .clone()
         .or_else(|| existing_schema.as_ref().map(|s| s.event_time.clone()))
         .unwrap_or("event_time".into());
+    if let Some(d) = &args.deleted {
+        for (col, what, flag) in [
+            (&key_col, "key", "--key"),
+            (&et_col, "event-time", "--event-time"),
+        ] {
+            if d == col {
+                return Err(usage!(
+                    "--deleted '{d}' names the {what} column (see {flag}); the deletion marker \
+                     must be a Boolean column of its own (true deletes the row's key)"
+                ));
+            }
+        }
+    }
 
     // Column names of every file.
     let mut headers: Vec<Vec<String>> = Vec::new();
@@ -196,6 +248,8 @@ pub fn import(args: ImportArgs) -> Result<String> {
         )?,
     };
 
+    // A column's type is inferred when the table is new and --schema does not give it.
+    let is_inferred = |col: &str| existing_schema.is_none() && spec_type(&spec, col).is_none();
     // Where every batch column comes from, per file.
     let mut maps: Vec<Vec<ColumnMap>> = Vec::new();
     for (path, header) in args.files.iter().zip(&headers) {
@@ -223,10 +277,12 @@ pub fn import(args: ImportArgs) -> Result<String> {
                     schema.column_names().collect::<Vec<_>>().join(", ")
                 ));
             };
+            let inferred = matches!(target, Target::Key(_) | Target::Value(_)) && is_inferred(col);
             m.push(ColumnMap {
                 name,
                 csv_index: i,
                 target,
+                inferred,
             });
         }
         maps.push(m);
@@ -263,6 +319,18 @@ pub fn import(args: ImportArgs) -> Result<String> {
             }
             rows_read += conv.rows;
             done_bytes += conv.bytes();
+        }
+        if rows_read == 0 {
+            let files: Vec<String> = args.files.iter().map(|p| p.display().to_string()).collect();
+            let first = if opts.has_header { "line 2" } else { "line 1" };
+            return Err(match files.as_slice() {
+                [one] => fail!("{one}: {first}: no data rows, nothing to import"),
+                many => fail!(
+                    "{}: no data rows in any of the {} files, nothing to import",
+                    many.join(", "),
+                    many.len()
+                ),
+            });
         }
         Ok(())
     };

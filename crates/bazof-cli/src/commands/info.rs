@@ -1,15 +1,14 @@
-//! `bazof info`, `bazof log` and `bazof check`: reading metadata.
+//! `bazof info` and `bazof log`: reading metadata.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::io::Write;
 
 use bazof::blocking::block_on;
-use bazof::snapshot::LegacySnapshot;
-use bazof::{AnySnapshot, DataFile, FileKind, Segment, Table, TableSchema};
+use bazof::{DataFile, FileKind, Segment, Table, TableSchema};
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 
 use crate::cli::{InfoArgs, TableArg};
 use crate::error::Result;
-use crate::fail;
 use crate::timefmt::{format_opt, format_time};
 
 /// Sizes of every object under the table root, by path relative to it.
@@ -39,8 +38,8 @@ fn type_name(schema: &TableSchema, name: &str) -> String {
     }
 }
 
-fn print_schema(schema: &TableSchema) {
-    println!("schema:");
+fn print_schema(out: &mut dyn Write, schema: &TableSchema) -> Result<()> {
+    writeln!(out, "schema:")?;
     let names: Vec<&str> = schema.column_names().collect();
     let w = names.iter().map(|n| n.len()).max().unwrap_or(0);
     for n in names {
@@ -53,8 +52,9 @@ fn print_schema(schema: &TableSchema) {
         } else {
             "not null".to_string()
         };
-        println!("  {n:w$}  {:9} {role}", type_name(schema, n));
+        writeln!(out, "  {n:w$}  {:9} {role}", type_name(schema, n))?;
     }
+    Ok(())
 }
 
 fn range(s: &Segment) -> String {
@@ -92,15 +92,16 @@ fn file_line(f: &DataFile) -> String {
     s
 }
 
-fn print_segment(s: &Segment, depth: usize) {
+fn print_segment(out: &mut dyn Write, s: &Segment, depth: usize) -> Result<()> {
     let pad = "  ".repeat(depth);
-    println!("{pad}segment {}", range(s));
+    writeln!(out, "{pad}segment {}", range(s))?;
     for f in s.base.iter().chain(&s.deltas) {
-        println!("{pad}  {}", file_line(f));
+        writeln!(out, "{pad}  {}", file_line(f))?;
     }
     for child in &s.segments {
-        print_segment(child, depth + 1);
+        print_segment(out, child, depth + 1)?;
     }
+    Ok(())
 }
 
 /// Runs `bazof info`.
@@ -108,49 +109,53 @@ pub fn info(args: InfoArgs) -> Result<()> {
     let table = block_on(Table::open(&args.table))?;
     let latest = block_on(table.latest_commit())?;
     let snap = block_on(table.snapshot(args.snapshot))?;
-    println!("table:          {}", table.location());
+    let out = &mut std::io::stdout().lock();
+    writeln!(out, "table:          {}", table.location())?;
     match snap.format_version() {
-        0 => println!("format version: 0 (bazof 0.2, read-only)"),
-        v => println!("format version: {v}"),
+        0 => writeln!(out, "format version: 0 (bazof 0.2, read-only)")?,
+        v => writeln!(out, "format version: {v}")?,
     }
-    println!("latest commit:  {latest}");
+    writeln!(out, "latest commit:  {latest}")?;
     match (snap.commit_time(), snap.summary()) {
-        (Some(t), Some(summary)) => println!(
+        (Some(t), Some(summary)) => writeln!(
+            out,
             "snapshot:       {} (committed {}, {})",
             snap.commit(),
             format_time(&t),
             summary.operation
-        ),
-        _ => println!("snapshot:       {}", snap.commit()),
+        )?,
+        _ => writeln!(out, "snapshot:       {}", snap.commit())?,
     }
-    print_schema(snap.schema());
+    print_schema(out, snap.schema())?;
     if snap.is_legacy() {
-        return legacy_files(&table, &snap.data_paths());
+        return legacy_files(out, &table, &snap.data_paths());
     }
     let files = snap.files();
-    println!(
+    writeln!(
+        out,
         "segment tree: {} files, {} rows, {} bytes",
         files.len(),
         files.iter().map(|f| f.rows).sum::<u64>(),
         files.iter().map(|f| f.bytes).sum::<u64>()
-    );
+    )?;
     for seg in snap.segments() {
-        print_segment(seg, 1);
+        print_segment(out, seg, 1)?;
     }
     Ok(())
 }
 
-fn legacy_files(table: &Table, files: &[String]) -> Result<()> {
+fn legacy_files(out: &mut dyn Write, table: &Table, files: &[String]) -> Result<()> {
     let sizes = object_sizes(table)?;
-    println!("data files: {}", files.len());
+    writeln!(out, "data files: {}", files.len())?;
     for f in files {
         let size = sizes.get(f).copied();
         let meta = footer(table, f, size)?;
         let rows = meta.metadata().file_metadata().num_rows();
-        println!(
+        writeln!(
+            out,
             "  {f}  rows {rows}  bytes {}",
             size.map_or("?".into(), |s| s.to_string())
-        );
+        )?;
     }
     Ok(())
 }
@@ -184,6 +189,7 @@ pub fn log(args: TableArg) -> Result<()> {
             ]
         })
         .collect();
+    let out = &mut std::io::stdout().lock();
     let widths: Vec<usize> = (0..6)
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
@@ -200,155 +206,7 @@ pub fn log(args: TableArg) -> Result<()> {
                 }
             })
             .collect();
-        println!("{}", line.join("  ").trim_end());
+        writeln!(out, "{}", line.join("  ").trim_end())?;
     }
     Ok(())
-}
-
-/// What the metadata says about a data file: rows, bytes, columns, first snapshot naming it.
-type Expected = (Option<u64>, Option<u64>, Vec<String>, u64);
-
-/// Runs `bazof check`: every snapshot, every referenced data file's footer.
-pub fn check(args: TableArg) -> Result<()> {
-    let mut problems: Vec<String> = Vec::new();
-    let mut notes: Vec<String> = Vec::new();
-    let table = block_on(Table::open(&args.table))?;
-    let latest = block_on(table.latest_commit())?;
-    let sizes = object_sizes(&table)?;
-    // path -> (expected rows, expected bytes, expected columns, first snapshot naming it)
-    let mut files: BTreeMap<String, Expected> = BTreeMap::new();
-    let mut snapshots_ok = 0;
-    for c in 1..=latest {
-        let snap = match block_on(table.snapshot(Some(c))) {
-            Ok(s) => s,
-            Err(e) => {
-                problems.push(format!("snapshot s{c}.json: {e}"));
-                continue;
-            }
-        };
-        snapshots_ok += 1;
-        match snap.as_ref() {
-            AnySnapshot::V1(s) => {
-                let cols: Vec<String> = s
-                    .schema
-                    .file_schema()
-                    .fields()
-                    .iter()
-                    .map(|f| f.name().clone())
-                    .collect();
-                for f in s.files() {
-                    files.entry(f.path.clone()).or_insert((
-                        Some(f.rows),
-                        Some(f.bytes),
-                        cols.clone(),
-                        c,
-                    ));
-                }
-                for p in &s.summary.files_added {
-                    if !s.files().iter().any(|f| &f.path == p) {
-                        problems.push(format!(
-                            "snapshot s{c}.json: summary names '{p}' but no segment holds it"
-                        ));
-                    }
-                }
-            }
-            AnySnapshot::Legacy(l) => {
-                let cols: Vec<String> = l.table_schema.column_names().map(String::from).collect();
-                for f in l.all_files() {
-                    files.entry(f).or_insert((None, None, cols.clone(), c));
-                }
-            }
-        }
-    }
-    for (path, (rows, bytes, cols, c)) in &files {
-        let Some(&size) = sizes.get(path) else {
-            problems.push(format!(
-                "data file '{path}' (named by s{c}.json) is missing"
-            ));
-            continue;
-        };
-        if let Some(b) = bytes {
-            if *b != size {
-                problems.push(format!(
-                    "data file '{path}': snapshot says {b} bytes, the file has {size}"
-                ));
-                continue;
-            }
-        }
-        let meta = match footer(&table, path, Some(size)) {
-            Ok(m) => m,
-            Err(e) => {
-                problems.push(e.0);
-                continue;
-            }
-        };
-        let n = meta.metadata().file_metadata().num_rows() as u64;
-        if let Some(r) = rows {
-            if *r != n {
-                problems.push(format!(
-                    "data file '{path}': snapshot says {r} rows, the footer says {n}"
-                ));
-            }
-        }
-        let have: BTreeSet<&str> = meta
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().as_str())
-            .collect();
-        let missing: Vec<&str> = cols
-            .iter()
-            .map(String::as_str)
-            .filter(|c| !have.contains(c))
-            .collect();
-        if !missing.is_empty() {
-            problems.push(format!(
-                "data file '{path}': columns missing: {}",
-                missing.join(", ")
-            ));
-        }
-    }
-    let orphans: Vec<&String> = sizes
-        .keys()
-        .filter(|p| p.ends_with(".parquet") && !files.contains_key(*p))
-        .collect();
-    if !orphans.is_empty() {
-        notes.push(format!(
-            "{} unreferenced data file(s) (harmless; a vacuum removes them): {}",
-            orphans.len(),
-            orphans
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    for n in &notes {
-        println!("note: {n}");
-    }
-    if problems.is_empty() {
-        println!(
-            "ok: {} snapshots, {} data files checked in {}",
-            snapshots_ok,
-            files.len(),
-            table.location()
-        );
-        Ok(())
-    } else {
-        println!(
-            "{} problem{} in {}:",
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" },
-            table.location()
-        );
-        for p in &problems {
-            println!("  - {p}");
-        }
-        Err(fail!(
-            "check found {} problem{} in {}",
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" },
-            table.location()
-        ))
-    }
 }

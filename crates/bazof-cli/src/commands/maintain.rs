@@ -1,12 +1,15 @@
 //! `bazof compact` and `bazof vacuum`: table maintenance.
 
+use std::io::Write;
+
 use bazof::blocking::block_on;
 use bazof::{CompactionPolicy, SegmentWidth, Table, VacuumOptions};
+use chrono::{TimeDelta, Utc};
 
-use crate::cli::{CompactArgs, VacuumArgs};
+use crate::cli::{CompactArgs, VacuumArgs, MAX_RETAIN_HOURS};
 use crate::error::Result;
-use crate::fail;
 use crate::timefmt::parse_timestamp;
+use crate::{fail, usage};
 
 /// Runs one compaction commit and prints what it wrote.
 pub fn compact(a: CompactArgs) -> Result<()> {
@@ -30,46 +33,63 @@ pub fn compact(a: CompactArgs) -> Result<()> {
         ..Default::default()
     };
     let table = block_on(Table::open(&a.table))?;
+    let mut out = std::io::stdout().lock();
     match block_on(table.compact(&policy))? {
-        Some(info) => println!(
+        Some(info) => writeln!(
+            out,
             "commit {}: compacted {} (bases written: {}, deltas rewritten: {}, files written: {})",
             info.commit,
             a.table,
             info.bases_written,
             info.deltas_rewritten,
             info.files_added.len()
-        ),
-        None => println!("nothing to compact in {}", a.table),
+        )?,
+        None => writeln!(out, "nothing to compact in {}", a.table)?,
     }
     Ok(())
 }
 
+/// The retention period of `--retain-hours`, checked: it must be representable and must not
+/// reach before the earliest time a timestamp can hold.
+pub fn retention(hours: i64) -> Result<TimeDelta> {
+    let too_large = || {
+        usage!(
+            "--retain-hours {hours} is too large: at most {MAX_RETAIN_HOURS} hours \
+             (about 114,000 years) can be kept"
+        )
+    };
+    if hours < 0 {
+        return Err(usage!("--retain-hours must not be negative, got {hours}"));
+    }
+    if hours > MAX_RETAIN_HOURS {
+        return Err(too_large());
+    }
+    let retain = TimeDelta::try_hours(hours).ok_or_else(too_large)?;
+    Utc::now()
+        .checked_sub_signed(retain)
+        .ok_or_else(too_large)?;
+    Ok(retain)
+}
+
 /// Deletes (or lists, with --dry-run) files no retained snapshot needs.
 pub fn vacuum(a: VacuumArgs) -> Result<()> {
-    if a.retain_hours < 0 {
-        return Err(fail!("--retain-hours must not be negative"));
-    }
+    let retain = retention(a.retain_hours)?;
     let table = block_on(Table::open(&a.table))?;
     let opts = VacuumOptions {
-        retain: chrono::Duration::hours(a.retain_hours),
+        retain,
         dry_run: a.dry_run,
     };
     let report = block_on(table.vacuum(&opts))?;
+    let mut out = std::io::stdout().lock();
+    let verb = if a.dry_run { "would delete" } else { "deleted" };
     for f in &report.deleted {
-        println!(
-            "{}{f}",
-            if a.dry_run {
-                "would delete "
-            } else {
-                "deleted "
-            }
-        );
+        writeln!(out, "{verb} {f}")?;
     }
-    println!(
-        "{} {} file(s); retained snapshots: {:?}",
-        if a.dry_run { "would delete" } else { "deleted" },
+    writeln!(
+        out,
+        "{verb} {} file(s); retained snapshots: {:?}",
         report.deleted.len(),
         report.retained_snapshots
-    );
+    )?;
     Ok(())
 }

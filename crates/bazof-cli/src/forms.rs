@@ -1,0 +1,157 @@
+//! Which text reads back as written: the forms type inference accepts.
+//!
+//! `bazof import` gives an inferred column a type other than String only if every value is
+//! written in that type's form, so that a scan prints the same value back (README, "CSV
+//! import"). A value in none of these forms keeps the whole column a String, stored byte for
+//! byte. An Int is strict everywhere, also in a column whose type was given: `007`, `+7` and
+//! ` 7` are not Ints, because they would read back as `7` (and as keys would merge with it).
+
+use chrono::{DateTime, Timelike, Utc};
+
+use crate::timefmt::{parse_date, parse_timestamp};
+
+/// The value of an Int written canonically: an optional `-`, then digits without a leading
+/// zero (`0` itself is fine, `-0` is not), no `+`, no spaces, within 64 bits.
+pub fn canonical_int(s: &str) -> Option<i64> {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    let ok = match digits.as_bytes() {
+        [] => false,
+        [b'0'] => digits.len() == s.len(),
+        [first, ..] => *first != b'0' && digits.bytes().all(|b| b.is_ascii_digit()),
+    };
+    if ok {
+        s.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// A float written so that its value survives: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
+/// (no `+`, no leading zeros, no spaces), and the nearest 64-bit float is exactly the decimal
+/// written (after dropping trailing zeros), so the shortest form a scan prints (`1.5`,
+/// `3.0`, `1e20`) is the same number. `0.1` qualifies; 20 significant digits do not.
+pub fn exact_float(s: &str) -> Option<f64> {
+    if !float_form(s) {
+        return None;
+    }
+    let x: f64 = s.parse().ok()?;
+    if !x.is_finite() {
+        return None;
+    }
+    // Fast path: a decimal of at most 15 significant digits in the normal range is what the
+    // nearest float prints back as (DBL_DIG); only longer ones need the comparison.
+    let digits = significant_digits(s);
+    if digits == 0 || (digits <= 15 && (1e-300..1e300).contains(&x.abs())) {
+        return Some(x);
+    }
+    (decimal(s)? == decimal(&format!("{x:?}"))?).then_some(x)
+}
+
+/// Digits from the first non-zero one to the last non-zero one of the mantissa.
+fn significant_digits(s: &str) -> usize {
+    let mantissa = s.split(['e', 'E']).next().unwrap_or(s);
+    let digits = mantissa.bytes().filter(u8::is_ascii_digit);
+    let (mut first, mut last) = (None, 0);
+    for (i, d) in digits.enumerate() {
+        if d != b'0' {
+            first.get_or_insert(i);
+            last = i;
+        }
+    }
+    first.map_or(0, |f| last - f + 1)
+}
+
+fn float_form(s: &str) -> bool {
+    let b = s.strip_prefix('-').unwrap_or(s).as_bytes();
+    let digits = |b: &[u8]| b.iter().take_while(|c| c.is_ascii_digit()).count();
+    let int = digits(b);
+    if int == 0 || (int > 1 && b[0] == b'0') {
+        return false;
+    }
+    let mut rest = &b[int..];
+    if let Some(r) = rest.strip_prefix(b".") {
+        let frac = digits(r);
+        if frac == 0 {
+            return false;
+        }
+        rest = &r[frac..];
+    }
+    if let Some(r) = rest.strip_prefix(b"e").or_else(|| rest.strip_prefix(b"E")) {
+        let r = r
+            .strip_prefix(b"+")
+            .or_else(|| r.strip_prefix(b"-"))
+            .unwrap_or(r);
+        let exp = digits(r);
+        return exp > 0 && exp == r.len();
+    }
+    rest.is_empty()
+}
+
+/// A decimal number as (negative, significant digits without leading or trailing zeros,
+/// power of ten of the last digit); zero has no digits.
+fn decimal(s: &str) -> Option<(bool, Vec<u8>, i64)> {
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s),
+    };
+    let (mantissa, exp) = match s.find(['e', 'E']) {
+        Some(i) => (&s[..i], s[i + 1..].parse::<i64>().ok()?),
+        None => (s, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let mut digits: Vec<u8> = int.bytes().chain(frac.bytes()).collect();
+    let mut exp = exp.checked_sub(i64::try_from(frac.len()).ok()?)?;
+    let lead = digits.iter().take_while(|&&d| d == b'0').count();
+    digits.drain(..lead);
+    while digits.last() == Some(&b'0') {
+        digits.pop();
+        exp = exp.checked_add(1)?;
+    }
+    if digits.is_empty() {
+        exp = 0;
+    }
+    Some((neg, digits, exp))
+}
+
+/// `true` or `false` in any case.
+pub fn boolean_form(s: &str) -> Option<bool> {
+    if s.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if s.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// A date written `YYYY-MM-DD` exactly as a scan prints it.
+pub fn date_form(s: &str) -> Option<chrono::NaiveDate> {
+    let b = s.as_bytes();
+    let shape = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    if shape {
+        parse_date(s)
+    } else {
+        None
+    }
+}
+
+/// A timestamp in an accepted form, without surrounding spaces, within microseconds (what
+/// a table stores). A scan prints the same instant as RFC 3339 in UTC.
+pub fn datetime_form(s: &str) -> Option<DateTime<Utc>> {
+    if s.trim() != s {
+        return None;
+    }
+    parse_timestamp(s).filter(whole_micros)
+}
+
+/// Whether a timestamp has no digits finer than a microsecond (it is stored in µs).
+pub fn whole_micros(t: &DateTime<Utc>) -> bool {
+    t.nanosecond().is_multiple_of(1_000)
+}
