@@ -52,7 +52,6 @@ pub const ORDERS: [(&str, &str, &str); 7] = [
     ("o7", "carol", "2024-02-01T00:00:00Z"),
 ];
 
-
 /// Writes the customers table (two commits) at `location`.
 pub fn write_customers(location: &str) -> Result<(), Error> {
     bazof::blocking::block_on(async {

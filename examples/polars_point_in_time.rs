@@ -82,7 +82,10 @@ pub fn main() -> Result<(), Error> {
         let tier = df.column("tier")?.str()?.get(0).map(String::from);
         naive.push((id.to_string(), tier));
     }
-    assert_eq!(got, naive, "the interval join equals one as-of scan per order");
+    assert_eq!(
+        got, naive,
+        "the interval join equals one as-of scan per order"
+    );
     pit_data::check_story(|id| got.iter().find(|r| r.0 == id).and_then(|r| r.1.clone()));
     Ok(())
 }

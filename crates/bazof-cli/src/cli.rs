@@ -43,6 +43,26 @@ Examples:
   bazof scan ./prices --format parquet --output prices.parquet
   bazof scan --path ./test-data --table table0 --as-of 2024-03-15T14:30:00   (bazof 0.2 form)")]
     Scan(ScanArgs),
+    /// Every version of every key with its valid-time interval (valid_from, valid_to).
+    #[command(after_help = "\
+Examples:
+  bazof history ./prices
+  bazof history ./prices --key AAPL --from 2024-01-01 --to 2024-03-31
+  bazof history ./prices --snapshot 1 --format json
+
+For every time t, the rows with valid_from <= t < valid_to (an empty valid_to: still
+current) are exactly `bazof scan --as-of t` at the same snapshot.")]
+    History(HistoryArgs),
+    /// The keys whose row differs between two points (event time and/or commit).
+    #[command(after_help = "\
+Examples:
+  bazof diff ./prices --from-snapshot 1 --to-snapshot 2               # what commit 2 changed
+  bazof diff ./prices --from-as-of 2024-01-31 --to-as-of 2024-02-29   # what changed in February
+  bazof diff ./prices --from-snapshot 1 --to-snapshot 2 --from-as-of 2024-02-15 --to-as-of 2024-02-15
+
+A point is an --as-of (default: current) and a --snapshot (default: latest). Output:
+key, change (insert, delete, update), before_<column>..., after_<column>...")]
+    Diff(DiffArgs),
     /// Show the schema, format version, latest commit and segment tree.
     #[command(after_help = "Example:\n  bazof info ./prices --snapshot 1")]
     Info(InfoArgs),
@@ -201,6 +221,63 @@ impl ScanArgs {
             _ => String::new(),
         }
     }
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Table location: a path or a URL.
+    pub table: String,
+    /// Use what the table knew after this commit [default: latest].
+    #[arg(long, value_name = "N")]
+    pub snapshot: Option<u64>,
+    /// Only versions still valid at or after this time.
+    #[arg(long, value_name = "TS")]
+    pub from: Option<String>,
+    /// Only versions starting at or before this time.
+    #[arg(long, value_name = "TS")]
+    pub to: Option<String>,
+    /// Value columns to print, comma-separated [default: all].
+    #[arg(long, value_name = "a,b", value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
+    /// Only these keys (repeatable).
+    #[arg(long, value_name = "K", num_args = 1.., action = clap::ArgAction::Append, allow_negative_numbers = true)]
+    pub key: Vec<String>,
+    /// Output format [default: table on a terminal, else csv; from --output's extension].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Write to this file instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// Table location: a path or a URL.
+    pub table: String,
+    /// First point: event time [default: current].
+    #[arg(long, value_name = "TS")]
+    pub from_as_of: Option<String>,
+    /// First point: commit [default: latest].
+    #[arg(long, value_name = "N")]
+    pub from_snapshot: Option<u64>,
+    /// Second point: event time [default: current].
+    #[arg(long, value_name = "TS")]
+    pub to_as_of: Option<String>,
+    /// Second point: commit [default: latest].
+    #[arg(long, value_name = "N")]
+    pub to_snapshot: Option<u64>,
+    /// Columns to compare and print, comma-separated [default: all but the key].
+    #[arg(long, value_name = "a,b", value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
+    /// Only these keys (repeatable).
+    #[arg(long, value_name = "K", num_args = 1.., action = clap::ArgAction::Append, allow_negative_numbers = true)]
+    pub key: Vec<String>,
+    /// Output format [default: table on a terminal, else csv; from --output's extension].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Write to this file instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

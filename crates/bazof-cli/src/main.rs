@@ -16,6 +16,8 @@ fn run(cli: Cli) -> error::Result<()> {
     match cli.command {
         Command::Import(a) => commands::import::run(a),
         Command::Scan(a) => commands::scan::run(a),
+        Command::History(a) => commands::bitemporal::history(a),
+        Command::Diff(a) => commands::bitemporal::diff(a),
         Command::Info(a) => commands::info::info(a),
         Command::Log(a) => commands::info::log(a),
         Command::Check(a) => commands::check::run(a),

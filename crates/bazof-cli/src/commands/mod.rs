@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub mod bitemporal;
 pub mod check;
 pub mod gen;
 pub mod import;
