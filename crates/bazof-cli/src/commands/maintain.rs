@@ -12,7 +12,7 @@ use crate::timefmt::parse_timestamp;
 pub fn compact(a: CompactArgs) -> Result<()> {
     let segment = SegmentWidth::parse(&a.segment).ok_or_else(|| {
         fail!(
-            "--segment '{}': expected day, month, year or rows:N",
+            "--segment '{}': expected volume, day, month, year or rows:N",
             a.segment
         )
     })?;
@@ -30,16 +30,37 @@ pub fn compact(a: CompactArgs) -> Result<()> {
         ..Default::default()
     };
     let table = block_on(Table::open(&a.table))?;
-    match block_on(table.compact(&policy))? {
-        Some(info) => println!(
-            "commit {}: compacted {} (bases written: {}, deltas rewritten: {}, files written: {})",
-            info.commit,
-            a.table,
-            info.bases_written,
-            info.deltas_rewritten,
-            info.files_added.len()
-        ),
-        None => println!("nothing to compact in {}", a.table),
+    let result = if a.dry_run {
+        block_on(table.compact_dry_run(&policy))?
+    } else {
+        block_on(table.compact(&policy))?
+    };
+    let Some(info) = result else {
+        println!("nothing to compact in {}", a.table);
+        return Ok(());
+    };
+    let (verb, write, drop) = if a.dry_run {
+        ("would compact", "would write", "would drop")
+    } else {
+        ("compacted", "wrote", "dropped")
+    };
+    println!(
+        "commit {}: {verb} {} (bases written: {}, deltas rewritten: {}, files written: {}, bytes written: {})",
+        info.commit,
+        a.table,
+        info.bases_written,
+        info.deltas_rewritten,
+        info.files_added.len(),
+        info.bytes_written
+    );
+    if a.dry_run {
+        for f in &info.files_added {
+            println!("{write} {f}");
+        }
+        for f in &info.files_dropped {
+            println!("{drop} {f} (from the latest snapshot; vacuum deletes it once no retained snapshot needs it)");
+        }
+        println!("dry run: nothing was published");
     }
     Ok(())
 }
@@ -50,8 +71,15 @@ pub fn vacuum(a: VacuumArgs) -> Result<()> {
         return Err(fail!("--retain-hours must not be negative"));
     }
     let table = block_on(Table::open(&a.table))?;
+    let retain = chrono::Duration::try_hours(a.retain_hours).ok_or_else(|| {
+        fail!(
+            "--retain-hours {}: too large (at most {} hours)",
+            a.retain_hours,
+            chrono::Duration::MAX.num_hours()
+        )
+    })?;
     let opts = VacuumOptions {
-        retain: chrono::Duration::hours(a.retain_hours),
+        retain,
         dry_run: a.dry_run,
     };
     let report = block_on(table.vacuum(&opts))?;
