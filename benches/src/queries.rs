@@ -435,8 +435,16 @@ pub fn run_cell(
         }
         Engine::Core => {
             let start = Instant::now();
-            let (answer, (files, rg_read, rg_skipped, rows, bytes)) =
-                bazof::blocking::block_on(core_answer(q, meta, as_of, keys))?;
+            let (
+                answer,
+                bazof::MetricTotals {
+                    files_read: files,
+                    row_groups_read: rg_read,
+                    row_groups_skipped: rg_skipped,
+                    rows_decoded: rows,
+                    bytes_decoded: bytes,
+                },
+            ) = bazof::blocking::block_on(core_answer(q, meta, as_of, keys))?;
             Ok(Some(CellOutcome {
                 answer,
                 wall_ms: ms(start),
@@ -472,10 +480,7 @@ pub fn run_cell(
             let rows = bazof::blocking::block_on(async {
                 let t = Table::open(&dest.to_string_lossy()).await?;
                 let s = t.snapshot(None).await?;
-                Ok::<_, bazof::Error>(match s.as_ref() {
-                    bazof::AnySnapshot::V1(s) => s.summary.rows_added as i64,
-                    bazof::AnySnapshot::Legacy(_) => -1,
-                })
+                Ok::<_, bazof::Error>(s.summary().map_or(-1, |s| s.rows_added as i64))
             })?;
             let _ = std::fs::remove_dir_all(&dest);
             Ok(Some(CellOutcome {
@@ -799,7 +804,7 @@ async fn core_answer(
     meta: &Meta,
     as_of: Option<i64>,
     keys: Option<&[String]>,
-) -> Result<(Answer, (u64, u64, u64, u64, u64)), BoxError> {
+) -> Result<(Answer, bazof::MetricTotals), BoxError> {
     use futures::StreamExt;
     let table = Table::open(&meta.table).await?;
     let mut opts = ScanOptions::default();

@@ -23,3 +23,11 @@ mod duckdb_as_of;
 fn duckdb_as_of() {
     duckdb_as_of::main().unwrap();
 }
+
+#[path = "../duckdb_point_in_time.rs"]
+mod duckdb_point_in_time;
+
+#[test]
+fn duckdb_point_in_time() {
+    duckdb_point_in_time::main().unwrap();
+}

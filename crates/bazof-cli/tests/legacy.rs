@@ -5,11 +5,11 @@ mod common;
 use std::collections::BTreeMap;
 
 use arrow::array::RecordBatch;
-use common::{ok, run, shared, tree};
+use common::{ok, run, test_data, tree};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 fn compat() -> String {
-    let dir = shared().join("compat");
+    let dir = test_data();
     assert!(dir.join("table0").exists(), "{} is missing", dir.display());
     dir.to_string_lossy().into_owned()
 }
@@ -34,7 +34,7 @@ fn kv(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 #[test]
 fn seed_scan_invocations() {
     let dir = compat();
-    let before = tree(&shared().join("compat/table0"));
+    let before = tree(&test_data().join("table0"));
     let current = ok(&["scan", "--path", &dir, "--table", "table0"]);
     assert_eq!(current.lines().next(), Some("key,event_time,value"));
     assert_eq!(
@@ -63,7 +63,7 @@ fn seed_scan_invocations() {
     );
     assert_eq!(
         before,
-        tree(&shared().join("compat/table0")),
+        tree(&test_data().join("table0")),
         "reading must not write"
     );
 }
@@ -128,7 +128,7 @@ fn read_parquet(path: &std::path::Path) -> (arrow::datatypes::SchemaRef, Vec<Rec
 
 #[test]
 fn gen_writes_the_legacy_layout() {
-    let src = shared().join("compat/table2");
+    let src = test_data().join("table2");
     let dir = tempfile::tempdir().expect("tempdir");
     let dst = dir.path().join("table2");
     std::fs::create_dir(&dst).expect("mkdir");

@@ -2,8 +2,22 @@
 //! logs (proptest strategies) and conversions between events and Arrow batches.
 #![warn(missing_docs)]
 
+pub mod bitemporal;
+pub mod conformance;
 pub mod faulty;
 pub mod history;
+
+/// A fixture under the repository's `test-data/` (the bazof 0.2 tables `table0`–`table2`
+/// and `financials`, copied byte for byte from tables bazof 0.2 wrote).
+pub fn fixture(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../test-data")
+        .join(name);
+    match dir.canonicalize() {
+        Ok(p) => p,
+        Err(e) => panic!("fixture {} is missing: {e}", dir.display()),
+    }
+}
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -98,9 +98,11 @@ impl Table {
         };
         if let Some(p) = &parent {
             if matches!(p.as_ref(), AnySnapshot::Legacy(_)) {
-                return Err(Error::Schema {
+                return Err(Error::ReadOnlyLegacy {
                     table: self.location().to_string(),
-                    reason: "bazof 0.2 tables are read-only: commit to a new table, or run `bazof compact` to convert it to format version 1 first".into(),
+                    reason:
+                        "commit to a new table instead (scan the old one and import the result)"
+                            .into(),
                 });
             }
         }
@@ -240,6 +242,10 @@ impl CommitWriter {
 /// Publishes a snapshot: put-if-absent of `s{n}.json`, then the `version.txt` hint.
 pub(crate) async fn publish(table: &Table, snapshot: &Snapshot) -> Result<()> {
     let file = snapshot_file(snapshot.commit);
+    let json = snapshot.to_json().map_err(|e| Error::Internal {
+        table: table.location().to_string(),
+        reason: format!("cannot serialise snapshot {}: {e}", snapshot.commit),
+    })?;
     let opts = PutOptions {
         mode: PutMode::Create,
         ..Default::default()
@@ -247,11 +253,7 @@ pub(crate) async fn publish(table: &Table, snapshot: &Snapshot) -> Result<()> {
     match table
         .location
         .store
-        .put_opts(
-            &table.location.child(&file),
-            PutPayload::from(snapshot.to_json()),
-            opts,
-        )
+        .put_opts(&table.location.child(&file), PutPayload::from(json), opts)
         .await
     {
         Ok(_) => {}
@@ -321,9 +323,10 @@ pub(crate) fn normalize(
     let file_schema = schema.file_schema();
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(file_schema.fields().len());
     for name in schema.column_names() {
-        let field = schema
-            .arrow_field(name)
-            .ok_or_else(|| err(format!("internal: no field '{name}'")))?;
+        let field = schema.arrow_field(name).ok_or_else(|| Error::Internal {
+            table: table.location().to_string(),
+            reason: format!("no field '{name}'"),
+        })?;
         let array = match batch.column_by_name(name) {
             Some(a) => cast_column(a, field.data_type())
                 .map_err(|reason| err(format!("column '{name}': {reason}")))?,

@@ -12,7 +12,7 @@ use object_store::ObjectStoreExt;
 use crate::commit::publish;
 use crate::data_file::{write_partitioned, write_stream, NewFile};
 use crate::error::{Error, Result};
-use crate::plan::{ScanMode, ScanOptions};
+use crate::scan::plan::{ScanMode, ScanOptions};
 use crate::snapshot::{
     AnySnapshot, CommitSummary, DataFile, FileKind, Segment, Snapshot, FORMAT_VERSION,
 };
@@ -186,10 +186,10 @@ pub struct VacuumReport {
 }
 
 fn legacy_refused(table: &Table, what: &str) -> Error {
-    Error::Schema {
+    Error::ReadOnlyLegacy {
         table: table.location().to_string(),
         reason: format!(
-            "cannot {what} a bazof 0.2 table: its answers come from 0.2's segment-range file selection \
+            "cannot {what} it: its answers come from 0.2's segment-range file selection \
              (a key missing from a later base is gone there), which is not an event log that format 1 \
              can fold without changing results; re-import its data into a new table instead"
         ),

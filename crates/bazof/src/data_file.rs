@@ -38,9 +38,9 @@ pub(crate) fn sort_for_file(
         batch
             .column_by_name(name)
             .cloned()
-            .ok_or_else(|| Error::Schema {
+            .ok_or_else(|| Error::Internal {
                 table: table.location().to_string(),
-                reason: format!("internal: column '{name}' missing"),
+                reason: format!("column '{name}' missing"),
             })
     };
     let position: ArrayRef = Arc::new(UInt64Array::from_iter_values(0..batch.num_rows() as u64));
@@ -67,9 +67,9 @@ pub(crate) fn sort_for_file(
     let commits = sort_cols[2].values.as_any().downcast_ref::<UInt64Array>();
     let seqs = sort_cols[3].values.as_any().downcast_ref::<UInt32Array>();
     let (Some(ts), Some(commits), Some(seqs)) = (ts, commits, seqs) else {
-        return Err(Error::Schema {
+        return Err(Error::Internal {
             table: table.location().into(),
-            reason: "internal: unexpected column types".into(),
+            reason: "unexpected column types".into(),
         });
     };
     let order = idx.values();
@@ -370,9 +370,9 @@ pub(crate) async fn write_partitioned(
             .as_any()
             .downcast_ref::<TimestampMicrosecondArray>()
         else {
-            return Err(Error::Schema {
+            return Err(Error::Internal {
                 table: table.location().to_string(),
-                reason: "internal: event time is not a µs timestamp".into(),
+                reason: "event time is not a µs timestamp".into(),
             });
         };
         let part: Vec<usize> = et

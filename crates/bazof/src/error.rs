@@ -112,6 +112,28 @@ pub enum Error {
         #[source]
         source: object_store::Error,
     },
+    /// A time literal is in none of the accepted forms ([`crate::time`]).
+    #[error("cannot read time '{text}': expected {}", crate::time::ACCEPTED)]
+    InvalidTime {
+        /// The text as given.
+        text: String,
+    },
+    /// A write to a bazof 0.2 table, which this version reads but never writes (SPEC §9).
+    #[error("table '{table}' is a bazof 0.2 table, which is read-only: {reason}")]
+    ReadOnlyLegacy {
+        /// The table location.
+        table: String,
+        /// What was attempted and what to do instead.
+        reason: String,
+    },
+    /// An internal invariant failed: a bug in bazof, not a problem with the table or the input.
+    #[error("internal error (a bug in bazof, please report it) on table '{table}': {reason}")]
+    Internal {
+        /// The table location (empty when none is involved).
+        table: String,
+        /// The invariant that failed.
+        reason: String,
+    },
     /// Arrow failed while processing data of a table.
     #[error("arrow error on table '{table}': {source}")]
     Arrow {

@@ -34,32 +34,36 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod bitemporal;
 pub mod blocking;
 mod commit;
 mod compact;
 mod data_file;
 pub mod error;
 mod location;
-pub mod plan;
 pub mod predicate;
-mod read;
-mod resolve;
 pub mod scan;
 pub mod schema;
 pub mod snapshot;
 pub mod table;
+pub mod time;
 
 /// A commit number (1, 2, 3, ...); snapshot `s{n}.json` describes the table after commit `n`.
 pub type Commit = u64;
 
+pub use bitemporal::diff::{DiffOptions, Point};
+pub use bitemporal::history::{BatchStream, HistoryOptions};
 pub use commit::{CommitInfo, CommitWriter, DEFAULT_RUN_ROWS};
 pub use compact::{CompactionInfo, CompactionPolicy, SegmentWidth, VacuumOptions, VacuumReport};
 pub use data_file::{PAGE_ROWS, ROW_GROUP_ROWS};
 pub use error::{Error, Result};
 pub use location::Location;
-pub use plan::{PlannedFile, ScanOptions, ScanPlan, SkipReason, SkippedFile};
 pub use predicate::KeyPredicate;
-pub use scan::{ScanMetrics, ScanStream};
+pub use scan::metrics::{MetricTotals, ScanMetrics};
+pub use scan::plan::{
+    PlannedFile, ScanOptions, ScanPlan, SkipReason, SkippedFile, DEFAULT_BATCH_SIZE,
+};
+pub use scan::ScanStream;
 pub use schema::{ColumnDef, ColumnType, KeyType, TableSchema, DELETED_COLUMN};
-pub use snapshot::{AnySnapshot, DataFile, FileKind, KeyValue, Segment, Snapshot};
+pub use snapshot::{AnySnapshot, DataFile, FileKind, KeyValue, LogEntry, Segment, Snapshot};
 pub use table::Table;

@@ -228,6 +228,16 @@ impl Table {
         Ok(out)
     }
 
+    /// The commit log: one entry per commit, oldest first.
+    pub async fn log(&self) -> Result<Vec<crate::snapshot::LogEntry>> {
+        Ok(self
+            .snapshots()
+            .await?
+            .iter()
+            .map(|s| s.log_entry())
+            .collect())
+    }
+
     /// The schema at the latest snapshot.
     pub async fn schema(&self) -> Result<TableSchema> {
         Ok(self.snapshot(None).await?.schema().clone())

@@ -1,4 +1,4 @@
-//! bazof 0.2 tables from ../shared/compat read correctly, in place.
+//! bazof 0.2 tables from test-data/ (written by bazof 0.2 itself) read correctly, in place.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -11,15 +11,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 fn compat(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/compat")
-        .join(name);
-    assert!(
-        dir.exists(),
-        "the compat fixtures must be present at {}",
-        dir.display()
-    );
-    dir
+    bazof_testkit::fixture(name)
 }
 
 fn rt() -> tokio::runtime::Runtime {

@@ -22,7 +22,7 @@ fn round_trip(json: &str) -> Result<(), String> {
         AnySnapshot::V1(s) => s,
         AnySnapshot::Legacy(_) => return Err("parsed as legacy".into()),
     };
-    let again = match AnySnapshot::parse(&first.to_json(), 1) {
+    let again = match AnySnapshot::parse(&first.to_json().unwrap(), 1) {
         Ok(AnySnapshot::V1(s)) => s,
         other => panic!("to_json of a valid snapshot does not parse back: {other:?}"),
     };

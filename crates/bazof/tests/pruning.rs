@@ -8,8 +8,8 @@
 use std::ops::Bound;
 
 use bazof::{
-    CompactionPolicy, FileKind, KeyPredicate, KeyType, KeyValue, ScanOptions, SegmentWidth,
-    SkipReason, Table, PAGE_ROWS,
+    CompactionPolicy, FileKind, KeyPredicate, KeyType, KeyValue, MetricTotals, ScanOptions,
+    SegmentWidth, SkipReason, Table, PAGE_ROWS,
 };
 use bazof_testkit::history::assert_deltas_fit;
 use bazof_testkit::{batch_rows, oracle, project, test_schema, Event, Log, Value};
@@ -59,24 +59,14 @@ fn want(
         .collect()
 }
 
-async fn scan(table: &Table, opts: ScanOptions) -> (Vec<Vec<Value>>, (u64, u64, u64, u64, u64)) {
+async fn scan(table: &Table, opts: ScanOptions) -> (Vec<Vec<Value>>, MetricTotals) {
     let stream = table.scan(opts).await.unwrap();
     let metrics = stream.metrics();
     let rows = batch_rows(&stream.collect_batches().await.unwrap());
     (rows, metrics.totals())
 }
 
-/// A new table at `location` holding `log`, one table commit per log commit.
-async fn table_of(location: &str, log: &Log) -> Table {
-    let table = Table::create(location, log.schema.clone()).await.unwrap();
-    for c in &log.commits {
-        table
-            .commit(&[bazof_testkit::to_batch(&log.schema, c)])
-            .await
-            .unwrap();
-    }
-    table
-}
+use bazof_testkit::conformance::write_log as table_of;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_predicates_decode_only_the_pages_that_may_hold_their_keys() {
@@ -124,7 +114,14 @@ async fn key_predicates_decode_only_the_pages_that_may_hold_their_keys() {
                     plan.files.iter().all(|f| f.selection.is_some()),
                     "{p:?}: every file gets a page selection"
                 );
-                let (got, (files, _, _, rows_decoded, _)) = scan(&table, opts).await;
+                let (
+                    got,
+                    MetricTotals {
+                        files_read: files,
+                        rows_decoded,
+                        ..
+                    },
+                ) = scan(&table, opts).await;
                 assert_eq!(
                     got,
                     want(&log, as_of, None, Some(&p)),
@@ -139,7 +136,7 @@ async fn key_predicates_decode_only_the_pages_that_may_hold_their_keys() {
             }
         }
         // Without a predicate nothing is skipped, and the answer is the oracle's too.
-        let (all, (_, _, _, rows_decoded, _)) = scan(&table, ScanOptions::default()).await;
+        let (all, MetricTotals { rows_decoded, .. }) = scan(&table, ScanOptions::default()).await;
         assert_eq!(all, want(&log, None, None, None));
         assert_eq!(
             rows_decoded as usize,

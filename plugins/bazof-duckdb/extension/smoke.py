@@ -4,7 +4,7 @@
     pip install duckdb==2.0.0
     python3 plugins/bazof-duckdb/extension/smoke.py [path/to/bazof.duckdb_extension]
 
-LOADs the extension (unsigned) and queries the legacy fixtures in ../shared/compat
+LOADs the extension (unsigned) and queries the bazof 0.2 fixtures in test-data/
 (read in place): the positional and named as_of forms, keys => [...], bazof_log,
 the headline financials query, and a clear error for a bad as_of.
 """
@@ -15,7 +15,7 @@ import duckdb
 
 here = os.path.dirname(os.path.abspath(__file__))
 repo = os.path.normpath(os.path.join(here, "..", "..", ".."))
-compat = os.path.normpath(os.path.join(repo, "..", "shared", "compat"))
+compat = os.path.join(repo, "test-data")
 target = os.environ.get("BAZOF_EXT_TARGET_DIR", os.path.join(here, "target"))
 ext = sys.argv[1] if len(sys.argv) > 1 else os.path.join(target, "release", "bazof.duckdb_extension")
 

@@ -70,16 +70,19 @@
 //! where 0.2 recorded nothing.
 #![warn(missing_docs)]
 
+mod bitemporal;
+mod emit;
 mod log;
 mod params;
-mod runtime;
 mod scan;
 mod types;
 
+pub use bitemporal::{BazofDiff, BazofHistory};
 pub use log::BazofLog;
 pub use scan::{BazofScan, BazofScanAt};
 
-/// Adds `bazof_scan`, `bazof_scan_at` and `bazof_log` to a DuckDB connection.
+/// Adds `bazof_scan`, `bazof_scan_at`, `bazof_log`, `bazof_history` and `bazof_diff`
+/// to a DuckDB connection.
 ///
 /// `bazof_scan_at(path, as_of)` and `bazof_scan(path, as_of => …)` are table
 /// functions in DuckDB's system catalog. DuckDB's C API (v1) keeps only the first
@@ -103,6 +106,8 @@ pub fn register(con: &duckdb::Connection) -> duckdb::Result<()> {
     con.register_table_function::<BazofScanAt>("bazof_scan_at")?;
     con.register_table_function::<BazofScan>("bazof_scan")?;
     con.register_table_function::<BazofLog>("bazof_log")?;
+    con.register_table_function::<BazofHistory>("bazof_history")?;
+    con.register_table_function::<BazofDiff>("bazof_diff")?;
     install_positional_form(con, false)
 }
 

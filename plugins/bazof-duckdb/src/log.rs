@@ -7,9 +7,9 @@ use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicr
 use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
 
-use bazof::{AnySnapshot, Table};
+use bazof::blocking::block_on;
+use bazof::{LogEntry, Table};
 
-use crate::runtime::run;
 use crate::types::{vector_size, write_batch};
 
 type BoxError = Box<dyn std::error::Error>;
@@ -43,47 +43,29 @@ fn micros(t: Option<chrono::DateTime<chrono::Utc>>) -> Option<i64> {
     t.map(|t| t.timestamp_micros())
 }
 
-/// One row per snapshot; legacy (bazof 0.2) snapshots know only their number.
-fn log_batch(snapshots: &[Arc<AnySnapshot>]) -> Result<RecordBatch, BoxError> {
-    let mut commit = Vec::new();
-    let mut commit_time = Vec::new();
-    let mut operation = Vec::new();
-    let mut rows_added = Vec::new();
-    let mut files_added = Vec::new();
-    let mut min_t = Vec::new();
-    let mut max_t = Vec::new();
-    for s in snapshots {
-        commit.push(i64::try_from(s.commit()).ok());
-        match s.as_ref() {
-            AnySnapshot::V1(s) => {
-                commit_time.push(Some(s.commit_time.timestamp_micros()));
-                operation.push(Some(s.summary.operation.clone()));
-                rows_added.push(i64::try_from(s.summary.rows_added).ok());
-                files_added.push(i64::try_from(s.summary.files_added.len()).ok());
-                min_t.push(micros(s.summary.min_event_time));
-                max_t.push(micros(s.summary.max_event_time));
-            }
-            _ => {
-                commit_time.push(None);
-                operation.push(None);
-                rows_added.push(None);
-                files_added.push(None);
-                min_t.push(None);
-                max_t.push(None);
-            }
-        }
-    }
-    let ts = |v: Vec<Option<i64>>| -> ArrayRef {
-        Arc::new(TimestampMicrosecondArray::from(v).with_timezone("UTC"))
+/// One row per commit of the core's log.
+fn log_batch(log: &[LogEntry]) -> Result<RecordBatch, BoxError> {
+    let int = |f: &dyn Fn(&LogEntry) -> Option<u64>| -> ArrayRef {
+        Arc::new(Int64Array::from_iter(
+            log.iter().map(|e| f(e).and_then(|v| i64::try_from(v).ok())),
+        ))
+    };
+    let ts = |f: &dyn Fn(&LogEntry) -> Option<chrono::DateTime<chrono::Utc>>| -> ArrayRef {
+        Arc::new(
+            TimestampMicrosecondArray::from_iter(log.iter().map(|e| micros(f(e))))
+                .with_timezone("UTC"),
+        )
     };
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(Int64Array::from(commit)),
-        ts(commit_time),
-        Arc::new(StringArray::from(operation)),
-        Arc::new(Int64Array::from(rows_added)),
-        Arc::new(Int64Array::from(files_added)),
-        ts(min_t),
-        ts(max_t),
+        int(&|e| Some(e.commit)),
+        ts(&|e| e.commit_time),
+        Arc::new(StringArray::from_iter(
+            log.iter().map(|e| e.operation.as_deref()),
+        )),
+        int(&|e| e.rows_added),
+        int(&|e| e.files_added),
+        ts(&|e| e.min_event_time),
+        ts(&|e| e.max_event_time),
     ];
     let names = COLUMNS.iter().map(|(n, _)| *n);
     Ok(RecordBatch::try_from_iter(names.zip(columns))?)
@@ -111,10 +93,10 @@ impl VTab for BazofLog {
         let bind = unsafe { init.get_bind_data::<LogBind>().as_ref() }
             .ok_or("bazof_log: missing bind data")?;
         let path = bind.path.clone();
-        let snapshots = run(async move { Table::open(&path).await?.snapshots().await })??;
+        let log = block_on(async move { Table::open(&path).await?.log().await })?;
         init.set_max_threads(1);
         Ok(LogInit {
-            batch: log_batch(&snapshots)?,
+            batch: log_batch(&log)?,
             offset: AtomicUsize::new(0),
         })
     }

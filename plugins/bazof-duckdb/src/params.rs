@@ -1,7 +1,8 @@
-//! Reading `bazof_scan`'s arguments: `as_of` (TIMESTAMP, TIMESTAMPTZ, DATE or an
-//! ISO-8601 VARCHAR), `snapshot` and `keys`.
+//! Reading the table functions' arguments: times (TIMESTAMP, TIMESTAMPTZ, DATE or a
+//! VARCHAR in any form `bazof::time` takes), commits and key lists. Messages name the
+//! argument; callers prefix the function name ([`in_function`]).
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use duckdb::core::LogicalTypeId;
 use duckdb::vtab::Value;
 
@@ -9,6 +10,11 @@ use bazof::{KeyPredicate, KeyType, KeyValue};
 
 /// A SQL-facing argument error (becomes the DuckDB error message).
 pub(crate) type ArgResult<T> = Result<T, String>;
+
+/// Prefixes an argument error with the table function's name.
+pub(crate) fn in_function<T>(func: &str, r: ArgResult<T>) -> ArgResult<T> {
+    r.map_err(|e| format!("{func}: {e}"))
+}
 
 /// DuckDB's name of a logical type, for error messages.
 pub(crate) fn type_name(id: LogicalTypeId) -> String {
@@ -50,6 +56,11 @@ pub(crate) fn type_name(id: LogicalTypeId) -> String {
 
 /// Reads an `as_of` argument. SQL `NULL` means "current" (no event-time limit).
 pub(crate) fn as_of(value: &Value) -> ArgResult<Option<DateTime<Utc>>> {
+    time("as_of", value)
+}
+
+/// Reads a time argument named `name`. SQL `NULL` means none (no limit).
+pub(crate) fn time(name: &str, value: &Value) -> ArgResult<Option<DateTime<Utc>>> {
     if value.is_null() {
         return Ok(None);
     }
@@ -68,55 +79,26 @@ pub(crate) fn as_of(value: &Value) -> ArgResult<Option<DateTime<Utc>>> {
             let text = value.to_string();
             parse_time(&text).ok_or_else(|| {
                 format!(
-                    "bazof_scan: as_of '{text}' is not a timestamp; use TIMESTAMP '2024-03-15 14:30:00', \
+                    "{name} '{text}' is not a timestamp; use TIMESTAMP '2024-03-15 14:30:00', \
                      a DATE, or an ISO-8601 string such as '2024-03-15T14:30:00Z'"
                 )
             })
         }
         other => Err(format!(
-            "bazof_scan: as_of must be a TIMESTAMP, TIMESTAMPTZ, DATE or ISO-8601 VARCHAR, not {}",
+            "{name} must be a TIMESTAMP, TIMESTAMPTZ, DATE or ISO-8601 VARCHAR, not {}",
             type_name(other)
         )),
     }
 }
 
-/// Parses ISO-8601 / RFC 3339 text as DuckDB and people write it: with `T` or a
-/// space, optional fraction, optional offset (`Z`, `+02:00`, `+0200`, `+02`);
-/// without an offset the time is UTC; a bare date is its midnight (UTC).
-/// `infinity` is the open end ("current").
+/// Parses a time literal in any form [`bazof::time`] accepts; DuckDB's `infinity` is
+/// the open end ("current").
 pub(crate) fn parse_time(text: &str) -> Option<Option<DateTime<Utc>>> {
     let s = text.trim();
     if s.eq_ignore_ascii_case("infinity") || s.eq_ignore_ascii_case("+infinity") {
         return Some(None);
     }
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(Some(t.with_timezone(&Utc)));
-    }
-    for fmt in [
-        "%Y-%m-%d %H:%M:%S%.f%#z",
-        "%Y-%m-%dT%H:%M:%S%.f%#z",
-        "%Y-%m-%d %H:%M%#z",
-        "%Y-%m-%dT%H:%M%#z",
-    ] {
-        if let Ok(t) = DateTime::parse_from_str(s, fmt) {
-            return Some(Some(t.with_timezone(&Utc)));
-        }
-    }
-    let naive = s.strip_suffix(['Z', 'z']).unwrap_or(s);
-    for fmt in [
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M",
-        "%Y-%m-%dT%H:%M",
-    ] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(naive, fmt) {
-            return Some(Some(t.and_utc()));
-        }
-    }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| Some(t.and_utc()))
+    bazof::time::parse(s).ok().map(Some)
 }
 
 /// Whether a DuckDB value of this type is an integer.
@@ -143,6 +125,11 @@ fn is_string(id: LogicalTypeId) -> bool {
 
 /// Reads `snapshot => N` (a positive commit number).
 pub(crate) fn snapshot(value: &Value) -> ArgResult<Option<u64>> {
+    commit("snapshot", value)
+}
+
+/// Reads a commit-number argument named `name`.
+pub(crate) fn commit(name: &str, value: &Value) -> ArgResult<Option<u64>> {
     if value.is_null() {
         return Ok(None);
     }
@@ -151,7 +138,7 @@ pub(crate) fn snapshot(value: &Value) -> ArgResult<Option<u64>> {
         id if is_integer(id) || is_string(id) => value.to_string().trim().parse::<i128>().ok(),
         other => {
             return Err(format!(
-                "bazof_scan: snapshot must be a commit number (BIGINT), not {}",
+                "{name} must be a commit number (BIGINT), not {}",
                 type_name(other)
             ))
         }
@@ -159,7 +146,7 @@ pub(crate) fn snapshot(value: &Value) -> ArgResult<Option<u64>> {
     match n {
         Some(n) if n >= 1 && n <= u64::MAX as i128 => Ok(Some(n as u64)),
         _ => Err(format!(
-            "bazof_scan: snapshot '{value}' is not a commit number (1, 2, 3, ...)"
+            "{name} '{value}' is not a commit number (1, 2, 3, ...)"
         )),
     }
 }
@@ -205,42 +192,12 @@ fn key_value(v: &Value, key_type: KeyType, key_name: &str) -> ArgResult<Option<K
             Ok(text.trim().parse::<i64>().ok().map(KeyValue::Int))
         }
         KeyType::String => Err(format!(
-            "bazof_scan: keys => [...] must hold VARCHAR values: the key column '{key_name}' is VARCHAR, got {}",
+            "keys => [...] must hold VARCHAR values: the key column '{key_name}' is VARCHAR, got {}",
             type_name(id)
         )),
         KeyType::Int => Err(format!(
-            "bazof_scan: keys => [...] must hold integers: the key column '{key_name}' is BIGINT, got {}",
+            "keys => [...] must hold integers: the key column '{key_name}' is BIGINT, got {}",
             type_name(id)
         )),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_time;
-    use chrono::{TimeZone, Utc};
-
-    #[test]
-    fn parses_iso_forms() {
-        let t = Utc.with_ymd_and_hms(2019, 1, 17, 10, 30, 0).single();
-        for s in [
-            "2019-01-17T10:30:00Z",
-            "2019-01-17 10:30:00",
-            "2019-01-17T10:30:00",
-            "2019-01-17 10:30:00+00",
-            "2019-01-17 12:30:00+02",
-            "2019-01-17T12:30:00+02:00",
-            "2019-01-17 10:30",
-            "2019-01-17 10:30:00.000",
-        ] {
-            assert_eq!(parse_time(s), Some(t), "{s}");
-        }
-        assert_eq!(
-            parse_time("2019-01-17"),
-            Some(Utc.with_ymd_and_hms(2019, 1, 17, 0, 0, 0).single())
-        );
-        assert_eq!(parse_time("infinity"), Some(None));
-        assert_eq!(parse_time("yesterday"), None);
-        assert_eq!(parse_time("2019-13-01"), None);
     }
 }

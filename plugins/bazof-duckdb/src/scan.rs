@@ -1,18 +1,16 @@
 //! `bazof_scan(path [, as_of] [, as_of => …, snapshot => N, keys => [...]])`.
 
-use std::sync::Mutex;
-
 use arrow::array::RecordBatch;
 use arrow::datatypes::Field;
 use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
-use futures::StreamExt;
 
-use bazof::{AnySnapshot, ScanOptions, ScanStream, Table};
+use bazof::{ScanOptions, Table};
 
-use crate::params;
-use crate::runtime::run;
-use crate::types::{logical_type, vector_size, write_batch};
+use crate::emit::Emitter;
+use crate::params::{self, in_function};
+use crate::types::{logical_type, vector_size};
+use bazof::blocking::block_on;
 
 /// What `bind` learned: the table, its columns and the scan's time-travel options.
 pub struct ScanBind {
@@ -20,20 +18,6 @@ pub struct ScanBind {
     fields: Vec<Field>,
     key: String,
     options: ScanOptions,
-}
-
-/// The running scan of one query.
-pub struct ScanInit {
-    state: Mutex<ScanState>,
-}
-
-struct ScanState {
-    stream: Option<ScanStream>,
-    /// The core batch being emitted and how many of its rows went out already.
-    current: Option<(RecordBatch, usize)>,
-    /// DuckDB asked for no column at all (`count(*)`): emit row counts only.
-    no_columns: bool,
-    vector_size: usize,
 }
 
 /// The `bazof_scan` table function.
@@ -59,23 +43,24 @@ fn bind_scan(bind: &BindInfo) -> Result<ScanBind, BoxError> {
         return Err("bazof_scan: as_of is given twice (positionally and as as_of => …)".into());
     }
     if let Some(v) = positional.as_ref().or(named.as_ref()) {
-        options.as_of = params::as_of(v)?;
+        options.as_of = in_function("bazof_scan", params::as_of(v))?;
     }
     if let Some(v) = bind.get_named_parameter("snapshot") {
-        options.snapshot = params::snapshot(&v)?;
+        options.snapshot = in_function("bazof_scan", params::snapshot(&v))?;
     }
 
     // Metadata only (the version hint and one snapshot file): bind runs twice per query.
     let snapshot = options.snapshot;
-    let (table, snap) = run(async move {
+    let (table, snap) = block_on(async move {
         let table = Table::open(&path).await?;
         let snap = table.snapshot(snapshot).await?;
         Ok::<_, bazof::Error>((table, snap))
-    })??;
+    })?;
     let schema = snap.schema().clone();
 
     if let Some(v) = bind.get_named_parameter("keys") {
-        options.key_predicate = params::keys(&v, schema.key_type, &schema.key)?;
+        options.key_predicate =
+            in_function("bazof_scan", params::keys(&v, schema.key_type, &schema.key))?;
     }
 
     let mut fields = Vec::new();
@@ -86,9 +71,8 @@ fn bind_scan(bind: &BindInfo) -> Result<ScanBind, BoxError> {
         bind.add_result_column(name, logical_type(field.data_type())?);
         fields.push(field);
     }
-    if let AnySnapshot::V1(s) = snap.as_ref() {
+    if let Some(rows) = snap.total_rows() {
         // An upper bound (events, not keys) that helps DuckDB's join planning.
-        let rows: u64 = s.files().iter().map(|f| f.rows).sum();
         bind.set_cardinality(rows, false);
     }
     Ok(ScanBind {
@@ -99,7 +83,7 @@ fn bind_scan(bind: &BindInfo) -> Result<ScanBind, BoxError> {
     })
 }
 
-fn init_scan(init: &InitInfo) -> Result<ScanInit, BoxError> {
+fn init_scan(init: &InitInfo) -> Result<Emitter, BoxError> {
     // SAFETY: DuckDB hands init the bind data that `bind` stored for this query;
     // it lives until the query ends.
     let bind = unsafe { init.get_bind_data::<ScanBind>().as_ref() }
@@ -128,68 +112,17 @@ fn init_scan(init: &InitInfo) -> Result<ScanInit, BoxError> {
         .options
         .clone()
         .with_columns(columns)
-        .with_batch_size(bazof::plan::DEFAULT_BATCH_SIZE.max(vector_size));
+        .with_batch_size(bazof::DEFAULT_BATCH_SIZE.max(vector_size));
     let table = bind.table.clone();
-    let stream = run(async move { table.scan(options).await })??;
+    let stream = block_on(async move { table.scan(options).await })?;
     // The core's stream is one merge in key order; DuckDB drives it from one thread.
     init.set_max_threads(1);
-    Ok(ScanInit {
-        state: Mutex::new(ScanState {
-            stream: Some(stream),
-            current: None,
-            no_columns,
-            vector_size,
-        }),
-    })
-}
-
-fn next_chunk(init: &ScanInit, output: &mut DataChunkHandle) -> Result<(), BoxError> {
-    let mut guard = init
-        .state
-        .lock()
-        .map_err(|_| "bazof_scan: scan state poisoned by an earlier error")?;
-    let state = &mut *guard;
-    loop {
-        if let Some((batch, offset)) = state.current.as_mut() {
-            if *offset < batch.num_rows() {
-                let len = (batch.num_rows() - *offset).min(state.vector_size);
-                let slice = batch.slice(*offset, len);
-                *offset += len;
-                if state.no_columns {
-                    output.set_len(len);
-                } else {
-                    write_batch(&slice, output)?;
-                }
-                return Ok(());
-            }
-            state.current = None;
-        }
-        let Some(mut stream) = state.stream.take() else {
-            output.set_len(0);
-            return Ok(());
-        };
-        // Pull the next core batch on the bazof runtime (the stream is moved in and back).
-        let (item, stream) = run(async move {
-            let item = stream.next().await;
-            (item, stream)
-        })?;
-        match item {
-            None => {
-                output.set_len(0);
-                return Ok(());
-            }
-            Some(Err(e)) => return Err(e.into()),
-            Some(Ok(batch)) => {
-                state.stream = Some(stream);
-                state.current = Some((batch, 0));
-            }
-        }
-    }
+    Ok(Emitter::new(Box::pin(stream), no_columns))
 }
 
 impl VTab for BazofScan {
     type BindData = ScanBind;
-    type InitData = ScanInit;
+    type InitData = Emitter;
 
     fn bind(bind: &BindInfo) -> Result<Self::BindData, BoxError> {
         bind_scan(bind)
@@ -200,7 +133,7 @@ impl VTab for BazofScan {
     }
 
     fn func(func: &TableFunctionInfo<Self>, output: &mut DataChunkHandle) -> Result<(), BoxError> {
-        next_chunk(func.get_init_data(), output)
+        func.get_init_data().next_chunk(output)
     }
 
     fn supports_pushdown() -> bool {
@@ -229,7 +162,7 @@ pub struct BazofScanAt;
 
 impl VTab for BazofScanAt {
     type BindData = ScanBind;
-    type InitData = ScanInit;
+    type InitData = Emitter;
 
     fn bind(bind: &BindInfo) -> Result<Self::BindData, BoxError> {
         bind_scan(bind)
@@ -240,7 +173,7 @@ impl VTab for BazofScanAt {
     }
 
     fn func(func: &TableFunctionInfo<Self>, output: &mut DataChunkHandle) -> Result<(), BoxError> {
-        next_chunk(func.get_init_data(), output)
+        func.get_init_data().next_chunk(output)
     }
 
     fn supports_pushdown() -> bool {

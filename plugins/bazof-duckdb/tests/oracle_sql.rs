@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int64Array, RecordBatch};
 use arrow::compute::concat_batches;
-use bazof::{KeyType, KeyValue, Table};
+use bazof::KeyValue;
 use bazof_testkit::{arb_log, batch_rows, oracle, project, to_batch, Log, Value, TIME_UNIT};
 use duckdb::vtab::arrow::{ArrowBatchRegistration, ArrowVTab};
 use duckdb::Connection;
@@ -20,15 +20,7 @@ fn write(log: &Log) -> String {
         "memory://duckdb-oracle/t{}",
         TABLES.fetch_add(1, Ordering::Relaxed)
     );
-    bazof::blocking::block_on(async {
-        let table = Table::create(&name, log.schema.clone()).await.unwrap();
-        for events in &log.commits {
-            table
-                .commit(&[to_batch(&log.schema, events)])
-                .await
-                .unwrap();
-        }
-    });
+    bazof_testkit::conformance::write_log_blocking(&name, log);
     name
 }
 
@@ -97,10 +89,7 @@ fn arb_query(commits: usize) -> impl Strategy<Value = Query> {
 }
 
 fn key_of(log: &Log, k: u32) -> KeyValue {
-    match log.schema.key_type {
-        KeyType::Int => KeyValue::Int(k as i64 * 7 - 10),
-        KeyType::String => KeyValue::String(format!("k{k:02}")),
-    }
+    bazof_testkit::conformance::key_of(log.schema.key_type, k)
 }
 
 fn key_sql(k: &KeyValue) -> String {

@@ -11,15 +11,7 @@ use chrono::{TimeZone, Utc};
 use duckdb::Connection;
 
 fn compat(name: &str) -> String {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/compat")
-        .join(name);
-    assert!(
-        dir.exists(),
-        "the compat fixtures must be present at {}",
-        dir.display()
-    );
-    dir.to_string_lossy().into_owned()
+    bazof_testkit::fixture(name).to_string_lossy().into_owned()
 }
 
 fn con() -> Connection {

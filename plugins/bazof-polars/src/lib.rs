@@ -101,19 +101,21 @@
 //! the pushdowns; it is also handy in an `explain`-style debugging session.
 #![warn(missing_docs)]
 
+mod bitemporal;
 mod convert;
 mod predicate;
 mod scan;
 
+pub use bitemporal::{scan_bazof_diff, scan_bazof_history};
 pub use convert::batch_to_frame;
 
 use std::sync::{Arc, Mutex};
 
 use bazof::{ScanOptions, Table};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use polars::prelude::*;
 
-use crate::scan::{bazof_err, run_blocking, BazofScan};
+use crate::scan::{bazof_err, BazofScan};
 
 /// Where [`ScanReport`]s are collected (shared with the `LazyFrame`'s scans).
 pub type ScanReportSink = Arc<Mutex<Vec<ScanReport>>>;
@@ -140,10 +142,9 @@ impl ScanArgsBazof {
         self
     }
 
-    /// Sets the event time from text: RFC 3339 (`2019-01-17T12:00:00Z`,
-    /// `2019-01-17T12:00:00+02:00`), a UTC date-time without offset
-    /// (`2019-01-17 12:00:00`, `2019-01-17T12:00:00`) or a date (`2019-01-17`, meaning
-    /// its first instant in UTC).
+    /// Sets the event time from text in any form [`bazof::time`] accepts: RFC 3339
+    /// (`2019-01-17T12:00:00Z`), a UTC date-time (`2019-01-17 12:00`, `2019-01-17T12:00Z`)
+    /// or a date (`2019-01-17`, its first instant in UTC).
     pub fn with_as_of_str(self, as_of: &str) -> PolarsResult<Self> {
         Ok(self.with_as_of(parse_as_of(as_of)?))
     }
@@ -170,29 +171,9 @@ impl ScanArgsBazof {
     }
 }
 
-/// Parses an `as_of` time (see [`ScanArgsBazof::with_as_of_str`]).
+/// Parses an `as_of` time in any form [`bazof::time`] accepts.
 pub fn parse_as_of(text: &str) -> PolarsResult<DateTime<Utc>> {
-    let t = text.trim();
-    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
-        return Ok(d.with_timezone(&Utc));
-    }
-    for fmt in [
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M",
-        "%Y-%m-%dT%H:%M",
-    ] {
-        if let Ok(d) = NaiveDateTime::parse_from_str(t, fmt) {
-            return Ok(d.and_utc());
-        }
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc());
-    }
-    polars_bail!(
-        InvalidOperation: "bazof: cannot read as_of '{}': expected RFC 3339 (2019-01-17T00:00:00Z), \
-        'YYYY-MM-DD HH:MM:SS' (UTC) or a date 'YYYY-MM-DD'", text
-    )
+    bazof::time::parse(text).map_err(bazof_err)
 }
 
 /// What one scan asked of the core and what it cost.
@@ -240,7 +221,7 @@ pub fn scan_bazof(location: &str, args: ScanArgsBazof) -> PolarsResult<LazyFrame
             in-memory engine (its streaming engine has no Rust scan sources yet); unset it to scan '{}'", location
         );
     }
-    let (table, commit, schema) = run_blocking(async {
+    let (table, commit, schema) = bazof::blocking::block_on(async {
         let table = Table::open(location).await?;
         let snap = table.snapshot(args.snapshot).await?;
         Ok::<_, bazof::Error>((table, snap.commit(), snap.schema().clone()))
@@ -262,19 +243,4 @@ pub fn scan_bazof(location: &str, args: ScanArgsBazof) -> PolarsResult<LazyFrame
             ..Default::default()
         },
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn as_of_text() {
-        let midnight = parse_as_of("2019-01-17").unwrap();
-        assert_eq!(midnight.to_rfc3339(), "2019-01-17T00:00:00+00:00");
-        assert_eq!(parse_as_of("2019-01-17T00:00:00.000Z").unwrap(), midnight);
-        assert_eq!(parse_as_of("2019-01-17T02:00:00+02:00").unwrap(), midnight);
-        assert_eq!(parse_as_of("2019-01-17 00:00:00").unwrap(), midnight);
-        assert!(parse_as_of("17/01/2019").is_err());
-    }
 }

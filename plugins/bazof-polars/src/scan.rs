@@ -1,7 +1,6 @@
 //! The Polars `AnonymousScan` over a bazof table.
 
 use std::any::Any;
-use std::future::Future;
 
 use bazof::{ScanOptions, Table, TableSchema};
 use futures::StreamExt;
@@ -13,20 +12,6 @@ use crate::{ScanArgsBazof, ScanReport};
 
 pub(crate) fn bazof_err(e: bazof::Error) -> PolarsError {
     polars_err!(ComputeError: "bazof: {}", e)
-}
-
-/// Runs a future on the bazof runtime from synchronous code. Polars calls the scan
-/// synchronously, possibly from a thread that is inside someone's tokio runtime
-/// (an async `main` calling `collect()`); blocking there would panic, so the work
-/// then moves to a short-lived thread of its own.
-pub(crate) fn run_blocking<T: Send, F: Future<Output = T> + Send>(f: F) -> T {
-    if tokio::runtime::Handle::try_current().is_err() {
-        return bazof::blocking::block_on(f);
-    }
-    std::thread::scope(|s| match s.spawn(|| bazof::blocking::block_on(f)).join() {
-        Ok(v) => v,
-        Err(panic) => std::panic::resume_unwind(panic),
-    })
 }
 
 /// A table pinned at one commit, as Polars sees it.
@@ -117,44 +102,55 @@ impl AnonymousScan for BazofScan {
         let table = &self.table;
         let opts_for_report = opts.clone();
         let predicate_ref = &predicate;
-        let (frames, mut report) = run_blocking(async {
-            let mut stream = table.scan(opts).await.map_err(bazof_err)?;
-            let mut frames: Vec<DataFrame> = Vec::new();
-            let mut resolved = 0u64;
-            let mut batches = 0usize;
-            while let Some(batch) = stream.next().await {
-                let batch = batch.map_err(bazof_err)?;
-                resolved += batch.num_rows() as u64;
-                batches += 1;
-                let mut df = batch_to_frame(&batch)?;
-                if let (true, Some(p)) = (per_batch, predicate_ref) {
-                    df = filter(df, p)?;
+        let (frames, mut report) = bazof::blocking::block_on(async {
+            Ok::<_, bazof::Error>(
+                async {
+                    let mut stream = table.scan(opts).await.map_err(bazof_err)?;
+                    let mut frames: Vec<DataFrame> = Vec::new();
+                    let mut resolved = 0u64;
+                    let mut batches = 0usize;
+                    while let Some(batch) = stream.next().await {
+                        let batch = batch.map_err(bazof_err)?;
+                        resolved += batch.num_rows() as u64;
+                        batches += 1;
+                        let mut df = batch_to_frame(&batch)?;
+                        if let (true, Some(p)) = (per_batch, predicate_ref) {
+                            df = filter(df, p)?;
+                        }
+                        if df.height() > 0 {
+                            frames.push(df);
+                        }
+                    }
+                    let plan = stream.plan();
+                    let bazof::MetricTotals {
+                        files_read,
+                        row_groups_read,
+                        row_groups_skipped,
+                        rows_decoded,
+                        bytes_decoded,
+                    } = stream.metrics().totals();
+                    let report = ScanReport {
+                        options: opts_for_report,
+                        polars_predicate: predicate_ref.as_ref().map(|p| format!("{p}")),
+                        filtered_per_batch: predicate_ref.is_some() && per_batch,
+                        decoded_columns: plan.decoded_columns.clone(),
+                        files_planned: plan.files.len(),
+                        files_skipped: plan.skipped.len(),
+                        files_read,
+                        row_groups_read,
+                        row_groups_skipped,
+                        rows_decoded,
+                        bytes_decoded,
+                        batches,
+                        rows_resolved: resolved,
+                        rows_returned: 0,
+                    };
+                    Ok::<_, PolarsError>((frames, report))
                 }
-                if df.height() > 0 {
-                    frames.push(df);
-                }
-            }
-            let plan = stream.plan();
-            let (files_read, row_groups_read, row_groups_skipped, rows_decoded, bytes_decoded) =
-                stream.metrics().totals();
-            let report = ScanReport {
-                options: opts_for_report,
-                polars_predicate: predicate_ref.as_ref().map(|p| format!("{p}")),
-                filtered_per_batch: predicate_ref.is_some() && per_batch,
-                decoded_columns: plan.decoded_columns.clone(),
-                files_planned: plan.files.len(),
-                files_skipped: plan.skipped.len(),
-                files_read,
-                row_groups_read,
-                row_groups_skipped,
-                rows_decoded,
-                bytes_decoded,
-                batches,
-                rows_resolved: resolved,
-                rows_returned: 0,
-            };
-            Ok::<_, PolarsError>((frames, report))
-        })?;
+                .await,
+            )
+        })
+        .map_err(bazof_err)??;
 
         let mut frames = frames.into_iter();
         let mut df = match frames.next() {

@@ -1,25 +1,15 @@
 //! The seed's headline query on the legacy financials table (bazof 0.2, read in
 //! place), checked against the core scan's answer computed with arrow alone.
 
-use std::path::PathBuf;
-
 use arrow::array::{Array, Int64Array, StringArray};
 use bazof::{ScanOptions, Table};
 use bazof_polars::{scan_bazof, ScanArgsBazof};
 use polars::prelude::*;
 
-fn financials() -> Option<String> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/compat/financials");
-    match dir.canonicalize() {
-        Ok(p) => Some(p.to_string_lossy().into_owned()),
-        Err(_) => {
-            eprintln!(
-                "SKIPPED: the financials fixture is not at {}",
-                dir.display()
-            );
-            None
-        }
-    }
+fn financials() -> String {
+    bazof_testkit::fixture("financials")
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// As of 2019-01-17, Software companies, top 5 by revenue: (symbol, revenue, net_income).
@@ -62,7 +52,7 @@ fn with_arrow(location: &str) -> Vec<(String, i64, i64)> {
 
 #[test]
 fn headline_query_matches_the_core_scan() {
-    let Some(location) = financials() else { return };
+    let location = financials();
     let expected = with_arrow(&location);
     assert_eq!(expected.len(), 5);
     let args = ScanArgsBazof::default()

@@ -51,12 +51,7 @@ fn arb_filter() -> impl Strategy<Value = Filter> {
     })
 }
 
-fn key_of(kt: KeyType, k: u32) -> KeyValue {
-    match kt {
-        KeyType::Int => KeyValue::Int(k as i64 * 7 - 10),
-        KeyType::String => KeyValue::String(format!("k{k:02}")),
-    }
-}
+use bazof_testkit::conformance::key_of;
 
 fn key_lit(k: &KeyValue) -> Expr {
     match k {

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
-use bazof::{ColumnType, KeyType};
+use bazof::blocking::block_on;
+use bazof::{AnySnapshot, ColumnType, KeyType, Table};
 use parquet::arrow::ArrowWriter;
 
 use crate::cli::GenArgs;
@@ -14,37 +15,26 @@ use crate::csv_input::{ColumnMap, Converter, CsvFile, CsvOptions, Target};
 use crate::error::Result;
 use crate::fail;
 
-fn legacy_type(name: &str) -> Option<(ColumnType, DataType)> {
-    let ms = DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()));
-    Some(match name {
-        "String" => (ColumnType::String, DataType::Utf8),
-        "Int" => (ColumnType::Int, DataType::Int64),
-        "Boolean" => (ColumnType::Boolean, DataType::Boolean),
-        "DateTime" => (ColumnType::DateTime, ms),
-        _ => return None,
-    })
+/// The Arrow type bazof 0.2 wrote for a value column (timestamps in milliseconds).
+fn legacy_type(t: ColumnType) -> DataType {
+    match t {
+        ColumnType::DateTime => DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+        other => other.arrow_type(),
+    }
 }
 
 /// Runs `bazof gen`.
 pub fn run(args: GenArgs) -> Result<()> {
     let dir = PathBuf::from(&args.path).join(&args.table);
-    let hint = std::fs::read_to_string(dir.join("version.txt")).unwrap_or_else(|_| "1".into());
-    let snap_path = dir.join(format!("s{}.json", hint.trim()));
-    let text =
-        std::fs::read_to_string(&snap_path).map_err(|e| fail!("{}: {e}", snap_path.display()))?;
-    let json: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| fail!("{}: not valid JSON: {e}", snap_path.display()))?;
-    if json.get("format_version").is_some() {
+    let location = dir.to_string_lossy();
+    let snap = block_on(async { Table::open(&location).await?.snapshot(None).await })?;
+    let AnySnapshot::Legacy(legacy) = snap.as_ref() else {
         return Err(fail!(
-            "{} is a format-version-1 table; gen writes bazof 0.2 data files, use `bazof import` instead",
-            dir.display()
+            "{} is a format-version-{} table; gen writes bazof 0.2 data files, use `bazof import` instead",
+            dir.display(),
+            snap.format_version()
         ));
-    }
-    let columns = json
-        .pointer("/schema/columns")
-        .and_then(|c| c.as_array())
-        .ok_or_else(|| fail!("{}: no schema.columns", snap_path.display()))?;
-
+    };
     let csv_path = dir.join(format!("{}.csv", args.file));
     let mut header = vec!["key".to_string(), "event_time".to_string()];
     let mut maps = vec![
@@ -64,30 +54,16 @@ pub fn run(args: GenArgs) -> Result<()> {
         Field::new("key", DataType::Utf8, false),
         Field::new("event_time", ms, false),
     ];
-    for (i, c) in columns.iter().enumerate() {
-        let name = c
-            .get("name")
-            .and_then(|n| n.as_str())
-            .unwrap_or_default()
-            .to_string();
-        let ty = c
-            .get("data_type")
-            .and_then(|n| n.as_str())
-            .unwrap_or_default();
-        let nullable = c.get("nullable").and_then(|n| n.as_bool()).unwrap_or(false);
-        let (ct, dt) = legacy_type(ty).ok_or_else(|| {
-            fail!(
-                "{}: column '{name}' has unknown type '{ty}'",
-                snap_path.display()
-            )
-        })?;
-        header.push(name.clone());
+    let columns = legacy.table_schema.columns.iter();
+    for (i, (c, &nullable)) in columns.zip(&legacy.declared_nullable).enumerate() {
+        let dt = legacy_type(c.data_type);
+        header.push(c.name.clone());
         maps.push(ColumnMap {
-            name: name.clone(),
+            name: c.name.clone(),
             csv_index: i + 2,
-            target: Target::Value(ct),
+            target: Target::Value(c.data_type),
         });
-        fields.push(Field::new(name, dt, nullable));
+        fields.push(Field::new(c.name.clone(), dt, nullable));
     }
     let schema = Arc::new(Schema::new(fields));
 

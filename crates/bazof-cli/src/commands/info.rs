@@ -104,8 +104,7 @@ fn print_segment(s: &Segment, depth: usize) {
 }
 
 /// The bases, the level of events above the newest one, and the space amplification.
-fn print_layout(s: &bazof::Snapshot) {
-    let files = s.files();
+fn print_layout(files: &[&DataFile]) {
     let sum = |kind: FileKind| -> (usize, u64, u64) {
         files
             .iter()
@@ -166,47 +165,44 @@ pub fn info(args: InfoArgs) -> Result<()> {
     let latest = block_on(table.latest_commit())?;
     let snap = block_on(table.snapshot(args.snapshot))?;
     println!("table:          {}", table.location());
-    match snap.as_ref() {
-        AnySnapshot::V1(s) => {
-            println!("format version: {}", s.format_version);
-            println!("latest commit:  {latest}");
-            println!(
-                "snapshot:       {} (committed {}, {})",
-                s.commit,
-                format_time(&s.commit_time),
-                s.summary.operation
-            );
-            print_schema(&s.schema);
-            let files = s.files();
-            println!(
-                "segment tree: {} files, {} rows, {} bytes",
-                files.len(),
-                files.iter().map(|f| f.rows).sum::<u64>(),
-                files.iter().map(|f| f.bytes).sum::<u64>()
-            );
-            for seg in &s.segments {
-                print_segment(seg, 1);
-            }
-            print_layout(s);
-        }
-        AnySnapshot::Legacy(l) => {
-            println!("format version: 0 (bazof 0.2, read-only)");
-            println!("latest commit:  {latest}");
-            println!("snapshot:       {}", l.commit);
-            print_schema(&l.table_schema);
-            legacy_files(&table, l)?;
-        }
+    match snap.format_version() {
+        0 => println!("format version: 0 (bazof 0.2, read-only)"),
+        v => println!("format version: {v}"),
     }
+    println!("latest commit:  {latest}");
+    match (snap.commit_time(), snap.summary()) {
+        (Some(t), Some(summary)) => println!(
+            "snapshot:       {} (committed {}, {})",
+            snap.commit(),
+            format_time(&t),
+            summary.operation
+        ),
+        _ => println!("snapshot:       {}", snap.commit()),
+    }
+    print_schema(snap.schema());
+    if snap.is_legacy() {
+        return legacy_files(&table, &snap.data_paths());
+    }
+    let files = snap.files();
+    println!(
+        "segment tree: {} files, {} rows, {} bytes",
+        files.len(),
+        files.iter().map(|f| f.rows).sum::<u64>(),
+        files.iter().map(|f| f.bytes).sum::<u64>()
+    );
+    for seg in snap.segments() {
+        print_segment(seg, 1);
+    }
+    print_layout(&files);
     Ok(())
 }
 
-fn legacy_files(table: &Table, l: &LegacySnapshot) -> Result<()> {
+fn legacy_files(table: &Table, files: &[String]) -> Result<()> {
     let sizes = object_sizes(table)?;
-    let files = l.all_files();
     println!("data files: {}", files.len());
     for f in files {
-        let size = sizes.get(&f).copied();
-        let meta = footer(table, &f, size)?;
+        let size = sizes.get(f).copied();
+        let meta = footer(table, f, size)?;
         let rows = meta.metadata().file_metadata().num_rows();
         println!(
             "  {f}  rows {rows}  bytes {}",
@@ -219,36 +215,32 @@ fn legacy_files(table: &Table, l: &LegacySnapshot) -> Result<()> {
 /// Runs `bazof log`.
 pub fn log(args: TableArg) -> Result<()> {
     let table = block_on(Table::open(&args.table))?;
-    let latest = block_on(table.latest_commit())?;
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    for c in 1..=latest {
-        let snap = block_on(table.snapshot(Some(c)))?;
-        rows.push(match snap.as_ref() {
-            AnySnapshot::V1(s) => {
-                let files = s.summary.files_added.len();
-                vec![
-                    s.commit.to_string(),
-                    format_time(&s.commit_time),
-                    s.summary.operation.clone(),
-                    format!("+{} rows", s.summary.rows_added),
-                    format!("{files} file{}", if files == 1 { "" } else { "s" }),
-                    format!(
-                        "{} .. {}",
-                        format_opt(s.summary.min_event_time),
-                        format_opt(s.summary.max_event_time)
-                    ),
-                ]
-            }
-            AnySnapshot::Legacy(l) => vec![
-                l.commit.to_string(),
-                "-".into(),
-                "bazof 0.2".into(),
-                "- rows".into(),
-                format!("{} files", l.all_files().len()),
-                "-".into(),
-            ],
-        });
-    }
+    let rows: Vec<Vec<String>> = block_on(table.log())?
+        .into_iter()
+        .map(|e| {
+            let files = e.files_added.map_or("- files".into(), |n| {
+                format!("{n} file{}", if n == 1 { "" } else { "s" })
+            });
+            let range = if e.commit_time.is_some() {
+                format!(
+                    "{} .. {}",
+                    format_opt(e.min_event_time),
+                    format_opt(e.max_event_time)
+                )
+            } else {
+                "-".into()
+            };
+            vec![
+                e.commit.to_string(),
+                format_opt(e.commit_time),
+                e.operation.unwrap_or_else(|| "bazof 0.2".into()),
+                e.rows_added
+                    .map_or("- rows".into(), |n| format!("+{n} rows")),
+                files,
+                range,
+            ]
+        })
+        .collect();
     let widths: Vec<usize> = (0..6)
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();

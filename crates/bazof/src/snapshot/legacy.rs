@@ -16,7 +16,6 @@ struct LegacySchema {
 struct LegacyColumn {
     name: String,
     data_type: LegacyType,
-    #[allow(dead_code)]
     #[serde(default)]
     nullable: bool,
 }
@@ -70,6 +69,9 @@ pub struct LegacySnapshot {
     /// The schema in bazof 1 terms: String key `key`, `event_time`, value
     /// columns in file order, all nullable (0.2 writers did not enforce it).
     pub table_schema: TableSchema,
+    /// Nullability of each value column as the 0.2 snapshot declares it (what a 0.2
+    /// writer such as `bazof gen` must enforce).
+    pub declared_nullable: Vec<bool>,
     segments: Vec<LegacySegment>,
 }
 
@@ -93,6 +95,7 @@ impl<'de> Deserialize<'de> for LegacySnapshot {
         Ok(LegacySnapshot {
             commit: 0,
             table_schema: TableSchema::new(KeyType::String, columns),
+            declared_nullable: raw.schema.columns.iter().map(|c| c.nullable).collect(),
             segments: raw.segments,
         })
     }

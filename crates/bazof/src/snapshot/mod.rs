@@ -138,6 +138,25 @@ pub struct CommitSummary {
     pub max_event_time: Option<DateTime<Utc>>,
 }
 
+/// One line of the commit log ([`crate::Table::log`]): what a commit did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    /// The commit number.
+    pub commit: Commit,
+    /// Wall-clock time of the commit (absent for bazof 0.2 snapshots).
+    pub commit_time: Option<DateTime<Utc>>,
+    /// `append`, `compact`, ... (absent for bazof 0.2 snapshots, like the two below).
+    pub operation: Option<String>,
+    /// Event rows the commit added (absent for bazof 0.2 snapshots).
+    pub rows_added: Option<u64>,
+    /// Data files the commit wrote.
+    pub files_added: Option<u64>,
+    /// Smallest event time the commit added.
+    pub min_event_time: Option<DateTime<Utc>>,
+    /// Greatest event time the commit added.
+    pub max_event_time: Option<DateTime<Utc>>,
+}
+
 /// A format-version-1 snapshot: the whole table at one commit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -163,9 +182,8 @@ impl Snapshot {
     }
 
     /// Serialises to pretty JSON.
-    pub fn to_json(&self) -> Vec<u8> {
-        // Serialising plain data with string keys cannot fail.
-        serde_json::to_vec_pretty(self).unwrap_or_default()
+    pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec_pretty(self)
     }
 
     /// Checks the invariants a reader relies on; returns a description of the first violation.
@@ -279,6 +297,82 @@ impl AnySnapshot {
         match self {
             AnySnapshot::V1(s) => s.commit,
             AnySnapshot::Legacy(s) => s.commit,
+        }
+    }
+
+    /// Whether this is a read-only bazof 0.2 snapshot.
+    pub fn is_legacy(&self) -> bool {
+        matches!(self, AnySnapshot::Legacy(_))
+    }
+
+    /// Wall-clock time of the commit (bazof 0.2 did not record it).
+    pub fn commit_time(&self) -> Option<DateTime<Utc>> {
+        match self {
+            AnySnapshot::V1(s) => Some(s.commit_time),
+            AnySnapshot::Legacy(_) => None,
+        }
+    }
+
+    /// What the commit did (bazof 0.2 did not record it).
+    pub fn summary(&self) -> Option<&CommitSummary> {
+        match self {
+            AnySnapshot::V1(s) => Some(&s.summary),
+            AnySnapshot::Legacy(_) => None,
+        }
+    }
+
+    /// The segment tree (empty for bazof 0.2, whose files are listed by [`Self::data_paths`]).
+    pub fn segments(&self) -> &[Segment] {
+        match self {
+            AnySnapshot::V1(s) => &s.segments,
+            AnySnapshot::Legacy(_) => &[],
+        }
+    }
+
+    /// Every data file with its statistics (empty for bazof 0.2, which kept none).
+    pub fn files(&self) -> Vec<&DataFile> {
+        match self {
+            AnySnapshot::V1(s) => s.files(),
+            AnySnapshot::Legacy(_) => Vec::new(),
+        }
+    }
+
+    /// The paths of every data file the snapshot references, relative to the table root.
+    pub fn data_paths(&self) -> Vec<String> {
+        match self {
+            AnySnapshot::V1(s) => s.files().iter().map(|f| f.path.clone()).collect(),
+            AnySnapshot::Legacy(l) => l.all_files(),
+        }
+    }
+
+    /// Rows stored in all data files, when the snapshot records them (an upper bound of
+    /// the rows a scan returns).
+    pub fn total_rows(&self) -> Option<u64> {
+        match self {
+            AnySnapshot::V1(s) => Some(s.files().iter().map(|f| f.rows).sum()),
+            AnySnapshot::Legacy(_) => None,
+        }
+    }
+
+    /// Bytes stored in all data files, when the snapshot records them.
+    pub fn total_bytes(&self) -> Option<u64> {
+        match self {
+            AnySnapshot::V1(s) => Some(s.files().iter().map(|f| f.bytes).sum()),
+            AnySnapshot::Legacy(_) => None,
+        }
+    }
+
+    /// This snapshot as one line of the commit log.
+    pub fn log_entry(&self) -> LogEntry {
+        let summary = self.summary();
+        LogEntry {
+            commit: self.commit(),
+            commit_time: self.commit_time(),
+            operation: summary.map(|s| s.operation.clone()),
+            rows_added: summary.map(|s| s.rows_added),
+            files_added: summary.map(|s| s.files_added.len() as u64),
+            min_event_time: summary.and_then(|s| s.min_event_time),
+            max_event_time: summary.and_then(|s| s.max_event_time),
         }
     }
 

@@ -3,8 +3,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bazof::Table;
-use bazof_testkit::{to_batch, Log, Value};
+use bazof_testkit::{Log, Value};
 use polars::prelude::*;
 
 static TABLES: AtomicUsize = AtomicUsize::new(0);
@@ -20,15 +19,7 @@ pub fn fresh(prefix: &str) -> String {
 /// Writes a log's commits to a fresh in-memory table; returns its location.
 pub fn write(log: &Log) -> String {
     let location = fresh("oracle");
-    bazof::blocking::block_on(async {
-        let table = Table::create(&location, log.schema.clone()).await.unwrap();
-        for events in &log.commits {
-            table
-                .commit(&[to_batch(&log.schema, events)])
-                .await
-                .unwrap();
-        }
-    });
+    bazof_testkit::conformance::write_log_blocking(&location, log);
     location
 }
 

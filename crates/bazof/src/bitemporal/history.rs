@@ -1,0 +1,381 @@
+//! SPEC §10.1: `history`, one row per version of each key with its valid-time interval.
+//!
+//! For a snapshot `v`, the versions of a key come from its events (commits `<= v`) in
+//! rank order (§5): at each distinct event time the winning event (ties: later commit,
+//! then later row) opens a version that lasts until the key's next event time. A
+//! winning tombstone ends the version before it and opens none. Hence, for every `t`,
+//! the rows with `valid_from <= t < valid_to` (a null `valid_to` is open-ended) are
+//! exactly `scan(as_of = t, snapshot = v)`. Consecutive versions with equal values are
+//! not merged: each is one winning event.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, AsArray, RecordBatch, TimestampMicrosecondArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMicrosecondType};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+
+use super::rows::{Gather, Keys};
+use crate::error::{Error, Result};
+use crate::predicate::KeyPredicate;
+use crate::scan::plan::{ScanMode, ScanOptions, DEFAULT_BATCH_SIZE};
+use crate::scan::read::FIRST_VALUE;
+use crate::scan::ScanStream;
+use crate::schema::{timestamp_type, TableSchema};
+use crate::snapshot::FileKind;
+use crate::table::Table;
+use crate::Commit;
+
+/// Name of the column holding the event time a version starts at.
+pub const VALID_FROM: &str = "valid_from";
+/// Name of the column holding the event time a version ends at (null: still current).
+pub const VALID_TO: &str = "valid_to";
+
+/// What [`Table::history`] reads.
+#[derive(Debug, Clone)]
+pub struct HistoryOptions {
+    /// The commit whose knowledge is used (default: the latest).
+    pub snapshot: Option<Commit>,
+    /// Only versions still valid at or after this event time (`valid_to > from`).
+    pub from: Option<DateTime<Utc>>,
+    /// Only versions that start at or before this event time (`valid_from <= to`).
+    pub to: Option<DateTime<Utc>>,
+    /// Value columns to return (default: all); the key and event-time columns are
+    /// always the key and `valid_from`.
+    pub columns: Option<Vec<String>>,
+    /// Keys to return (prunes files, row groups and pages as in a scan).
+    pub key_predicate: Option<KeyPredicate>,
+    /// Rows per output batch (a target, not a limit).
+    pub batch_size: usize,
+}
+
+impl Default for HistoryOptions {
+    fn default() -> Self {
+        HistoryOptions {
+            snapshot: None,
+            from: None,
+            to: None,
+            columns: None,
+            key_predicate: None,
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+impl HistoryOptions {
+    /// Uses the knowledge of commit `snapshot`.
+    #[must_use]
+    pub fn with_snapshot(mut self, snapshot: Commit) -> Self {
+        self.snapshot = Some(snapshot);
+        self
+    }
+    /// Keeps versions valid at or after `from`.
+    #[must_use]
+    pub fn with_from(mut self, from: DateTime<Utc>) -> Self {
+        self.from = Some(from);
+        self
+    }
+    /// Keeps versions starting at or before `to`.
+    #[must_use]
+    pub fn with_to(mut self, to: DateTime<Utc>) -> Self {
+        self.to = Some(to);
+        self
+    }
+    /// Returns these value columns.
+    #[must_use]
+    pub fn with_columns<S: Into<String>>(mut self, columns: impl IntoIterator<Item = S>) -> Self {
+        self.columns = Some(columns.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Returns only keys matching the predicate.
+    #[must_use]
+    pub fn with_key_predicate(mut self, p: KeyPredicate) -> Self {
+        self.key_predicate = Some(p);
+        self
+    }
+    /// Sets the output batch size.
+    #[must_use]
+    pub fn with_batch_size(mut self, rows: usize) -> Self {
+        self.batch_size = rows.max(1);
+        self
+    }
+}
+
+/// A stream of Arrow batches with a known schema (history and diff).
+pub struct BatchStream {
+    schema: SchemaRef,
+    inner: futures::stream::BoxStream<'static, Result<RecordBatch>>,
+}
+
+impl BatchStream {
+    pub(crate) fn new(
+        schema: SchemaRef,
+        inner: futures::stream::BoxStream<'static, Result<RecordBatch>>,
+    ) -> Self {
+        BatchStream { schema, inner }
+    }
+    /// The schema of every batch.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+    /// Collects every batch.
+    pub async fn collect_batches(mut self) -> Result<Vec<RecordBatch>> {
+        let mut out = Vec::new();
+        while let Some(b) = self.inner.next().await {
+            out.push(b?);
+        }
+        Ok(out)
+    }
+}
+
+impl futures::Stream for BatchStream {
+    type Item = Result<RecordBatch>;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.inner.poll_next_unpin(cx)
+    }
+}
+
+/// The schema of a history: the key, [`VALID_FROM`], [`VALID_TO`], then `values`
+/// (value columns of `schema`, all nullable; unknown names are left out).
+pub fn history_schema(schema: &TableSchema, values: &[String]) -> SchemaRef {
+    let mut fields = vec![
+        Field::new(&schema.key, schema.key_type.arrow_type(), false),
+        Field::new(VALID_FROM, timestamp_type(), false),
+        Field::new(VALID_TO, timestamp_type(), true),
+    ];
+    fields.extend(
+        values
+            .iter()
+            .filter_map(|v| schema.arrow_field(v))
+            .map(|f| f.with_nullable(true)),
+    );
+    Arc::new(Schema::new(fields))
+}
+
+impl Table {
+    /// Every version of every key known at a snapshot, with its valid-time interval
+    /// (SPEC §10.1), in key order and, per key, in event-time order.
+    ///
+    /// Output columns: the key, [`VALID_FROM`], [`VALID_TO`], then the value columns.
+    pub async fn history(&self, options: HistoryOptions) -> Result<BatchStream> {
+        let snap = self.snapshot(options.snapshot).await?;
+        if snap.is_legacy() {
+            return Err(Error::InvalidScan {
+                table: self.location().to_string(),
+                reason: "history needs the event log of a format-version-1 table; \
+                         bazof 0.2 tables keep none (scan them as of each time instead)"
+                    .into(),
+            });
+        }
+        let schema = snap.schema().clone();
+        let values: Vec<String> = match &options.columns {
+            Some(c) => c
+                .iter()
+                .filter(|c| **c != schema.key && **c != schema.event_time)
+                .cloned()
+                .collect(),
+            None => schema.columns.iter().map(|c| c.name.clone()).collect(),
+        };
+        for name in [VALID_FROM, VALID_TO] {
+            if schema.key == name || values.iter().any(|v| v == name) {
+                return Err(Error::InvalidScan {
+                    table: self.location().to_string(),
+                    reason: format!("column '{name}' clashes with history's own '{name}'"),
+                });
+            }
+        }
+        if let Some(unknown) = values.iter().find(|v| schema.column(v).is_none()) {
+            return Err(Error::InvalidScan {
+                table: self.location().to_string(),
+                reason: format!(
+                    "unknown column '{unknown}'; the table has {}",
+                    schema.column_names().collect::<Vec<_>>().join(", ")
+                ),
+            });
+        }
+        // Every event of commits <= v is a row of some delta of snapshot v (SPEC §8):
+        // bases are copies and are not read.
+        let deltas: Vec<_> = snap
+            .files()
+            .into_iter()
+            .filter(|f| f.kind == FileKind::Delta && f.rows > 0)
+            .filter(|f| match (&options.key_predicate, &f.min_key, &f.max_key) {
+                (Some(p), Some(lo), Some(hi)) => p.may_match_range(lo, hi),
+                _ => true,
+            })
+            .cloned()
+            .collect();
+        let scan = ScanOptions {
+            columns: Some(values.clone()),
+            key_predicate: options.key_predicate.clone(),
+            batch_size: options.batch_size,
+            ..Default::default()
+        };
+        let plan = self
+            .plan_snapshot(&snap, &scan, Some(&deltas), ScanMode::AllRows)
+            .await?;
+        let input = self.execute(plan).await?;
+        let out = history_schema(&schema, &values);
+        let state = Versions {
+            table: self.location().to_string(),
+            input,
+            schema: out.clone(),
+            gather: Gather::new(self.location()),
+            keys: Vec::new(),
+            from: options.from.map(|t| t.timestamp_micros()),
+            to: options.to.map(|t| t.timestamp_micros()),
+            pending: None,
+            picks: Vec::new(),
+            valid_from: Vec::new(),
+            valid_to: Vec::new(),
+            batch_size: options.batch_size.max(1),
+            done: false,
+        };
+        let inner = futures::stream::try_unfold(state, |mut s| async move {
+            Ok(s.next_batch().await?.map(|b| (b, s)))
+        })
+        .boxed();
+        Ok(BatchStream::new(out, inner))
+    }
+}
+
+/// The latest row seen: the candidate winner of its key's current event time.
+#[derive(Clone, Copy)]
+struct Pending {
+    input: usize,
+    row: usize,
+    time: i64,
+    deleted: bool,
+}
+
+/// The streaming state: all rows of each key arrive together, in rank order.
+struct Versions {
+    table: String,
+    input: ScanStream,
+    schema: SchemaRef,
+    gather: Gather,
+    /// Key column of each gathered input.
+    keys: Vec<Keys>,
+    from: Option<i64>,
+    to: Option<i64>,
+    pending: Option<Pending>,
+    picks: Vec<Option<(usize, usize)>>,
+    valid_from: Vec<i64>,
+    valid_to: Vec<Option<i64>>,
+    batch_size: usize,
+    done: bool,
+}
+
+impl Versions {
+    async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        while !self.done && self.picks.len() < self.batch_size {
+            match self.input.next().await {
+                Some(batch) => self.consume(batch?)?,
+                None => {
+                    if let Some(p) = self.pending.take() {
+                        self.finish(p, None);
+                    }
+                    self.done = true;
+                }
+            }
+        }
+        self.flush()
+    }
+
+    fn consume(&mut self, batch: RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let internal = |what: &str| Error::Internal {
+            table: self.table.clone(),
+            reason: format!("history input column {what}"),
+        };
+        let times = batch
+            .column(1)
+            .as_primitive_opt::<TimestampMicrosecondType>()
+            .ok_or_else(|| internal("event_time"))?
+            .clone();
+        let deleted = batch
+            .column(4)
+            .as_boolean_opt()
+            .ok_or_else(|| internal("_bazof_deleted"))?
+            .clone();
+        let keys = Keys::of(&batch, &self.table)?;
+        let input = self.gather.input(batch);
+        self.keys.push(keys);
+        for row in 0..times.len() {
+            let next = Pending {
+                input,
+                row,
+                time: times.value(row),
+                deleted: deleted.value(row),
+            };
+            if let Some(p) = self.pending {
+                let same_key = self.keys[p.input]
+                    .cmp(p.row, &self.keys[input], row)
+                    .is_eq();
+                match (same_key, p.time == next.time) {
+                    // A later-ranked event at the same time replaces the candidate.
+                    (true, true) => {}
+                    (true, false) => self.finish(p, Some(next.time)),
+                    (false, _) => self.finish(p, None),
+                }
+            }
+            self.pending = Some(next);
+        }
+        Ok(())
+    }
+
+    /// Emits the version a winning event opens, unless it is a tombstone or outside
+    /// the asked window.
+    fn finish(&mut self, p: Pending, valid_to: Option<i64>) {
+        let starts_in = self.to.is_none_or(|to| p.time <= to);
+        let ends_in = match (self.from, valid_to) {
+            (Some(from), Some(end)) => end > from,
+            _ => true,
+        };
+        if !p.deleted && starts_in && ends_in {
+            self.picks.push(Some((p.input, p.row)));
+            self.valid_from.push(p.time);
+            self.valid_to.push(valid_to);
+        }
+    }
+
+    fn flush(&mut self) -> Result<Option<RecordBatch>> {
+        if self.picks.is_empty() {
+            return Ok(None);
+        }
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
+        let key_type: DataType = self.schema.field(0).data_type().clone();
+        columns.push(self.gather.column(0, &key_type, &self.picks)?);
+        let ts = |v: Vec<Option<i64>>| -> ArrayRef {
+            Arc::new(TimestampMicrosecondArray::from(v).with_timezone("UTC"))
+        };
+        columns.push(ts(self.valid_from.drain(..).map(Some).collect()));
+        columns.push(ts(std::mem::take(&mut self.valid_to)));
+        for (i, f) in self.schema.fields().iter().enumerate().skip(3) {
+            let source = FIRST_VALUE + i - 3;
+            columns.push(self.gather.column(source, f.data_type(), &self.picks)?);
+        }
+        let batch = self.gather.batch(&self.schema, columns)?;
+        self.picks.clear();
+        // Only the input holding the pending row is still needed.
+        match self.pending.as_mut() {
+            Some(p) => {
+                let keep = self.gather.inputs.swap_remove(p.input);
+                let keys = self.keys.swap_remove(p.input);
+                self.gather.inputs = vec![keep];
+                self.keys = vec![keys];
+                p.input = 0;
+            }
+            None => {
+                self.gather.inputs.clear();
+                self.keys.clear();
+            }
+        }
+        Ok(Some(batch))
+    }
+}

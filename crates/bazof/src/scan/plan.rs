@@ -1,0 +1,584 @@
+//! SPEC §6: scan planning: which data files, row groups and pages a scan reads, and why
+//! the others are skipped. Planning never changes a result, only the work.
+
+use arrow::datatypes::SchemaRef;
+use chrono::{DateTime, Utc};
+use futures::future::try_join_all;
+use object_store::ObjectStoreExt;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, RowSelection, RowSelector,
+};
+#[allow(deprecated)]
+use parquet::arrow::async_reader::ParquetObjectReader;
+use parquet::file::metadata::PageIndexPolicy;
+use parquet::file::page_index::column_index::ColumnIndexMetaData;
+use parquet::file::statistics::Statistics;
+
+use crate::error::{Error, Result};
+use crate::predicate::KeyPredicate;
+use crate::schema::TableSchema;
+use crate::snapshot::legacy::LegacyAsOf;
+use crate::snapshot::{AnySnapshot, DataFile, FileKind, KeyValue, Snapshot};
+use crate::table::Table;
+use crate::Commit;
+
+/// Default number of rows per output batch.
+pub const DEFAULT_BATCH_SIZE: usize = 8192;
+
+/// What to scan: `scan(as_of, snapshot)` of DESIGN §1 plus projection, key predicate and limit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanOptions {
+    /// Event time: keep events with `event_time <= as_of` (default: no limit, "current").
+    pub as_of: Option<DateTime<Utc>>,
+    /// Commit: take events of commits `<= snapshot` (default: the latest).
+    pub snapshot: Option<Commit>,
+    /// User columns to return, in this order (default: key, event time, values).
+    pub columns: Option<Vec<String>>,
+    /// Only keys satisfying this predicate (prunes files, row groups and pages).
+    pub key_predicate: Option<KeyPredicate>,
+    /// Rows per output batch.
+    pub batch_size: usize,
+    /// Stop after this many rows (in key order).
+    pub limit: Option<usize>,
+}
+
+/// What a scan's merge emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum ScanMode {
+    /// DESIGN §1: the winning row per key, tombstones dropped, user columns.
+    #[default]
+    Resolve,
+    /// The winning row per key including tombstones, in the raw merge layout
+    /// (reserved columns kept): the content of a base file.
+    Base,
+    /// Every row, in the raw merge layout: the content of merged delta files.
+    AllRows,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        Self {
+            as_of: None,
+            snapshot: None,
+            columns: None,
+            key_predicate: None,
+            batch_size: DEFAULT_BATCH_SIZE,
+            limit: None,
+        }
+    }
+}
+
+impl ScanOptions {
+    /// Sets the event time to travel to.
+    #[must_use]
+    pub fn with_as_of(mut self, as_of: DateTime<Utc>) -> Self {
+        self.as_of = Some(as_of);
+        self
+    }
+    /// Sets the commit to travel to.
+    #[must_use]
+    pub fn with_snapshot(mut self, snapshot: Commit) -> Self {
+        self.snapshot = Some(snapshot);
+        self
+    }
+    /// Sets the projection.
+    #[must_use]
+    pub fn with_columns<S: Into<String>>(mut self, columns: impl IntoIterator<Item = S>) -> Self {
+        self.columns = Some(columns.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets the key predicate.
+    #[must_use]
+    pub fn with_key_predicate(mut self, p: KeyPredicate) -> Self {
+        self.key_predicate = Some(p);
+        self
+    }
+    /// Sets the output batch size.
+    #[must_use]
+    pub fn with_batch_size(mut self, n: usize) -> Self {
+        self.batch_size = n.max(1);
+        self
+    }
+    /// Sets a row limit.
+    #[must_use]
+    pub fn with_limit(mut self, n: usize) -> Self {
+        self.limit = Some(n);
+        self
+    }
+}
+
+/// Why a data file is not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipReason {
+    /// All its events are later than `as_of`.
+    AfterAsOf,
+    /// Its events lie before the chosen base's start and were committed no later than
+    /// the base folds in: the base already holds their outcome.
+    FoldedIntoBase,
+    /// A base for an earlier segment start, or one starting after `as_of`.
+    OtherBase,
+    /// Its key range cannot satisfy the key predicate.
+    KeyRange,
+    /// Legacy tables: not selected by bazof 0.2's segment rule.
+    NotInLegacySegment,
+}
+
+/// A data file the scan reads.
+#[derive(Debug, Clone)]
+pub struct PlannedFile {
+    /// Path relative to the table root.
+    pub path: String,
+    /// Base or delta.
+    pub kind: FileKind,
+    /// Rows in the file.
+    pub rows: u64,
+    /// Row groups that will be read.
+    pub row_groups: Vec<usize>,
+    /// Row groups in the file.
+    pub row_groups_total: usize,
+    /// Rows of the chosen row groups to decode, from the page index (None: all of them).
+    pub selection: Option<RowSelection>,
+    /// Legacy tables: rank of the file in bazof 0.2's precedence (higher wins ties).
+    pub(crate) precedence: u64,
+    pub(crate) file_size: Option<u64>,
+    pub(crate) metadata: ArrowReaderMetadata,
+}
+
+/// A data file the scan does not read, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkippedFile {
+    /// Path relative to the table root.
+    pub path: String,
+    /// Why.
+    pub reason: SkipReason,
+}
+
+/// The result of planning: inspectable, testable, and what execution runs.
+#[derive(Debug, Clone)]
+pub struct ScanPlan {
+    /// The snapshot scanned.
+    pub snapshot: Commit,
+    /// 1, or 0 for a bazof 0.2 table.
+    pub format_version: u64,
+    /// The event time scanned (None = current).
+    pub as_of: Option<DateTime<Utc>>,
+    /// The table schema at that snapshot.
+    pub schema: TableSchema,
+    /// The schema of the batches the scan returns.
+    pub output_schema: SchemaRef,
+    /// User columns decoded from Parquet (projection pushdown).
+    pub decoded_columns: Vec<String>,
+    /// The base file chosen, if any.
+    pub base: Option<String>,
+    /// Files to read, in precedence order for legacy tables.
+    pub files: Vec<PlannedFile>,
+    /// Files skipped.
+    pub skipped: Vec<SkippedFile>,
+    pub(crate) options: ScanOptions,
+    pub(crate) mode: ScanMode,
+}
+
+impl ScanPlan {
+    /// Total row groups read.
+    pub fn row_groups_read(&self) -> usize {
+        self.files.iter().map(|f| f.row_groups.len()).sum()
+    }
+}
+
+/// Picks the base of greatest start `<= as_of` (ties: greatest `folds_through`).
+pub fn choose_base<'a>(
+    files: &[&'a DataFile],
+    as_of: Option<DateTime<Utc>>,
+) -> Option<&'a DataFile> {
+    files
+        .iter()
+        .copied()
+        .filter(|f| f.kind == FileKind::Base)
+        .filter(|f| match (as_of, f.base_start) {
+            (Some(t), Some(s)) => s <= t,
+            (None, Some(_)) => true,
+            _ => false,
+        })
+        .max_by_key(|f| (f.base_start, f.folds_through))
+}
+
+/// SPEC §6.1: the files of a format-1 snapshot a scan must read.
+pub fn select_files<'a>(
+    snap: &'a Snapshot,
+    as_of: Option<DateTime<Utc>>,
+    key: Option<&KeyPredicate>,
+) -> (Option<&'a DataFile>, Vec<&'a DataFile>, Vec<SkippedFile>) {
+    let files = snap.files();
+    let base = choose_base(&files, as_of);
+    let mut read = Vec::new();
+    let mut skipped = Vec::new();
+    for f in files {
+        let skip = |reason| SkippedFile {
+            path: f.path.clone(),
+            reason,
+        };
+        let reason = match f.kind {
+            FileKind::Base if Some(f.path.as_str()) != base.map(|b| b.path.as_str()) => {
+                Some(SkipReason::OtherBase)
+            }
+            FileKind::Base => None,
+            FileKind::Delta => {
+                if matches!((as_of, f.min_event_time), (Some(t), Some(m)) if m > t) {
+                    Some(SkipReason::AfterAsOf)
+                } else if let Some(b) = base {
+                    let before_base =
+                        matches!((f.max_event_time, b.base_start), (Some(m), Some(s)) if m < s);
+                    let folded = f.max_commit <= b.folds_through.unwrap_or(0);
+                    (before_base && folded).then_some(SkipReason::FoldedIntoBase)
+                } else {
+                    None
+                }
+            }
+        };
+        let reason = reason.or_else(|| match (key, &f.min_key, &f.max_key) {
+            (Some(p), Some(lo), Some(hi)) if !p.may_match_range(lo, hi) => {
+                Some(SkipReason::KeyRange)
+            }
+            _ => None,
+        });
+        match reason {
+            Some(r) => skipped.push(skip(r)),
+            None if f.rows == 0 => {}
+            None => read.push(f),
+        }
+    }
+    (base, read, skipped)
+}
+
+impl Table {
+    /// Plans a scan: resolves the snapshot, chooses files and row groups.
+    pub async fn plan(&self, options: &ScanOptions) -> Result<ScanPlan> {
+        let snap = self.snapshot(options.snapshot).await?;
+        self.plan_snapshot(&snap, options, None, ScanMode::Resolve)
+            .await
+    }
+
+    /// Plans a scan of a given snapshot; `only` replaces file selection by exactly
+    /// these files (compaction reads chosen deltas this way).
+    pub(crate) async fn plan_snapshot(
+        &self,
+        snap: &AnySnapshot,
+        options: &ScanOptions,
+        only: Option<&[DataFile]>,
+        mode: ScanMode,
+    ) -> Result<ScanPlan> {
+        let schema = snap.schema().clone();
+        let columns: Vec<String> = match &options.columns {
+            Some(c) => c.clone(),
+            None => schema.column_names().map(String::from).collect(),
+        };
+        let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+        let output_schema =
+            schema
+                .arrow_projection(&names)
+                .map_err(|reason| Error::InvalidScan {
+                    table: self.location().to_string(),
+                    reason: format!(
+                        "{reason}; the table has {}",
+                        schema.column_names().collect::<Vec<_>>().join(", ")
+                    ),
+                })?;
+        if let Some(p) = &options.key_predicate {
+            check_predicate_type(self, &schema, p)?;
+        }
+        let mut decoded_columns = vec![schema.key.clone(), schema.event_time.clone()];
+        decoded_columns.extend(
+            columns
+                .iter()
+                .filter(|c| !decoded_columns.contains(c))
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+
+        let (base, chosen, skipped): (
+            Option<String>,
+            Vec<(String, FileKind, u64, Option<u64>, u64)>,
+            Vec<SkippedFile>,
+        ) = match (only, snap) {
+            (Some(files), _) => (
+                None,
+                files
+                    .iter()
+                    .map(|f| (f.path.clone(), f.kind, f.rows, Some(f.bytes), 0))
+                    .collect(),
+                Vec::new(),
+            ),
+            (None, AnySnapshot::V1(s)) => {
+                let (base, read, skipped) =
+                    select_files(s, options.as_of, options.key_predicate.as_ref());
+                (
+                    base.map(|b| b.path.clone()),
+                    read.iter()
+                        .map(|f| (f.path.clone(), f.kind, f.rows, Some(f.bytes), 0))
+                        .collect(),
+                    skipped,
+                )
+            }
+            (None, AnySnapshot::Legacy(l)) => {
+                let as_of = options
+                    .as_of
+                    .map_or(LegacyAsOf::Current, LegacyAsOf::EventTime);
+                let files = l.data_files(as_of);
+                let n = files.len() as u64;
+                let skipped = l
+                    .all_files()
+                    .into_iter()
+                    .filter(|f| !files.contains(f))
+                    .map(|path| SkippedFile {
+                        path,
+                        reason: SkipReason::NotInLegacySegment,
+                    })
+                    .collect();
+                let chosen = files
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, p)| (p, FileKind::Delta, 0, None, n - i as u64))
+                    .collect();
+                (None, chosen, skipped)
+            }
+        };
+        let key_index = 0;
+        let planned = try_join_all(chosen.into_iter().map(
+            |(path, kind, rows, bytes, precedence)| {
+                let pred = options.key_predicate.clone();
+                async move {
+                    // The page index is only worth its extra read when keys can prune pages.
+                    let metadata = self.load_metadata(&path, bytes, pred.is_some()).await?;
+                    let total = metadata.metadata().num_row_groups();
+                    let row_groups: Vec<usize> = (0..total)
+                        .filter(|&i| match &pred {
+                            None => true,
+                            Some(p) => row_group_may_match(&metadata, i, key_index, p),
+                        })
+                        .collect();
+                    let selection = pred
+                        .as_ref()
+                        .and_then(|p| page_selection(&metadata, &row_groups, key_index, p));
+                    let rows = if rows == 0 {
+                        metadata.metadata().file_metadata().num_rows() as u64
+                    } else {
+                        rows
+                    };
+                    Ok::<_, Error>(PlannedFile {
+                        path,
+                        kind,
+                        rows,
+                        row_groups,
+                        row_groups_total: total,
+                        selection,
+                        precedence,
+                        file_size: bytes,
+                        metadata,
+                    })
+                }
+            },
+        ))
+        .await?;
+        Ok(ScanPlan {
+            snapshot: snap.commit(),
+            format_version: snap.format_version(),
+            as_of: options.as_of,
+            schema,
+            output_schema,
+            decoded_columns,
+            base,
+            files: planned,
+            skipped,
+            options: options.clone(),
+            mode,
+        })
+    }
+
+    /// Reads a data file's Parquet footer (`size`: the byte size the snapshot records,
+    /// saving a HEAD request). Errors say whether the file is missing, replaced or not Parquet.
+    pub async fn load_footer(&self, path: &str, size: Option<u64>) -> Result<ArrowReaderMetadata> {
+        self.load_metadata(path, size, false).await
+    }
+
+    /// [`Table::load_footer`], optionally with the page index (column and offset index).
+    #[allow(deprecated)]
+    async fn load_metadata(
+        &self,
+        path: &str,
+        size: Option<u64>,
+        page_index: bool,
+    ) -> Result<ArrowReaderMetadata> {
+        let options = if page_index {
+            ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional)
+        } else {
+            ArrowReaderOptions::new()
+        };
+        let mut reader =
+            ParquetObjectReader::new(self.location.store.clone(), self.location.child(path));
+        if let Some(size) = size {
+            reader = reader.with_file_size(size);
+        }
+        let err = match ArrowReaderMetadata::load_async(&mut reader, options).await {
+            Ok(meta) => return Ok(meta),
+            Err(e) => e,
+        };
+        // Say why in the user's terms: missing, replaced (size differs) or not Parquet.
+        let reason = match self.location.store.head(&self.location.child(path)).await {
+            Err(object_store::Error::NotFound { .. }) => "is missing".to_string(),
+            Ok(meta) if size.is_some_and(|s| s != meta.size) => format!(
+                "is {} bytes but the snapshot says {}: it was replaced or truncated",
+                meta.size,
+                size.unwrap_or_default()
+            ),
+            _ => match err {
+                parquet::errors::ParquetError::External(inner) => {
+                    format!("cannot be read: {inner}")
+                }
+                other => format!("is not a readable Parquet file: {other}"),
+            },
+        };
+        Err(Error::DataFile {
+            table: self.location().to_string(),
+            file: path.to_string(),
+            reason,
+        })
+    }
+}
+
+fn check_predicate_type(table: &Table, schema: &TableSchema, p: &KeyPredicate) -> Result<()> {
+    let values: Vec<&KeyValue> = match p {
+        KeyPredicate::Eq(v) => vec![v],
+        KeyPredicate::In(vs) => vs.iter().collect(),
+        KeyPredicate::Range { lower, upper } => [lower, upper]
+            .into_iter()
+            .filter_map(|b| match b {
+                std::ops::Bound::Included(v) | std::ops::Bound::Excluded(v) => Some(v),
+                std::ops::Bound::Unbounded => None,
+            })
+            .collect(),
+        KeyPredicate::And(ps) | KeyPredicate::Or(ps) => {
+            return ps
+                .iter()
+                .try_for_each(|p| check_predicate_type(table, schema, p))
+        }
+    };
+    for v in values {
+        let ok = matches!(
+            (v, schema.key_type),
+            (KeyValue::Int(_), crate::schema::KeyType::Int)
+                | (KeyValue::String(_), crate::schema::KeyType::String)
+        );
+        if !ok {
+            return Err(Error::InvalidScan {
+                table: table.location().to_string(),
+                reason: format!(
+                    "key predicate value {v:?} does not match the key type {:?}",
+                    schema.key_type
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether row group `rg` may hold keys matching `p`, from its Parquet statistics.
+fn row_group_may_match(
+    meta: &ArrowReaderMetadata,
+    rg: usize,
+    key_col: usize,
+    p: &KeyPredicate,
+) -> bool {
+    let rg_meta = meta.metadata().row_group(rg);
+    if rg_meta.num_columns() <= key_col {
+        return true;
+    }
+    let range = match rg_meta.column(key_col).statistics() {
+        Some(Statistics::ByteArray(s)) => match (s.min_opt(), s.max_opt()) {
+            (Some(lo), Some(hi)) => match (lo.as_utf8(), hi.as_utf8()) {
+                (Ok(lo), Ok(hi)) => {
+                    Some((KeyValue::String(lo.into()), KeyValue::String(hi.into())))
+                }
+                _ => None,
+            },
+            _ => None,
+        },
+        Some(Statistics::Int64(s)) => match (s.min_opt(), s.max_opt()) {
+            (Some(lo), Some(hi)) => Some((KeyValue::Int(*lo), KeyValue::Int(*hi))),
+            _ => None,
+        },
+        _ => None,
+    };
+    match range {
+        Some((lo, hi)) => p.may_match_range(&lo, &hi),
+        None => true,
+    }
+}
+
+/// The key range of page `page` of a column index (None: unknown, the page may match).
+fn page_key_range(index: &ColumnIndexMetaData, page: usize) -> Option<(KeyValue, KeyValue)> {
+    match index {
+        ColumnIndexMetaData::BYTE_ARRAY(ix) => {
+            let lo = std::str::from_utf8(ix.min_value(page)?).ok()?;
+            let hi = std::str::from_utf8(ix.max_value(page)?).ok()?;
+            Some((KeyValue::String(lo.into()), KeyValue::String(hi.into())))
+        }
+        ColumnIndexMetaData::INT64(ix) => Some((
+            KeyValue::Int(*ix.min_value(page)?),
+            KeyValue::Int(*ix.max_value(page)?),
+        )),
+        _ => None,
+    }
+}
+
+/// SPEC §6.3, pages: the rows of the chosen row groups whose key-column pages may hold
+/// keys matching `p`, from the page index. `None` when the file has no page index or
+/// nothing would be skipped.
+fn page_selection(
+    meta: &ArrowReaderMetadata,
+    row_groups: &[usize],
+    key_col: usize,
+    p: &KeyPredicate,
+) -> Option<RowSelection> {
+    let md = meta.metadata();
+    md.page_index()?;
+    let mut selectors: Vec<RowSelector> = Vec::new();
+    let mut skipped_any = false;
+    for &rg in row_groups {
+        let rows = usize::try_from(md.row_group(rg).num_rows()).ok()?;
+        let pages = md.page_index_for_row_group(rg);
+        let (Some(index), Some(offsets)) =
+            (pages.column_index(key_col), pages.offset_index(key_col))
+        else {
+            selectors.push(RowSelector::select(rows));
+            continue;
+        };
+        let locations = offsets.page_locations();
+        let mut covered = 0;
+        for (page, loc) in locations.iter().enumerate() {
+            let first = usize::try_from(loc.first_row_index).ok()?;
+            if first != covered {
+                return None; // pages must tile the row group; do not guess otherwise
+            }
+            let end = match locations.get(page + 1) {
+                Some(next) => usize::try_from(next.first_row_index).ok()?,
+                None => rows,
+            };
+            let keep = match page_key_range(index, page) {
+                Some((lo, hi)) => p.may_match_range(&lo, &hi),
+                None => true,
+            };
+            skipped_any |= !keep;
+            let n = end.checked_sub(first)?;
+            covered = end;
+            selectors.push(if keep {
+                RowSelector::select(n)
+            } else {
+                RowSelector::skip(n)
+            });
+        }
+        if covered != rows {
+            return None;
+        }
+    }
+    skipped_any.then(|| RowSelection::from(selectors))
+}

@@ -1,0 +1,163 @@
+//! Time literals as users write them, parsed once for every door (CLI, Polars, DuckDB).
+//!
+//! Accepted forms (the instant is always read in UTC unless an offset is given):
+//!
+//! | form | example |
+//! |---|---|
+//! | RFC 3339 with `Z` or an offset | `2024-03-15T14:30:00Z`, `2024-03-15T16:30:00+02:00` |
+//! | date and time, `T` or a space, optional seconds and fraction | `2024-03-15 14:30`, `2024-03-15T14:30:00.25` |
+//! | the same followed by `Z`, ` UTC` or an offset `+HH`, `+HHMM`, `+HH:MM` | `2024-03-15T14:30Z`, `2024-03-15 16:30+02` |
+//! | a date: its first instant in UTC | `2024-03-15` |
+//!
+//! Leading and trailing whitespace is ignored. Anything else is an
+//! [`Error::InvalidTime`](crate::Error::InvalidTime).
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+
+use crate::error::{Error, Result};
+
+/// The accepted forms in one line, for messages and `--help`.
+pub const ACCEPTED: &str = "RFC 3339 (2024-03-15T14:30:00Z, 2024-03-15T16:30:00+02:00), \
+YYYY-MM-DD[ HH:MM[:SS[.fff]]] in UTC, optionally followed by Z or an offset, or a date YYYY-MM-DD";
+
+/// Date-time layouts without an offset, tried in order.
+const NAIVE: [&str; 4] = [
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+];
+
+/// Parses a time literal in one of the forms listed in the module docs.
+pub fn parse(text: &str) -> Result<DateTime<Utc>> {
+    parse_opt(text).ok_or_else(|| Error::InvalidTime {
+        text: text.to_string(),
+    })
+}
+
+fn parse_opt(text: &str) -> Option<DateTime<Utc>> {
+    let s = text.trim();
+    // The shortest accepted form is a date; this also keeps "12" from reading as a year.
+    if s.len() < 10 {
+        return None;
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    for fmt in NAIVE {
+        // `%#z` accepts +HH, +HHMM and +HH:MM.
+        if let Ok(t) = DateTime::parse_from_str(s, &format!("{fmt}%#z")) {
+            return Some(t.with_timezone(&Utc));
+        }
+    }
+    let naive = s
+        .strip_suffix(['Z', 'z'])
+        .or_else(|| s.strip_suffix(" UTC"))
+        .unwrap_or(s);
+    for fmt in NAIVE {
+        if let Ok(t) = NaiveDateTime::parse_from_str(naive, fmt) {
+            return Some(t.and_utc());
+        }
+    }
+    parse_date(naive)
+        .ok()
+        .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+}
+
+/// Parses a calendar date `YYYY-MM-DD`.
+pub fn parse_date(text: &str) -> Result<NaiveDate> {
+    let s = text.trim();
+    (s.len() == 10)
+        .then(|| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+        .flatten()
+        .ok_or_else(|| Error::InvalidTime {
+            text: text.to_string(),
+        })
+}
+
+/// Formats an instant as RFC 3339 in UTC with `Z`, with a fraction only when it has one.
+pub fn format(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// Formats microseconds since the epoch like [`format`] (the number itself when out of range).
+pub fn format_micros(us: i64) -> String {
+    DateTime::from_timestamp_micros(us)
+        .map(|t| format(&t))
+        .unwrap_or_else(|| us.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every accepted form and what it means; `None` = refused.
+    const CASES: &[(&str, Option<&str>)] = &[
+        ("2024-03-15T14:30:00Z", Some("2024-03-15T14:30:00Z")),
+        ("2024-03-15T14:30:00z", Some("2024-03-15T14:30:00Z")),
+        ("2024-03-15T16:30:00+02:00", Some("2024-03-15T14:30:00Z")),
+        ("2024-03-15T14:30:00.000Z", Some("2024-03-15T14:30:00Z")),
+        (
+            "2024-03-15T14:30:00.123456Z",
+            Some("2024-03-15T14:30:00.123456Z"),
+        ),
+        ("2024-03-15 14:30:00", Some("2024-03-15T14:30:00Z")),
+        ("2024-03-15T14:30:00", Some("2024-03-15T14:30:00Z")),
+        ("2024-03-15 14:30", Some("2024-03-15T14:30:00Z")),
+        ("2024-03-15T14:30", Some("2024-03-15T14:30:00Z")),
+        ("2024-03-15T14:30Z", Some("2024-03-15T14:30:00Z")),
+        ("2024-03-15 14:30:00 UTC", Some("2024-03-15T14:30:00Z")),
+        ("2024-03-15 14:30:00.25", Some("2024-03-15T14:30:00.250Z")),
+        ("2024-03-15 14:30:00.000", Some("2024-03-15T14:30:00Z")),
+        ("2024-03-15 16:30:00+02:00", Some("2024-03-15T14:30:00Z")),
+        ("2024-03-15 16:30:00+0200", Some("2024-03-15T14:30:00Z")),
+        ("2024-03-15 16:30:00+02", Some("2024-03-15T14:30:00Z")),
+        ("2024-03-15 14:30:00+00", Some("2024-03-15T14:30:00Z")),
+        ("2024-03-15T12:30:00-02:00", Some("2024-03-15T14:30:00Z")),
+        ("2024-03-15 16:30+02", Some("2024-03-15T14:30:00Z")),
+        ("  2024-03-15T14:30:00Z ", Some("2024-03-15T14:30:00Z")),
+        ("2024-03-15", Some("2024-03-15T00:00:00Z")),
+        ("1969-12-31", Some("1969-12-31T00:00:00Z")),
+        ("", None),
+        ("2024", None),
+        ("12", None),
+        ("2024-13-01", None),
+        ("2024-02-30", None),
+        ("2024-03-15 25:00:00", None),
+        ("2024-03-15T14:30:00+25:00", None),
+        ("yesterday", None),
+        ("2024-03-15 14:30:00 CET", None),
+        ("15/03/2024", None),
+    ];
+
+    #[test]
+    fn every_form() {
+        for (text, want) in CASES {
+            let got = parse(text).ok().map(|t| format(&t));
+            assert_eq!(got.as_deref(), *want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_text() {
+        let e = parse("yesterday").unwrap_err().to_string();
+        assert!(e.contains("'yesterday'") && e.contains("RFC 3339"), "{e}");
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(
+            parse_date("2024-03-15").ok(),
+            NaiveDate::from_ymd_opt(2024, 3, 15)
+        );
+        assert!(parse_date("2024-03-15 00:00").is_err());
+        assert!(parse_date("2024-3-5").is_err());
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(format_micros(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_micros(1), "1970-01-01T00:00:00.000001Z");
+        assert_eq!(format_micros(i64::MAX), i64::MAX.to_string());
+    }
+}

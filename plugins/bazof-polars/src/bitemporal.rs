@@ -1,0 +1,117 @@
+//! `scan_bazof_history` and `scan_bazof_diff`: the core's bitemporal reads (SPEC §10)
+//! as `LazyFrame`s. Polars applies every filter and projection above them; a key
+//! list given in the arguments prunes inside the core.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use bazof::bitemporal::diff::{compared_columns, diff_schema};
+use bazof::bitemporal::history::history_schema;
+use bazof::{BatchStream, DiffOptions, HistoryOptions, Table};
+use futures::StreamExt;
+use polars::prelude::*;
+
+use crate::convert::{batch_to_frame, schema_to_polars};
+use crate::scan::bazof_err;
+
+/// A core read that yields Arrow batches, as a Polars source.
+struct CoreRead<F> {
+    schema: SchemaRef,
+    read: F,
+}
+
+impl<F> AnonymousScan for CoreRead<F>
+where
+    F: Fn() -> bazof::Result<BatchStream> + Send + Sync + 'static,
+{
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn schema(&self, _infer_schema_length: Option<usize>) -> PolarsResult<SchemaRef> {
+        Ok(self.schema.clone())
+    }
+
+    fn scan(&self, _args: AnonymousScanArgs) -> PolarsResult<DataFrame> {
+        let mut stream = (self.read)().map_err(bazof_err)?;
+        let frames = bazof::blocking::block_on(async move {
+            let mut frames = Vec::new();
+            while let Some(batch) = stream.next().await {
+                frames.push(batch?);
+            }
+            Ok::<_, bazof::Error>(frames)
+        })
+        .map_err(bazof_err)?;
+        let mut out = DataFrame::empty_with_schema(&self.schema);
+        for batch in &frames {
+            out.vstack_mut_owned(batch_to_frame(batch)?)?;
+        }
+        Ok(out)
+    }
+}
+
+fn lazy<F>(
+    name: &'static str,
+    schema: &arrow::datatypes::SchemaRef,
+    read: F,
+) -> PolarsResult<LazyFrame>
+where
+    F: Fn() -> bazof::Result<BatchStream> + Send + Sync + 'static,
+{
+    let schema = Arc::new(schema_to_polars(schema)?);
+    LazyFrame::anonymous_scan(
+        Arc::new(CoreRead {
+            schema: schema.clone(),
+            read,
+        }),
+        ScanArgsAnonymous {
+            schema: Some(schema),
+            name,
+            ..Default::default()
+        },
+    )
+}
+
+/// Opens a table and the schema of one of its snapshots (metadata only).
+fn open(location: &str, snapshot: Option<u64>) -> PolarsResult<(Table, bazof::TableSchema)> {
+    bazof::blocking::block_on(async {
+        let table = Table::open(location).await?;
+        let schema = table.snapshot(snapshot).await?.schema().clone();
+        Ok::<_, bazof::Error>((table, schema))
+    })
+    .map_err(bazof_err)
+}
+
+/// Every version of every key as a `LazyFrame`: the key, `valid_from`, `valid_to`
+/// (null while current), then the value columns (SPEC §10.1). For every `t`, the rows
+/// with `valid_from <= t < valid_to` are the table as of `t`, which makes it the right
+/// side of a `join_asof` for point-in-time joins.
+pub fn scan_bazof_history(location: &str, options: HistoryOptions) -> PolarsResult<LazyFrame> {
+    let (table, schema) = open(location, options.snapshot)?;
+    let values: Vec<String> = match &options.columns {
+        Some(c) => c.clone(),
+        None => schema.columns.iter().map(|c| c.name.clone()).collect(),
+    };
+    let out = history_schema(&schema, &values);
+    lazy("BAZOF HISTORY", &out, move || {
+        let (table, options) = (table.clone(), options.clone());
+        bazof::blocking::block_on(async move { table.history(options).await })
+    })
+}
+
+/// The keys whose resolved row differs between two points as a `LazyFrame`: the key,
+/// `change` (`insert`, `delete`, `update`), the columns before, then after (SPEC §10.2).
+pub fn scan_bazof_diff(location: &str, options: DiffOptions) -> PolarsResult<LazyFrame> {
+    let (table, schema) = open(location, options.to.snapshot)?;
+    let mut scanned = vec![schema.key.clone()];
+    scanned.extend(compared_columns(&schema, options.columns.as_deref()));
+    let names: Vec<&str> = scanned.iter().map(String::as_str).collect();
+    let scanned = schema
+        .arrow_projection(&names)
+        .map_err(|e| polars_err!(ComputeError: "bazof: {}", e))?;
+    let out = diff_schema(&scanned);
+    lazy("BAZOF DIFF", &out, move || {
+        let (table, options) = (table.clone(), options.clone());
+        bazof::blocking::block_on(async move { table.diff(options).await })
+    })
+}
