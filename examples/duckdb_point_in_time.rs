@@ -122,7 +122,10 @@ pub fn main() -> Result<(), Error> {
     for (id, tier) in &joined {
         println!("{id}: {}", tier.as_deref().unwrap_or("-"));
     }
-    assert_eq!(joined, naive, "the ASOF JOIN equals one as-of scan per order");
+    assert_eq!(
+        joined, naive,
+        "the ASOF JOIN equals one as-of scan per order"
+    );
     // bob's late upgrade reaches o3 (Feb 20) but not o2 (Feb 5); carol's o4 comes
     // after her account closed; dave never was a customer.
     let tier = |id: &str| joined.iter().find(|r| r.0 == id).and_then(|r| r.1.clone());

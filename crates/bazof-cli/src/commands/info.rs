@@ -3,7 +3,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use bazof::blocking::block_on;
-use bazof::snapshot::LegacySnapshot;
 use bazof::{AnySnapshot, DataFile, FileKind, Segment, Table, TableSchema};
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 
