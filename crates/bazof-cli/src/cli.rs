@@ -72,11 +72,12 @@ key, change (insert, delete, update), before_<column>..., after_<column>...")]
     /// Validate the snapshots vacuum retained and every data file they reference; exit 1 on any problem.
     #[command(after_help = "Example:\n  bazof check ./prices")]
     Check(TableArg),
-    /// Compact in one atomic commit: close segments, write bases, merge deltas. Answers never change.
+    /// Compact in one atomic commit: place bases by data volume, split and merge deltas. Answers never change.
     #[command(after_help = "\
 Examples:
   bazof compact ./prices
-  bazof compact ./prices --segment day --max-deltas 8
+  bazof compact ./prices --dry-run
+  bazof compact ./prices --segment month --max-deltas 8
   bazof compact ./prices --close-at 2024-03-01")]
     Compact(CompactArgs),
     /// Delete data files no retained snapshot references (default: keep 7 days of snapshots).
@@ -94,9 +95,13 @@ Examples:
 pub struct CompactArgs {
     /// Table location: a path or a URL.
     pub table: String,
-    /// Segment width: day, month or year (event time), or rows:N (about N events per segment).
-    #[arg(long, default_value = "month")]
+    /// Where bases go: volume (by data volume, the default), day, month or year (calendar
+    /// periods of event time), or rows:N (about N events per segment).
+    #[arg(long, default_value = "volume")]
     pub segment: String,
+    /// Do the work and say what would be written and dropped; publish nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Merge a segment's deltas once it has more than this many.
     #[arg(long, default_value_t = 4)]
     pub max_deltas: usize,

@@ -141,8 +141,8 @@ pub fn open_sink(
     format: Format,
     schema: SchemaRef,
     output: Option<&Path>,
-) -> Result<Box<dyn Sink>> {
-    let out: Box<dyn Write> = match (format, output) {
+) -> Result<Box<dyn Sink + Send>> {
+    let out: Box<dyn Write + Send> = match (format, output) {
         (Format::Parquet, None) => {
             return Err(fail!(
             "--format parquet needs --output FILE (Parquet is not written to a terminal or pipe)"
@@ -156,7 +156,7 @@ pub fn open_sink(
         (_, Some(p)) => Box::new(BufWriter::new(
             File::create(p).map_err(|e| fail!("{}: {e}", p.display()))?,
         )),
-        (_, None) => Box::new(BufWriter::new(std::io::stdout().lock())),
+        (_, None) => Box::new(BufWriter::new(std::io::stdout())),
     };
     let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     Ok(match format {
@@ -193,7 +193,7 @@ fn rows(batch: &RecordBatch) -> impl Iterator<Item = Vec<Cell>> + '_ {
 }
 
 struct CsvSink {
-    w: csv::Writer<Box<dyn Write>>,
+    w: csv::Writer<Box<dyn Write + Send>>,
 }
 
 impl Sink for CsvSink {
@@ -211,7 +211,7 @@ impl Sink for CsvSink {
 }
 
 struct JsonSink {
-    out: Box<dyn Write>,
+    out: Box<dyn Write + Send>,
     names: Vec<String>,
 }
 
@@ -238,7 +238,7 @@ impl Sink for JsonSink {
 }
 
 struct TableSink {
-    out: Box<dyn Write>,
+    out: Box<dyn Write + Send>,
     names: Vec<String>,
     rows: Vec<Vec<String>>,
 }

@@ -79,7 +79,100 @@ fn compact_then_vacuum_keeps_every_answer() {
     assert!(out.contains("deleted 2 file(s)"), "{out}");
     assert_eq!(answers("4"), s2, "vacuum changed the latest answers");
     assert_eq!(
-        ok(&["compact", t]).trim(),
+        ok(&["compact", t, "--segment", "rows:1"]).trim(),
         format!("nothing to compact in {t}")
     );
+
+    // The default policy (bases by data volume) converts the row-count layout: a dry
+    // run says what it would write and drop and leaves the table as it was.
+    let before = tree(dir.path());
+    let dry = ok(&["compact", t, "--dry-run"]);
+    assert!(dry.starts_with("commit 5: would compact"), "{dry}");
+    assert!(dry.contains("would drop data/"), "{dry}");
+    assert!(dry.contains("dry run: nothing was published"), "{dry}");
+    assert_eq!(tree(dir.path()), before, "a dry run changed the table");
+    let out = ok(&["compact", t]);
+    assert!(out.starts_with("commit 5: compacted"), "{out}");
+    assert_eq!(answers("5"), s2, "the volume policy changed an answer");
+    assert_eq!(answers("4"), s2);
+    let info = ok(&["info", t]);
+    assert!(info.contains("space amplification"), "{info}");
+    assert!(info.contains("level above the newest base"), "{info}");
+}
+
+/// Issue 13 #4: durations a user gives are checked: a retention past what time can
+/// represent is refused with the option named, and nothing is deleted.
+#[test]
+fn vacuum_refuses_retentions_out_of_range() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t = dir.path().join("prices");
+    let t = t.to_str().expect("utf8");
+    let prices = test_data().join("prices.csv");
+    ok(&[
+        "import",
+        t,
+        prices.to_str().expect("utf8"),
+        "--key",
+        "symbol",
+    ]);
+    ok(&["compact", t, "--segment", "month"]);
+    let before = tree(dir.path());
+    for hours in ["100000000000", "9223372036854775807"] {
+        let (code, out, err) = run(&["vacuum", t, "--retain-hours", hours]);
+        assert_eq!(code, 1, "--retain-hours {hours}: {out}{err}");
+        assert!(
+            err.contains("retention") || err.contains("--retain-hours"),
+            "--retain-hours {hours}: {err}"
+        );
+        assert!(err.contains(hours) || err.contains("hours"), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert_eq!(
+            tree(dir.path()),
+            before,
+            "--retain-hours {hours} changed the table"
+        );
+    }
+    let (_, _, err) = run(&["vacuum", t, "--retain-hours", "9223372036854775807"]);
+    assert!(
+        err.contains("--retain-hours 9223372036854775807: too large"),
+        "{err}"
+    );
+    let (_, _, err) = run(&["vacuum", t, "--retain-hours", "100000000000"]);
+    assert!(
+        err.contains("a retention of 100000000000 hours reaches before the earliest time"),
+        "{err}"
+    );
+}
+
+/// Issue 13 #11: calendar segments over an event-time span of 400,000 years cost what
+/// the segments written cost (at most `max_segments` new ones), not one entry per day.
+#[test]
+fn day_segments_over_a_huge_span_are_bounded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t = dir.path().join("span");
+    let t = t.to_str().expect("utf8");
+    let csv = common::write(
+        dir.path(),
+        "span.csv",
+        "key,event_time,v\na,-200000-01-01T00:00:00Z,1\nb,+200000-01-01T00:00:00Z,2\n",
+    );
+    let (code, out, err) = run(&["import", t, &csv]);
+    if code != 0 {
+        // The CSV reader refuses such years: then compaction has nothing to plan over.
+        assert!(!err.contains("panicked"), "{out}{err}");
+        return;
+    }
+    let current = ok(&["scan", t]);
+    let started = std::time::Instant::now();
+    let out = ok(&["compact", t, "--segment", "day"]);
+    assert!(out.contains("compacted"), "{out}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "took {:?}",
+        started.elapsed()
+    );
+    let info = ok(&["info", t]);
+    let segments = info.matches("segment [").count();
+    assert!(segments <= 122, "{segments} segments");
+    assert_eq!(ok(&["scan", t]), current, "compaction changed the answer");
 }

@@ -7,28 +7,74 @@ use proptest::prelude::*;
 
 use crate::{batch_rows, oracle_rows, to_batch, Log, TIME_UNIT};
 
-/// After data commit `i`: maybe compact (close the open segment at a random time,
-/// merge deltas beyond a random count), maybe vacuum.
+/// After data commit `i`: maybe compact (with a random placement of bases, maybe
+/// closing the open segment at a random time, merging deltas beyond a random count),
+/// maybe vacuum.
 #[derive(Debug, Clone)]
 pub struct Maintenance {
     /// Compact with `close_at` (in TIME_UNITs) and `max_deltas`.
-    pub compact: Option<(i64, usize)>,
-    /// Segments of this many events (`SegmentWidth::Rows`) instead of years.
-    pub rows: Option<u64>,
+    pub compact: Option<(Option<i64>, usize)>,
+    /// Where bases go.
+    pub placement: Placement,
     /// Vacuum with zero retention.
     pub vacuum: bool,
+}
+
+/// The base placement a compaction uses.
+#[derive(Debug, Clone, Copy)]
+pub enum Placement {
+    /// The default policy (`SegmentWidth::Volume`) with these history and current ratios.
+    Volume(f64, f64),
+    /// Calendar years.
+    Year,
+    /// Segments of this many events (`SegmentWidth::Rows`).
+    Rows(u64),
+}
+
+impl Placement {
+    /// The compaction policy for this placement.
+    pub fn policy(self, close_at: Option<i64>, max_deltas: usize) -> CompactionPolicy {
+        let mut policy = CompactionPolicy {
+            max_deltas,
+            target_file_rows: 5,
+            close_at: close_at.and_then(|c| chrono::DateTime::from_timestamp_micros(c * TIME_UNIT)),
+            ..Default::default()
+        };
+        match self {
+            Placement::Volume(history, current) => {
+                policy.segment = SegmentWidth::Volume;
+                policy.history_ratio = history;
+                policy.current_ratio = current;
+            }
+            Placement::Year => policy.segment = SegmentWidth::Year,
+            Placement::Rows(n) => policy.segment = SegmentWidth::Rows(n),
+        }
+        policy
+    }
+}
+
+/// Random placement: mostly the default volume policy, with ratios from tiny (a base at
+/// almost every compaction) to large (almost none).
+pub fn arb_placement() -> impl Strategy<Value = Placement> {
+    prop_oneof![
+        5 => (prop_oneof![Just(0.0), Just(0.5), Just(1.0), Just(4.0)],
+              prop_oneof![Just(0.0), Just(0.25), Just(2.0)])
+            .prop_map(|(h, c)| Placement::Volume(h, c)),
+        2 => Just(Placement::Year),
+        2 => (1u64..6).prop_map(Placement::Rows),
+    ]
 }
 
 /// Random maintenance.
 pub fn arb_maintenance() -> impl Strategy<Value = Maintenance> {
     (
-        proptest::option::weighted(0.6, (0i64..13, 0usize..3)),
-        proptest::option::weighted(0.3, 1u64..6),
+        proptest::option::weighted(0.6, (proptest::option::weighted(0.3, 0i64..13), 0usize..3)),
+        arb_placement(),
         proptest::bool::weighted(0.2),
     )
-        .prop_map(|(compact, rows, vacuum)| Maintenance {
+        .prop_map(|(compact, placement, vacuum)| Maintenance {
             compact,
-            rows,
+            placement,
             vacuum,
         })
 }
@@ -75,13 +121,7 @@ pub async fn check_history(
         prefix_of.push((c.commit, i + 1));
         let m = &maintenance[i % maintenance.len()];
         if let Some((close, max_deltas)) = m.compact {
-            let policy = CompactionPolicy {
-                segment: m.rows.map_or(SegmentWidth::Year, SegmentWidth::Rows),
-                max_deltas,
-                target_file_rows: 5,
-                close_at: chrono::DateTime::from_timestamp_micros(close * TIME_UNIT),
-                ..Default::default()
-            };
+            let policy = m.placement.policy(close, max_deltas);
             if let Some(info) = table.compact(&policy).await.unwrap() {
                 prefix_of.push((info.commit, i + 1));
                 assert_deltas_fit(&table).await;

@@ -87,6 +87,14 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// An option of a maintenance command is out of range (a duration, a time).
+    #[error("invalid option for table '{table}': {reason}")]
+    InvalidOption {
+        /// The table location.
+        table: String,
+        /// Which option, and why it cannot be used.
+        reason: String,
+    },
     /// Another writer committed the same commit number first.
     #[error("commit conflict on table '{table}': commit {commit} was written by another writer")]
     Conflict {

@@ -104,6 +104,68 @@ fn print_segment(out: &mut dyn Write, s: &Segment, depth: usize) -> Result<()> {
     Ok(())
 }
 
+/// The bases, the level of events above the newest one, and the space amplification.
+fn print_layout(out: &mut dyn Write, files: &[&DataFile]) -> Result<()> {
+    let sum = |kind: FileKind| -> (usize, u64, u64) {
+        files
+            .iter()
+            .filter(|f| f.kind == kind)
+            .fold((0, 0, 0), |(n, r, b), f| (n + 1, r + f.rows, b + f.bytes))
+    };
+    let (nd, drows, dbytes) = sum(FileKind::Delta);
+    let (nb, brows, bbytes) = sum(FileKind::Base);
+    writeln!(out, "layout:")?;
+    writeln!(
+        out,
+        "  events: {nd} delta files, {drows} rows, {dbytes} bytes"
+    )?;
+    writeln!(out, "  bases:  {nb} files, {brows} rows, {bbytes} bytes")?;
+    if dbytes > 0 {
+        writeln!(
+            out,
+            "  space amplification: {:.2}x the delta files (all data files / event files)",
+            (dbytes + bbytes) as f64 / dbytes as f64
+        )?;
+    }
+    let mut newest: Option<&DataFile> = None;
+    for f in files.iter().filter(|f| f.kind == FileKind::Base) {
+        writeln!(
+            out,
+            "  base  state before {}  rows {}  folds commits <= {}",
+            format_opt(f.base_start),
+            f.rows,
+            f.folds_through.unwrap_or(0)
+        )?;
+        if newest.is_none_or(|n| n.base_start < f.base_start) {
+            newest = Some(f);
+        }
+    }
+    // The level: what a current scan reads beside the newest base (SPEC §6.1).
+    let level: Vec<&&DataFile> = files
+        .iter()
+        .filter(|f| f.kind == FileKind::Delta && f.rows > 0)
+        .filter(|f| {
+            newest.is_none_or(|b| {
+                f.max_event_time >= b.base_start || f.max_commit > b.folds_through.unwrap_or(0)
+            })
+        })
+        .collect();
+    let rows: u64 = level.iter().map(|f| f.rows).sum();
+    match newest {
+        Some(b) => writeln!(out, 
+            "  level above the newest base: {} delta files, {rows} rows ({:.2} of the base's rows): a current scan reads {:.2}x the base",
+            level.len(),
+            rows as f64 / b.rows.max(1) as f64,
+            (b.rows + rows) as f64 / b.rows.max(1) as f64
+        )?,
+        None => writeln!(out, 
+            "  no base: a current scan reads every event ({} delta files, {rows} rows)",
+            level.len()
+        )?,
+    }
+    Ok(())
+}
+
 /// Runs `bazof info`.
 pub fn info(args: InfoArgs) -> Result<()> {
     let table = block_on(Table::open(&args.table))?;
@@ -141,7 +203,7 @@ pub fn info(args: InfoArgs) -> Result<()> {
     for seg in snap.segments() {
         print_segment(out, seg, 1)?;
     }
-    Ok(())
+    print_layout(out, &files)
 }
 
 fn legacy_files(out: &mut dyn Write, table: &Table, files: &[String]) -> Result<()> {

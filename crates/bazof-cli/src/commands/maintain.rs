@@ -15,7 +15,7 @@ use crate::{fail, usage};
 pub fn compact(a: CompactArgs) -> Result<()> {
     let segment = SegmentWidth::parse(&a.segment).ok_or_else(|| {
         fail!(
-            "--segment '{}': expected day, month, year or rows:N",
+            "--segment '{}': expected volume, day, month, year or rows:N",
             a.segment
         )
     })?;
@@ -33,18 +33,39 @@ pub fn compact(a: CompactArgs) -> Result<()> {
         ..Default::default()
     };
     let table = block_on(Table::open(&a.table))?;
+    let result = if a.dry_run {
+        block_on(table.compact_dry_run(&policy))?
+    } else {
+        block_on(table.compact(&policy))?
+    };
     let mut out = std::io::stdout().lock();
-    match block_on(table.compact(&policy))? {
-        Some(info) => writeln!(
-            out,
-            "commit {}: compacted {} (bases written: {}, deltas rewritten: {}, files written: {})",
-            info.commit,
-            a.table,
-            info.bases_written,
-            info.deltas_rewritten,
-            info.files_added.len()
-        )?,
-        None => writeln!(out, "nothing to compact in {}", a.table)?,
+    let Some(info) = result else {
+        writeln!(out, "nothing to compact in {}", a.table)?;
+        return Ok(());
+    };
+    let (verb, write, drop) = if a.dry_run {
+        ("would compact", "would write", "would drop")
+    } else {
+        ("compacted", "wrote", "dropped")
+    };
+    writeln!(
+        out,
+        "commit {}: {verb} {} (bases written: {}, deltas rewritten: {}, files written: {}, bytes written: {})",
+        info.commit,
+        a.table,
+        info.bases_written,
+        info.deltas_rewritten,
+        info.files_added.len(),
+        info.bytes_written
+    )?;
+    if a.dry_run {
+        for f in &info.files_added {
+            writeln!(out, "{write} {f}")?;
+        }
+        for f in &info.files_dropped {
+            writeln!(out, "{drop} {f} (from the latest snapshot; vacuum deletes it once no retained snapshot needs it)")?;
+        }
+        writeln!(out, "dry run: nothing was published")?;
     }
     Ok(())
 }

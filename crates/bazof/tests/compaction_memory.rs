@@ -1,0 +1,119 @@
+//! Issue 13 #11: planning calendar segments costs memory in proportion to the segments
+//! written (`max_segments`), not to the event-time span: a counting allocator measures
+//! the peak while two events 400,000 years apart are compacted into day segments.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use arrow::array::{Int64Array, RecordBatch, TimestampMicrosecondArray};
+use bazof::{
+    AnySnapshot, ColumnDef, ColumnType, CompactionPolicy, KeyType, ScanOptions, SegmentWidth,
+    Table, TableSchema,
+};
+use chrono::{TimeZone, Utc};
+
+struct Counting;
+static CURRENT: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+#[test]
+fn day_segments_over_400000_years_cost_what_they_write() {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let schema = TableSchema::new(KeyType::Int, vec![ColumnDef::new("v", ColumnType::Int)]);
+            let table = Table::create("memory://span/t", schema).await.unwrap();
+            let times = [
+                Utc.with_ymd_and_hms(-200_000, 1, 1, 0, 0, 0).unwrap(),
+                Utc.with_ymd_and_hms(200_000, 1, 1, 0, 0, 0).unwrap(),
+            ];
+            let batch = RecordBatch::try_from_iter([
+                ("key", Arc::new(Int64Array::from(vec![1, 2])) as _),
+                (
+                    "event_time",
+                    Arc::new(
+                        TimestampMicrosecondArray::from(
+                            times
+                                .iter()
+                                .map(|t| t.timestamp_micros())
+                                .collect::<Vec<_>>(),
+                        )
+                        .with_timezone("UTC"),
+                    ) as _,
+                ),
+                ("v", Arc::new(Int64Array::from(vec![10, 20])) as _),
+            ])
+            .unwrap();
+            table.commit(&[batch]).await.unwrap();
+            let before = table
+                .scan(ScanOptions::default())
+                .await
+                .unwrap()
+                .collect_batches()
+                .await
+                .unwrap();
+
+            let baseline = CURRENT.load(Ordering::Relaxed);
+            PEAK.store(baseline, Ordering::Relaxed);
+            let policy = CompactionPolicy {
+                segment: SegmentWidth::Day,
+                ..Default::default()
+            };
+            table.compact(&policy).await.unwrap().unwrap();
+            let peak = PEAK.load(Ordering::Relaxed) - baseline;
+            // Before the fix this planned one entry per day: 146 million, 1.7 GB.
+            assert!(peak < 64 << 20, "compaction peaked at {} MB", peak >> 20);
+
+            let snap = table.snapshot(None).await.unwrap();
+            let AnySnapshot::V1(s) = snap.as_ref() else {
+                panic!("format 1")
+            };
+            assert!(
+                s.segments.len() <= policy.max_segments + 1,
+                "{} segments",
+                s.segments.len()
+            );
+            let after = table
+                .scan(ScanOptions::default())
+                .await
+                .unwrap()
+                .collect_batches()
+                .await
+                .unwrap();
+            assert_eq!(before, after, "compaction changed the answer");
+            for (i, t) in times.into_iter().enumerate() {
+                let n: usize = table
+                    .scan(ScanOptions::default().with_as_of(t))
+                    .await
+                    .unwrap()
+                    .collect_batches()
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|b| b.num_rows())
+                    .sum();
+                assert_eq!(n, i + 1, "as of {t}");
+            }
+        });
+}
