@@ -152,13 +152,15 @@ fn print_layout(out: &mut dyn Write, files: &[&DataFile]) -> Result<()> {
         .collect();
     let rows: u64 = level.iter().map(|f| f.rows).sum();
     match newest {
-        Some(b) => writeln!(out, 
+        Some(b) => writeln!(
+            out,
             "  level above the newest base: {} delta files, {rows} rows ({:.2} of the base's rows): a current scan reads {:.2}x the base",
             level.len(),
             rows as f64 / b.rows.max(1) as f64,
             (b.rows + rows) as f64 / b.rows.max(1) as f64
         )?,
-        None => writeln!(out, 
+        None => writeln!(
+            out,
             "  no base: a current scan reads every event ({} delta files, {rows} rows)",
             level.len()
         )?,
