@@ -244,3 +244,33 @@ pub fn scan_bazof(location: &str, args: ScanArgsBazof) -> PolarsResult<LazyFrame
         },
     )
 }
+
+/// The table as an iterator of `DataFrame`s in key order, one per core batch, for Rust
+/// callers that must not hold the whole result (bounded memory: a few batches per
+/// key-range task). `columns` projects (default: all); the core's key pruning applies
+/// through `key_predicate`. Polars' lazy API (and its in-memory engine) is not involved.
+pub fn scan_bazof_batches(
+    location: &str,
+    args: ScanArgsBazof,
+    columns: Option<Vec<String>>,
+    key_predicate: Option<bazof::KeyPredicate>,
+) -> PolarsResult<impl Iterator<Item = PolarsResult<DataFrame>>> {
+    let mut opts = ScanOptions {
+        as_of: args.as_of,
+        snapshot: args.snapshot,
+        columns,
+        key_predicate,
+        ..ScanOptions::default()
+    };
+    if let Some(n) = args.batch_size {
+        opts = opts.with_batch_size(n);
+    }
+    let location = location.to_string();
+    let stream = bazof::blocking::block_on(async move {
+        let table = Table::open(&location).await?;
+        table.scan(opts).await
+    })
+    .map_err(bazof_err)?;
+    Ok(bazof::blocking::BlockingScan::new(stream)
+        .map(|batch| batch_to_frame(&batch.map_err(bazof_err)?)))
+}
