@@ -101,7 +101,12 @@ fn day_segments_over_400000_years_cost_what_they_write() {
                 .collect_batches()
                 .await
                 .unwrap();
-            assert_eq!(before, after, "compaction changed the answer");
+            // Rows, not batches: key-range tasks may cut the answer into other batches.
+            assert_eq!(
+                bazof_testkit::batch_rows(&before),
+                bazof_testkit::batch_rows(&after),
+                "compaction changed the answer"
+            );
             for (i, t) in times.into_iter().enumerate() {
                 let n: usize = table
                     .scan(ScanOptions::default().with_as_of(t))
