@@ -11,6 +11,8 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Read};
 
+use memchr::{memchr, memchr3, memchr_iter};
+
 /// What is wrong with the quotes, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuoteError {
@@ -186,8 +188,24 @@ impl<R: Read> Read for QuoteCheck<R> {
         } else {
             0
         };
-        for (i, &c) in buf[..n].iter().enumerate().skip(skip) {
-            if let Err(e) = self.step(c) {
+        let mut i = skip;
+        while i < n {
+            // Inside a field only a few bytes matter: jump to the next one.
+            match self.state {
+                State::InField => {
+                    i = memchr3(self.delimiter, b'\n', b'\r', &buf[i..n]).map_or(n, |k| i + k);
+                }
+                State::InQuoted => {
+                    let end = memchr(b'"', &buf[i..n]).map_or(n, |k| i + k);
+                    self.line += memchr_iter(b'\n', &buf[i..end]).count() as u64;
+                    i = end;
+                }
+                State::StartField | State::AfterQuote => {}
+            }
+            if i == n {
+                break;
+            }
+            if let Err(e) = self.step(buf[i]) {
                 if i == 0 {
                     return Err(to_io(e));
                 }
@@ -195,6 +213,7 @@ impl<R: Read> Read for QuoteCheck<R> {
                 self.pending = Some(e);
                 return Ok(i);
             }
+            i += 1;
         }
         Ok(n)
     }
