@@ -443,39 +443,30 @@ fn push(
                 }
             }
         },
-        Builder::Float(b) => match if inferred {
-            exact_float(v)
-        } else {
-            parse_float(v)
-        } {
+        Builder::Float(b) => match (if inferred { exact_float } else { parse_float })(v) {
             Some(x) => b.append_value(x),
             None if inferred && parse_float(v).is_some() => {
                 return bad(" in a form that reads back as written")
             }
             None => return bad(""),
         },
-        Builder::Bool(b) => match if inferred {
-            boolean_form(v)
-        } else {
-            parse_bool(v)
-        } {
+        Builder::Bool(b) => match (if inferred { boolean_form } else { parse_bool })(v) {
             Some(x) => b.append_value(x),
             None => return bad(""),
         },
-        Builder::Time(b) => match if inferred {
-            datetime_form(v)
-        } else {
-            parse_timestamp(v)
-        } {
-            Some(t) if whole_micros(&t) => b.append_value(t.timestamp_micros()),
-            Some(_) => return bad(" to the microsecond (finer digits would be lost)"),
-            None => return bad(""),
-        },
-        Builder::Date(b) => match if inferred {
-            date_form(v)
-        } else {
-            parse_date(v)
-        } {
+        Builder::Time(b) => {
+            let parse = if inferred {
+                datetime_form
+            } else {
+                parse_timestamp
+            };
+            match parse(v) {
+                Some(t) if whole_micros(&t) => b.append_value(t.timestamp_micros()),
+                Some(_) => return bad(" to the microsecond (finer digits would be lost)"),
+                None => return bad(""),
+            }
+        }
+        Builder::Date(b) => match (if inferred { date_form } else { parse_date })(v) {
             Some(d) => b.append_value(timefmt::date_to_days(d)),
             None => return bad(""),
         },

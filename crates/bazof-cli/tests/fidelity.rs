@@ -94,6 +94,32 @@ fn d1_an_unterminated_quote_is_an_error_not_one_long_value() {
 }
 
 #[test]
+fn errors_name_the_line_a_record_starts_on_after_crlf_blank_lines_and_bad_utf8() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t = table_with_one_commit(dir.path());
+    // The CSV reader's own position is a line early after `\r\n` and blank lines.
+    let crlf = write(
+        dir.path(),
+        "crlf.csv",
+        "key,event_time,note\r\n\r\na,2024-01-01,\"x\r\ny\"\r\nb,someday,z\r\n",
+    );
+    refused(
+        dir.path(),
+        &["import", &t, &crlf],
+        1,
+        &["crlf.csv: line 5, column 2 ('event_time'): 'someday' is not a timestamp"],
+    );
+    let path = dir.path().join("latin1.csv");
+    std::fs::write(&path, b"key,event_time,note\na,2024-01-01,caf\xe9\n").expect("write");
+    refused(
+        dir.path(),
+        &["import", &t, path.to_str().expect("utf8")],
+        1,
+        &["latin1.csv: line 2, column 3: not valid UTF-8"],
+    );
+}
+
+#[test]
 fn d2_keys_that_are_not_canonical_ints_are_never_merged() {
     let dir = tempfile::tempdir().expect("tempdir");
     // Within the sample: the key is a String and all four keys stay distinct.
