@@ -17,6 +17,8 @@ say "$bin" scan "$table" --as-of 2024-02-15 --format table   # changed: MSFT 370
 say "$bin" scan "$table" --as-of 2024-01-15 --format table   # unchanged
 say "$bin" scan "$table" --format table                      # now: SAP is gone
 say "$bin" scan "$table" --as-of 2024-02-15 --snapshot 1 --format table   # what we knew before the late file
+say "$bin" diff "$table" --from-snapshot 1 --to-snapshot 2 --from-as-of 2024-02-15 --to-as-of 2024-02-15 --format table   # what the late file changed about Feb 15
+say "$bin" history "$table" --key MSFT --format table   # MSFT's versions with their valid-time intervals
 say "$bin" compact "$table"
 say "$bin" scan "$table" --as-of 2024-02-15 --format table   # same answer, read from a base file
 say "$bin" log "$table"
