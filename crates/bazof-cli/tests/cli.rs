@@ -1,4 +1,5 @@
 //! The README tour, output formats, inspection commands and import options.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The conformance suite (`bazof_testkit::conformance`) through `bazof scan --format
 //! json`: every answer equals DESIGN §1's oracle, value by value.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! The text forms inference accepts (`bazof_cli::forms`) and the quoting check
 //! (`bazof_cli::quoting`), tested on their own; `fidelity.rs` and `roundtrip.rs` test them
 //! through `bazof import`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Read;
 

@@ -356,25 +356,25 @@ fn cast_column(a: &ArrayRef, to: &DataType) -> Result<ArrayRef, String> {
     if from == to {
         return Ok(a.clone());
     }
-    let ok = match (from, to) {
-        (DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View, DataType::Utf8) => true,
-        (DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64, DataType::Int64) => {
-            true
-        }
-        (DataType::UInt8 | DataType::UInt16 | DataType::UInt32, DataType::Int64) => true,
-        (DataType::Float32 | DataType::Float64, DataType::Float64) => true,
+    let ok = matches!(
+        (from, to),
         (
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View,
+            DataType::Utf8
+        ) | (
             DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64,
-            DataType::Float64,
-        ) => true,
-        (
-            DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64,
-            DataType::Timestamp(_, _),
-        ) => true,
-        (DataType::Date32 | DataType::Date64, DataType::Date32) => true,
-        (DataType::Null, _) => true,
-        _ => false,
-    };
+            DataType::Int64 | DataType::Float64
+        ) | (
+            DataType::UInt8 | DataType::UInt16 | DataType::UInt32,
+            DataType::Int64
+        ) | (DataType::Float32 | DataType::Float64, DataType::Float64)
+            | (
+                DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64,
+                DataType::Timestamp(_, _)
+            )
+            | (DataType::Date32 | DataType::Date64, DataType::Date32)
+            | (DataType::Null, _)
+    );
     if !ok {
         return Err(format!("expected {to}, found {from}"));
     }

@@ -2,6 +2,7 @@
 //! compactions (segment closes, base rebuilds after late events, delta merges)
 //! and vacuums between commits, compared with DESIGN §1's oracle for every
 //! snapshot that is still retained.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -1,4 +1,5 @@
 //! bazof 0.2 tables from test-data/ (written by bazof 0.2 itself) read correctly, in place.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -209,7 +210,7 @@ fn financials_headline_query() {
         .filter(|(_, v)| v.1.as_deref() == Some("Software"))
         .map(|(k, v)| (v.2, k, v.3))
         .collect();
-    want.sort_by(|a, b| b.0.cmp(&a.0));
+    want.sort_by_key(|r| std::cmp::Reverse(r.0));
     want.truncate(5);
     let mut got: Vec<(i64, String, i64)> = scan(
         "financials",
@@ -223,7 +224,7 @@ fn financials_headline_query() {
         other => panic!("unexpected row {other:?}"),
     })
     .collect();
-    got.sort_by(|a, b| b.0.cmp(&a.0));
+    got.sort_by_key(|r| std::cmp::Reverse(r.0));
     got.truncate(5);
     assert_eq!(got.len(), 5);
     assert_eq!(got, want);

@@ -1,6 +1,7 @@
 //! Crashes at every single put/delete of a commit, a compaction and a vacuum:
 //! afterwards the table reads as the old or the new state (never a mix, never an
 //! error) and the next writer proceeds.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 

@@ -1,5 +1,6 @@
 //! A scan's memory is bounded by open files x row-group size, not by table size:
 //! a counting allocator measures the peak while a table ~10x larger is scanned.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};

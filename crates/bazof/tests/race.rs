@@ -1,6 +1,7 @@
 //! Racing writers: threads and separate processes commit to one table at once.
 //! Every commit lands whole or gets a conflict (retried for blind appends); none
 //! is lost or duplicated; the table equals the oracle over the successful commits.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -54,7 +55,7 @@ async fn writer(location: String, w: usize) -> Vec<(u64, usize, usize)> {
 }
 
 /// Replays the landed commits in commit order through the naive rule.
-async fn check(location: &str, landed: &mut Vec<(u64, usize, usize)>) {
+async fn check(location: &str, landed: &mut [(u64, usize, usize)]) {
     landed.sort();
     let commits: Vec<u64> = landed.iter().map(|l| l.0).collect();
     let expected_commits: Vec<u64> = (2..2 + (WRITERS * COMMITS_EACH) as u64).collect();

@@ -4,6 +4,7 @@
 //!
 //! The server comes from `BAZOF_S3_ENDPOINT` (e.g. `http://127.0.0.1:5555`) or, when
 //! that is unset, this test starts `moto_server` on a free port itself.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -1,5 +1,6 @@
 //! The conformance suite (`bazof_testkit::conformance`) through SQL: `keys => [...]`
 //! for key lists, a `WHERE` clause on the key for the other predicates.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::ops::Bound;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,6 +1,7 @@
 //! `bazof_scan` through SQL equals DESIGN §1's oracle and DuckDB's own answer
 //! computed from the raw events, on random logs, times, snapshots, projections,
 //! key filters (`keys =>` and `WHERE key …`) and value filters (after resolution).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -1,5 +1,6 @@
 //! bazof_scan / bazof_log through SQL: the headline query on the legacy financials
 //! table, argument forms, types, streaming, bazof_log, and errors.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 use std::sync::Arc;

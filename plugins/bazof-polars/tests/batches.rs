@@ -1,5 +1,6 @@
 //! `scan_bazof_batches`: the scan as an iterator of DataFrames, in key order, equal to
 //! the oracle, one batch of the core at a time.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! What happens with Polars' streaming engine (its own test binary: it sets an
 //! environment variable that would leak into parallel tests).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -11,8 +11,10 @@ use crate::error::Result;
 pub fn history(args: HistoryArgs) -> Result<()> {
     let format = output_format(args.format, args.output.as_deref())?;
     let table = block_on(Table::open(&args.table))?;
-    let mut opts = HistoryOptions::default();
-    opts.snapshot = args.snapshot;
+    let mut opts = HistoryOptions {
+        snapshot: args.snapshot,
+        ..HistoryOptions::default()
+    };
     if let Some(t) = &args.from {
         opts.from = Some(time_arg("--from", t)?);
     }

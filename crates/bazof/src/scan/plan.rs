@@ -304,53 +304,52 @@ impl Table {
                 .collect::<Vec<_>>(),
         );
 
-        let (base, chosen, skipped): (
-            Option<String>,
-            Vec<(String, FileKind, u64, Option<u64>, u64)>,
-            Vec<SkippedFile>,
-        ) = match (only, snap) {
-            (Some(files), _) => (
-                None,
-                files
-                    .iter()
-                    .map(|f| (f.path.clone(), f.kind, f.rows, Some(f.bytes), 0))
-                    .collect(),
-                Vec::new(),
-            ),
-            (None, AnySnapshot::V1(s)) => {
-                let (base, read, skipped) =
-                    select_files(s, options.as_of, options.key_predicate.as_ref());
-                (
-                    base.map(|b| b.path.clone()),
-                    read.iter()
+        // (path, kind, rows, bytes, legacy precedence) of each file to read.
+        type Chosen = (String, FileKind, u64, Option<u64>, u64);
+        let (base, chosen, skipped): (Option<String>, Vec<Chosen>, Vec<SkippedFile>) =
+            match (only, snap) {
+                (Some(files), _) => (
+                    None,
+                    files
+                        .iter()
                         .map(|f| (f.path.clone(), f.kind, f.rows, Some(f.bytes), 0))
                         .collect(),
-                    skipped,
-                )
-            }
-            (None, AnySnapshot::Legacy(l)) => {
-                let as_of = options
-                    .as_of
-                    .map_or(LegacyAsOf::Current, LegacyAsOf::EventTime);
-                let files = l.data_files(as_of);
-                let n = files.len() as u64;
-                let skipped = l
-                    .all_files()
-                    .into_iter()
-                    .filter(|f| !files.contains(f))
-                    .map(|path| SkippedFile {
-                        path,
-                        reason: SkipReason::NotInLegacySegment,
-                    })
-                    .collect();
-                let chosen = files
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, p)| (p, FileKind::Delta, 0, None, n - i as u64))
-                    .collect();
-                (None, chosen, skipped)
-            }
-        };
+                    Vec::new(),
+                ),
+                (None, AnySnapshot::V1(s)) => {
+                    let (base, read, skipped) =
+                        select_files(s, options.as_of, options.key_predicate.as_ref());
+                    (
+                        base.map(|b| b.path.clone()),
+                        read.iter()
+                            .map(|f| (f.path.clone(), f.kind, f.rows, Some(f.bytes), 0))
+                            .collect(),
+                        skipped,
+                    )
+                }
+                (None, AnySnapshot::Legacy(l)) => {
+                    let as_of = options
+                        .as_of
+                        .map_or(LegacyAsOf::Current, LegacyAsOf::EventTime);
+                    let files = l.data_files(as_of);
+                    let n = files.len() as u64;
+                    let skipped = l
+                        .all_files()
+                        .into_iter()
+                        .filter(|f| !files.contains(f))
+                        .map(|path| SkippedFile {
+                            path,
+                            reason: SkipReason::NotInLegacySegment,
+                        })
+                        .collect();
+                    let chosen = files
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, p)| (p, FileKind::Delta, 0, None, n - i as u64))
+                        .collect();
+                    (None, chosen, skipped)
+                }
+            };
         let key_index = 0;
         // The page index is worth its extra read when keys can prune pages, or when the
         // scan splits into key ranges (ranges then meet inside a page, not a row group).

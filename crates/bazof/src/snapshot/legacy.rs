@@ -167,7 +167,7 @@ impl LegacySegment {
                 LegacyAsOf::EventTime(t) => d.start <= t,
             })
             .collect();
-        deltas.sort_by(|a, b| b.start.cmp(&a.start));
+        deltas.sort_by_key(|d| std::cmp::Reverse(d.start));
         files.extend(deltas.into_iter().map(|d| d.file.clone()));
         if self.in_range(as_of) {
             files.extend(self.file.iter().cloned());
