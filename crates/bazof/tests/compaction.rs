@@ -2,6 +2,7 @@
 //! compactions (segment closes, base rebuilds after late events, delta merges)
 //! and vacuums between commits, compared with DESIGN §1's oracle for every
 //! snapshot that is still retained.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
