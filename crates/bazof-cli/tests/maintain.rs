@@ -157,12 +157,7 @@ fn day_segments_over_a_huge_span_are_bounded() {
         "span.csv",
         "key,event_time,v\na,-200000-01-01T00:00:00Z,1\nb,+200000-01-01T00:00:00Z,2\n",
     );
-    let (code, out, err) = run(&["import", t, &csv]);
-    if code != 0 {
-        // The CSV reader refuses such years: then compaction has nothing to plan over.
-        assert!(!err.contains("panicked"), "{out}{err}");
-        return;
-    }
+    ok(&["import", t, &csv]);
     let current = ok(&["scan", t]);
     let started = std::time::Instant::now();
     let out = ok(&["compact", t, "--segment", "day"]);

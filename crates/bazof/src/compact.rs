@@ -271,7 +271,7 @@ impl EventDensity {
 /// of its base (`base_rows[0]`: the first segment has none, 0) and the events that lie in
 /// it. Walking oldest first, a start is dropped while the merged gap keeps an as-of scan
 /// just before the next start within `1 + alpha` times that start's base rows: the scan
-/// reads the previous kept base plus the gap's events. The first and last starts are kept.
+/// reads the previous kept base plus the gap's events. The last start is always kept.
 fn thin(base_rows: &[u64], events: &[u64], alpha: f64) -> Vec<bool> {
     let n = base_rows.len();
     let mut keep = vec![true; n];
