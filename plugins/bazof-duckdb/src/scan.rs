@@ -1,6 +1,5 @@
 //! `bazof_scan(path [, as_of] [, as_of => …, snapshot => N, keys => [...]])`.
 
-use arrow::array::RecordBatch;
 use arrow::datatypes::Field;
 use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
