@@ -118,7 +118,8 @@ fn key_cell(k: &KeyValue) -> Value {
 
 /// The oracle's history rows (SPEC §10.1) for a request.
 pub fn expected_history(log: &Log, q: &HistoryQuery) -> Vec<Vec<Value>> {
-    let values: Vec<String> = log.schema.columns.iter().map(|c| c.name.clone()).collect();
+    let schema = log.schema_at(q.snapshot);
+    let values: Vec<String> = schema.columns.iter().map(|c| c.name.clone()).collect();
     crate::bitemporal::history_oracle(log, q.snapshot)
         .into_iter()
         .filter(|(k, from, to, _)| {
@@ -132,7 +133,7 @@ pub fn expected_history(log: &Log, q: &HistoryQuery) -> Vec<Vec<Value>> {
                 Value::Time(from),
                 to.map_or(Value::Null, Value::Time),
             ];
-            row.extend(project(&log.schema, &e, &values));
+            row.extend(project(schema, &e, &values));
             row
         })
         .collect()
@@ -140,14 +141,18 @@ pub fn expected_history(log: &Log, q: &HistoryQuery) -> Vec<Vec<Value>> {
 
 /// The oracle's diff rows (SPEC §10.2) over every column, for a request.
 pub fn expected_diff(log: &Log, q: &DiffQuery) -> Vec<Vec<Value>> {
-    let mut compared = vec![log.schema.event_time.clone()];
-    compared.extend(log.schema.columns.iter().map(|c| c.name.clone()));
+    // SPEC §10.2: the later snapshot's schema.
+    let latest = log.commits.len() as u64;
+    let later = q.from.1.unwrap_or(latest).max(q.to.1.unwrap_or(latest));
+    let schema = log.schema_at(Some(later));
+    let mut compared = vec![schema.event_time.clone()];
+    compared.extend(schema.columns.iter().map(|c| c.name.clone()));
     let side = |e: &Option<crate::Event>| match e {
-        Some(e) => project(&log.schema, e, &compared),
+        Some(e) => project(schema, e, &compared),
         None => vec![Value::Null; compared.len()],
     };
     crate::bitemporal::diff_oracle(log, q.from, q.to, |x, y| {
-        project(&log.schema, x, &compared) == project(&log.schema, y, &compared)
+        project(schema, x, &compared) == project(schema, y, &compared)
     })
     .into_iter()
     .filter(|(k, ..)| q.keys.as_ref().is_none_or(|ks| ks.contains(k)))
@@ -239,6 +244,7 @@ pub fn arb_key_predicate(key_type: KeyType) -> impl Strategy<Value = KeyPredicat
 /// snapshot, projection, key predicate.
 pub fn arb_query(log: &Log) -> impl Strategy<Value = Query> {
     let all: Vec<String> = log.schema.column_names().map(String::from).collect();
+    let log = log.clone();
     let commits = log.commits.len() as u64;
     (
         proptest::option::of(-1i64..13),
@@ -251,6 +257,12 @@ pub fn arb_query(log: &Log) -> impl Strategy<Value = Query> {
                 Some(idx) => idx.iter().map(|&i| all[i % all.len()].clone()).collect(),
                 None => all.clone(),
             };
+            // A snapshot knows only the columns of its own schema (SPEC §2.1).
+            let known = log.schema_at(snapshot);
+            columns.retain(|c| known.column_names().any(|n| n == c.as_str()));
+            if columns.is_empty() {
+                columns.push(known.key.clone());
+            }
             columns.dedup();
             Query {
                 as_of: as_of.map(|t| t * TIME_UNIT),
@@ -261,16 +273,31 @@ pub fn arb_query(log: &Log) -> impl Strategy<Value = Query> {
         })
 }
 
-/// Writes a log through the core, one table commit per log commit.
+/// Writes a log through the core, one table commit per log commit, each under its
+/// own schema (SPEC §2.1).
 pub async fn write_log(location: &str, log: &Log) -> Table {
-    let table = Table::create(location, log.schema.clone()).await.unwrap();
-    for events in &log.commits {
-        table
-            .commit(&[to_batch(&log.schema, events)])
-            .await
-            .unwrap();
+    let table = Table::create(location, log.schema_at(Some(1)).clone())
+        .await
+        .unwrap();
+    for i in 0..log.commits.len() {
+        commit_events(&table, log, i).await;
     }
     table
+}
+
+/// Commits the events of log commit index `i` (0-based) under its schema, evolving the
+/// table's schema first when the log's does.
+pub async fn commit_events(table: &Table, log: &Log, i: usize) -> bazof::CommitInfo {
+    let schema = log.schema_at(Some(i as u64 + 1));
+    let mut writer = table.begin_commit().await.unwrap();
+    if writer.schema() != schema {
+        writer = writer.evolve(schema.clone()).unwrap();
+    }
+    writer
+        .write(&to_batch(schema, &log.commits[i]))
+        .await
+        .unwrap();
+    writer.finish().await.unwrap()
 }
 
 /// [`write_log`] from synchronous code.
@@ -287,7 +314,7 @@ pub fn expected(log: &Log, q: &Query) -> Vec<Vec<Value>> {
     oracle(log, q.as_of, q.snapshot)
         .iter()
         .filter(|(k, _)| q.key.as_ref().is_none_or(|p| p.matches(k)))
-        .map(|(_, e)| project(&log.schema, e, &q.columns))
+        .map(|(_, e)| project(log.schema_at(q.snapshot), e, &q.columns))
         .collect()
 }
 
@@ -302,6 +329,10 @@ pub struct Suite {
     pub commits: usize,
     /// Most events per commit.
     pub events: usize,
+    /// Random logs whose schema evolves ([`crate::arb_evolving_log`]): columns added
+    /// mid-history, an `Int` widened to `Float`. A door opting in must type its cells
+    /// by the schema of the snapshot read ([`Log::schema_at`]).
+    pub evolve: bool,
 }
 
 impl Default for Suite {
@@ -311,6 +342,7 @@ impl Default for Suite {
             queries: 4,
             commits: 6,
             events: 12,
+            evolve: false,
         }
     }
 }
@@ -318,16 +350,27 @@ impl Default for Suite {
 /// Runs the suite against a door: every answer must equal the oracle's. Returns the
 /// number of queries checked. Deterministic (fixed seed), so failures reproduce.
 pub fn run(door: &mut dyn Door, suite: Suite) -> usize {
+    run_written(door, &mut write_log_blocking, suite)
+}
+
+/// [`run`] with the tables written by `write(location, log)` (one table commit per log
+/// commit, under the log's schemas) instead of the core's commit: the writers of the
+/// doors (Polars `write_bazof`, DuckDB `COPY … (FORMAT bazof)`) are checked this way.
+pub fn run_written(door: &mut dyn Door, write: &mut dyn FnMut(&str, &Log), suite: Suite) -> usize {
     let mut runner = TestRunner::new_with_rng(
         Config::default(),
         TestRng::from_seed(RngAlgorithm::ChaCha, &[42u8; 32]),
     );
-    let logs = arb_log(suite.commits, suite.events);
+    let logs = if suite.evolve {
+        crate::arb_evolving_log(suite.commits, suite.events)
+    } else {
+        arb_log(suite.commits, suite.events)
+    };
     let mut checked = 0;
     for n in 0..suite.logs {
         let log = logs.new_tree(&mut runner).unwrap().current();
         let location = door.location();
-        write_log_blocking(&location, &log);
+        write(&location, &log);
         let queries = proptest::collection::vec(arb_query(&log), suite.queries);
         for q in queries.new_tree(&mut runner).unwrap().current() {
             if !door.supports(&q) {

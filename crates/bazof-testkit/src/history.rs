@@ -5,7 +5,7 @@
 use bazof::{AnySnapshot, CompactionPolicy, ScanOptions, SegmentWidth, Table, VacuumOptions};
 use proptest::prelude::*;
 
-use crate::{batch_rows, oracle_rows, to_batch, Log, TIME_UNIT};
+use crate::{batch_rows, oracle_rows, Log, TIME_UNIT};
 
 /// After data commit `i`: maybe compact (with a random placement of bases, maybe
 /// closing the open segment at a random time, merging deltas beyond a random count),
@@ -109,15 +109,14 @@ pub async fn check_history(
     maintenance: &[Maintenance],
     queries: &[(Option<i64>, usize)],
 ) {
-    let table = Table::create(location, log.schema.clone()).await.unwrap();
+    let table = Table::create(location, log.schema_at(Some(1)).clone())
+        .await
+        .unwrap();
     // table commit -> number of data commits it contains
     let mut prefix_of: Vec<(u64, usize)> = Vec::new();
     let mut oldest_valid = 1u64;
-    for (i, events) in log.commits.iter().enumerate() {
-        let c = table
-            .commit(&[to_batch(&log.schema, events)])
-            .await
-            .unwrap();
+    for i in 0..log.commits.len() {
+        let c = crate::conformance::commit_events(&table, log, i).await;
         prefix_of.push((c.commit, i + 1));
         let m = &maintenance[i % maintenance.len()];
         if let Some((close, max_deltas)) = m.compact {
@@ -139,7 +138,6 @@ pub async fn check_history(
             oldest_valid = latest;
         }
     }
-    let all: Vec<String> = log.schema.column_names().map(String::from).collect();
     for &(as_of, pick) in queries {
         let valid: Vec<&(u64, usize)> = prefix_of
             .iter()
@@ -161,6 +159,11 @@ pub async fn check_history(
                 .await
                 .unwrap(),
         );
+        let all: Vec<String> = log
+            .schema_at(Some(prefix as u64))
+            .column_names()
+            .map(String::from)
+            .collect();
         let want = oracle_rows(log, as_of, Some(prefix as u64), &all);
         assert_eq!(
             got, want,

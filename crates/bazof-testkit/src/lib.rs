@@ -89,10 +89,34 @@ pub struct Event {
 /// A table's whole history: the schema and the events of commits 1, 2, ...
 #[derive(Debug, Clone)]
 pub struct Log {
-    /// Schema.
+    /// The schema after the last commit; event values are in its column order.
     pub schema: TableSchema,
     /// `commits[i]` are the events of commit `i + 1`, in row order.
     pub commits: Vec<Vec<Event>>,
+    /// SPEC §2.1: `schemas[i]` is the schema commit `i + 1` writes under (each a prefix
+    /// of `schema`'s columns, `Int` where `schema` may say `Float`); empty: `schema`
+    /// throughout. Values of columns a commit's schema lacks are null.
+    pub schemas: Vec<TableSchema>,
+}
+
+impl Log {
+    /// A log with one schema throughout.
+    pub fn new(schema: TableSchema, commits: Vec<Vec<Event>>) -> Log {
+        Log {
+            schema,
+            commits,
+            schemas: Vec::new(),
+        }
+    }
+
+    /// The schema of snapshot `snapshot` (`None`: the latest).
+    pub fn schema_at(&self, snapshot: Option<u64>) -> &TableSchema {
+        let v = snapshot.unwrap_or(self.commits.len() as u64) as usize;
+        match v.checked_sub(1).and_then(|i| self.schemas.get(i)) {
+            Some(s) => s,
+            None => &self.schema,
+        }
+    }
 }
 
 /// DESIGN §1, literally: the visible row per key, in key order.
@@ -132,11 +156,12 @@ pub fn oracle_rows(
 ) -> Vec<Vec<Value>> {
     oracle(log, as_of, snapshot)
         .values()
-        .map(|e| project(&log.schema, e, columns))
+        .map(|e| project(log.schema_at(snapshot), e, columns))
         .collect()
 }
 
-/// The values of one event for the given columns.
+/// The values of one event for the given columns, as `schema` (of the snapshot read,
+/// SPEC §2.1) types them: an `Int` value of a column widened to `Float` reads as `Float`.
 pub fn project(schema: &TableSchema, e: &Event, columns: &[String]) -> Vec<Value> {
     columns
         .iter()
@@ -154,7 +179,11 @@ pub fn project(schema: &TableSchema, e: &Event, columns: &[String]) -> Vec<Value
                     .iter()
                     .position(|d| d.name == *c)
                     .unwrap_or(usize::MAX);
-                e.values.get(i).cloned().unwrap_or(Value::Null)
+                match (e.values.get(i), schema.columns.get(i).map(|d| d.data_type)) {
+                    (Some(Value::Int(x)), Some(ColumnType::Float)) => Value::Float(*x as f64),
+                    (Some(v), _) => v.clone(),
+                    (None, _) => Value::Null,
+                }
             }
         })
         .collect()
@@ -381,6 +410,129 @@ pub fn arb_log(max_commits: usize, max_events: usize) -> BoxedStrategy<Log> {
                 proptest::collection::vec(commit, 1..=max_commits),
             )
         })
-        .prop_map(|(schema, commits)| Log { schema, commits })
+        .prop_map(|(schema, commits)| Log::new(schema, commits))
         .boxed()
+}
+
+/// The columns a random evolving log may have, in the order of [`arb_evolving_log`]'s
+/// events before evolution: [`test_schema`], `w` (an `Int` that may widen to `Float`),
+/// then `x` (String) and `y` (Float), which are added mid-history.
+fn universe(key_type: KeyType) -> TableSchema {
+    let mut s = test_schema(key_type);
+    s.columns.push(ColumnDef::new("w", ColumnType::Int));
+    s.columns.push(ColumnDef::new("x", ColumnType::String));
+    s.columns.push(ColumnDef::new("y", ColumnType::Float));
+    s
+}
+
+/// The schema of commit index `c` (0-based) of an evolving log: `w` is `Float` from
+/// commit index `widen` on; `x` and `y` exist from `add_x` and `add_y` on, appended in
+/// the order they were added (SPEC §2.1).
+fn evolved_schema(
+    key_type: KeyType,
+    c: usize,
+    widen: usize,
+    add_x: usize,
+    add_y: usize,
+) -> TableSchema {
+    let mut s = test_schema(key_type);
+    let w = if c >= widen {
+        ColumnType::Float
+    } else {
+        ColumnType::Int
+    };
+    s.columns.push(ColumnDef::new("w", w));
+    let mut adds = [
+        (add_x, "x", ColumnType::String),
+        (add_y, "y", ColumnType::Float),
+    ];
+    adds.sort_by_key(|(at, name, _)| (*at, *name));
+    for (at, name, t) in adds {
+        if c >= at {
+            s.columns.push(ColumnDef::new(name, t));
+        }
+    }
+    s
+}
+
+/// A random log whose schema evolves (SPEC §2.1): columns `x` and `y` are added and
+/// `w` widens from `Int` to `Float`, each at a random commit (possibly the first, or
+/// never). Values of a column before it exists are null; `w` values are `Int` before
+/// the widening and `Float` after.
+pub fn arb_evolving_log(max_commits: usize, max_events: usize) -> BoxedStrategy<Log> {
+    prop_oneof![Just(KeyType::String), Just(KeyType::Int)]
+        .prop_flat_map(move |kt| {
+            let all = universe(kt);
+            let commit = proptest::collection::vec(arb_event(&all, 8, 12), 0..=max_events);
+            (
+                Just(kt),
+                proptest::collection::vec(commit, 1..=max_commits),
+                0..=max_commits,
+                0..=max_commits,
+                0..=max_commits,
+            )
+        })
+        .prop_map(|(kt, commits, widen, add_x, add_y)| {
+            let all = universe(kt);
+            let schemas: Vec<TableSchema> = (0..commits.len())
+                .map(|c| evolved_schema(kt, c, widen, add_x, add_y))
+                .collect();
+            let last = schemas.last().cloned().unwrap_or_else(|| all.clone());
+            let commits = commits
+                .into_iter()
+                .zip(&schemas)
+                .map(|(events, at)| {
+                    events
+                        .into_iter()
+                        .map(|mut e| {
+                            e.values = last
+                                .columns
+                                .iter()
+                                .map(|col| {
+                                    let u = all.columns.iter().position(|d| d.name == col.name);
+                                    let v = u.and_then(|u| e.values.get(u).cloned());
+                                    match (at.column(&col.name), v) {
+                                        (None, _) | (_, None) => Value::Null,
+                                        (Some(d), Some(Value::Int(x)))
+                                            if d.data_type == ColumnType::Float =>
+                                        {
+                                            Value::Float(x as f64)
+                                        }
+                                        (Some(_), Some(v)) => v,
+                                    }
+                                })
+                                .collect();
+                            e
+                        })
+                        .collect()
+                })
+                .collect();
+            Log {
+                schema: last,
+                commits,
+                schemas,
+            }
+        })
+        .boxed()
+}
+
+/// Every file under `dir` with its bytes: compare before and after a failed write to
+/// show that the table is byte-for-byte unchanged.
+pub fn tree_bytes(dir: &std::path::Path) -> BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                out.insert(p, bytes);
+            }
+        }
+    }
+    out
 }

@@ -46,6 +46,8 @@ pub struct CommitWriter {
     buffered: usize,
     files: Vec<DataFile>,
     rows_in: u64,
+    /// The input column marking tombstones.
+    deleted: String,
 }
 
 impl Table {
@@ -118,6 +120,7 @@ impl Table {
             buffered: 0,
             files: Vec::new(),
             rows_in: 0,
+            deleted: DELETED_COLUMN.to_string(),
         })
     }
 }
@@ -140,9 +143,47 @@ impl CommitWriter {
         &self.schema
     }
 
+    /// SPEC §2.1: commits under `next` instead of the parent's schema (new nullable
+    /// columns appended, `Int` widened to `Float`). Checked here, before any row is
+    /// written; the error says what to do instead. The first commit of a table may
+    /// take any valid schema.
+    pub fn evolve(mut self, next: TableSchema) -> Result<Self> {
+        let err = |reason| Error::Schema {
+            table: self.table.location().to_string(),
+            reason,
+        };
+        if self.rows_in > 0 || !self.buffer.is_empty() || !self.files.is_empty() {
+            return Err(err("the schema can only change before the first row".into()));
+        }
+        match self.parent {
+            Some(_) => self.schema.check_evolution(&next).map_err(err)?,
+            None => next.validate().map_err(err)?,
+        }
+        self.schema = next;
+        Ok(self)
+    }
+
+    /// Reads tombstone markers from the Boolean input column `name` instead of
+    /// [`DELETED_COLUMN`] (null = not deleted).
+    #[must_use]
+    pub fn with_deleted_column(mut self, name: impl Into<String>) -> Self {
+        self.deleted = name.into();
+        self
+    }
+
     /// Adds events; may write a sorted run.
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        let normalized = normalize(&self.table, &self.schema, batch, self.commit, self.run)?;
+        let normalized = normalize(
+            &self.table,
+            &self.schema,
+            batch,
+            Stamp {
+                commit: self.commit,
+                run: self.run,
+                deleted: &self.deleted,
+                first_row: self.rows_in,
+            },
+        )?;
         self.rows_in += normalized.num_rows() as u64;
         self.buffered += normalized.num_rows();
         self.buffer.push(normalized);
@@ -278,41 +319,63 @@ pub(crate) async fn publish(table: &Table, snapshot: &Snapshot) -> Result<()> {
     Ok(())
 }
 
+/// What [`normalize`] stamps on the rows of a batch.
+pub(crate) struct Stamp<'a> {
+    /// The commit writing them.
+    pub commit: Commit,
+    /// Their sorted run.
+    pub run: u32,
+    /// The input column marking tombstones.
+    pub deleted: &'a str,
+    /// Input rows before this batch (errors count rows from 1 over the whole commit).
+    pub first_row: u64,
+}
+
 /// Turns a user batch into the file schema: columns by name, cast to the table types,
-/// reserved columns added. Errors name the column.
+/// reserved columns added. Errors name the column and the row.
 pub(crate) fn normalize(
     table: &Table,
     schema: &TableSchema,
     batch: &RecordBatch,
-    commit: Commit,
-    run: u32,
+    stamp: Stamp<'_>,
 ) -> Result<RecordBatch> {
+    let Stamp {
+        commit,
+        run,
+        deleted: deleted_name,
+        first_row,
+    } = stamp;
     let err = |reason: String| Error::Schema {
         table: table.location().to_string(),
         reason,
     };
     let rows = batch.num_rows();
     let known: std::collections::HashSet<&str> =
-        schema.column_names().chain([DELETED_COLUMN]).collect();
-    if let Some(extra) = batch
-        .schema()
+        schema.column_names().chain([deleted_name]).collect();
+    let extra: Vec<&str> = batch
+        .schema_ref()
         .fields()
         .iter()
-        .find(|f| !known.contains(f.name().as_str()))
-    {
+        .map(|f| f.name().as_str())
+        .filter(|n| !known.contains(n))
+        .collect();
+    if !extra.is_empty() {
         return Err(err(format!(
-            "column '{}' is not in the table schema",
-            extra.name()
+            "column{} '{}' {} not in the table schema (ask for schema evolution to add {}, SPEC §2.1)",
+            if extra.len() > 1 { "s" } else { "" },
+            extra.join("', '"),
+            if extra.len() > 1 { "are" } else { "is" },
+            if extra.len() > 1 { "them" } else { "it" },
         )));
     }
-    let deleted: BooleanArray = match batch.column_by_name(DELETED_COLUMN) {
+    let deleted: BooleanArray = match batch.column_by_name(deleted_name) {
         None => BooleanArray::from(vec![false; rows]),
         Some(a) => a
             .as_any()
             .downcast_ref::<BooleanArray>()
             .ok_or_else(|| {
                 err(format!(
-                    "column '{DELETED_COLUMN}' must be Boolean, found {}",
+                    "column '{deleted_name}' (deletion marker) must be Boolean, found {}",
                     a.data_type()
                 ))
             })?
@@ -333,12 +396,16 @@ pub(crate) fn normalize(
             None if field.is_nullable() => arrow::array::new_null_array(field.data_type(), rows),
             None => return Err(err(format!("column '{name}' is missing and not nullable"))),
         };
-        // A tombstone needs no values; every other row honours the schema's nullability.
+        // Keys and event times are never null; a tombstone needs no values, and every
+        // other row honours the schema's nullability.
+        let always = name == schema.key || name == schema.event_time;
         if !field.is_nullable() && array.null_count() > 0 {
-            if let Some(row) = (0..rows).find(|&i| array.is_null(i) && !deleted.value(i)) {
+            if let Some(row) =
+                (0..rows).find(|&i| array.is_null(i) && (always || !deleted.value(i)))
+            {
                 return Err(err(format!(
                     "column '{name}' is not nullable but row {} is null",
-                    row + 1
+                    first_row + row as u64 + 1
                 )));
             }
         }
@@ -356,31 +423,34 @@ fn cast_column(a: &ArrayRef, to: &DataType) -> Result<ArrayRef, String> {
     if from == to {
         return Ok(a.clone());
     }
-    let ok = matches!(
-        (from, to),
-        (
-            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View,
-            DataType::Utf8
-        ) | (
-            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64,
-            DataType::Int64 | DataType::Float64
-        ) | (
-            DataType::UInt8 | DataType::UInt16 | DataType::UInt32,
-            DataType::Int64
-        ) | (DataType::Float32 | DataType::Float64, DataType::Float64)
-            | (
-                DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64,
-                DataType::Timestamp(_, _)
-            )
-            | (DataType::Date32 | DataType::Date64, DataType::Date32)
-            | (DataType::Null, _)
-    );
-    if !ok {
-        return Err(format!("expected {to}, found {from}"));
-    }
+    check_cast(from, to)?;
     let out = cast(a, to).map_err(|e| e.to_string())?;
     if out.null_count() != a.null_count() {
         return Err(format!("values do not fit {to}"));
     }
     Ok(out)
+}
+
+/// Whether input of type `from` may go into a column of type `to` (see [`cast_column`]).
+pub(crate) fn check_cast(from: &DataType, to: &DataType) -> Result<(), String> {
+    use DataType as T;
+    let ok = from == to
+        || matches!(
+            (from, to),
+            (T::Utf8 | T::LargeUtf8 | T::Utf8View, T::Utf8)
+                | (T::Int8 | T::Int16 | T::Int32 | T::Int64, T::Int64)
+                | (T::UInt8 | T::UInt16 | T::UInt32, T::Int64)
+                | (T::Float32 | T::Float64, T::Float64)
+                | (T::Int8 | T::Int16 | T::Int32 | T::Int64, T::Float64)
+                | (
+                    T::Timestamp(_, _) | T::Date32 | T::Date64,
+                    T::Timestamp(_, _)
+                )
+                | (T::Date32 | T::Date64, T::Date32)
+                | (T::Null, _)
+        );
+    if !ok {
+        return Err(format!("expected {to}, found {from}"));
+    }
+    Ok(())
 }

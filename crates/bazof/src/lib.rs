@@ -48,6 +48,7 @@ pub mod schema;
 pub mod snapshot;
 pub mod table;
 pub mod time;
+mod write;
 
 /// A commit number (1, 2, 3, ...); snapshot `s{n}.json` describes the table after commit `n`.
 pub type Commit = u64;
@@ -69,3 +70,4 @@ pub use scan::ScanStream;
 pub use schema::{ColumnDef, ColumnType, KeyType, TableSchema, DELETED_COLUMN};
 pub use snapshot::{AnySnapshot, DataFile, FileKind, KeyValue, LogEntry, Segment, Snapshot};
 pub use table::Table;
+pub use write::WriteOptions;

@@ -213,3 +213,174 @@ impl TableSchema {
         Arc::new(Schema::new(fields))
     }
 }
+
+/// SPEC §2.1: the table type of an input column, for columns a commit adds.
+pub fn column_type_of(t: &DataType) -> Option<ColumnType> {
+    Some(match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => ColumnType::String,
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32 => ColumnType::Int,
+        DataType::Float32 | DataType::Float64 => ColumnType::Float,
+        DataType::Boolean => ColumnType::Boolean,
+        DataType::Timestamp(_, _) => ColumnType::DateTime,
+        DataType::Date32 | DataType::Date64 => ColumnType::Date,
+        _ => return None,
+    })
+}
+
+/// SPEC §2: the key type of an input key column.
+pub fn key_type_of(t: &DataType) -> Option<KeyType> {
+    match column_type_of(t)? {
+        ColumnType::String => Some(KeyType::String),
+        ColumnType::Int => Some(KeyType::Int),
+        _ => None,
+    }
+}
+
+impl TableSchema {
+    /// SPEC §2.1: checks that `next` may follow this schema in a later snapshot (value
+    /// columns appended and nullable, `Int` widened to `Float`, nothing else). The error
+    /// names the column and says what to do instead.
+    pub fn check_evolution(&self, next: &TableSchema) -> Result<(), String> {
+        next.validate()?;
+        if next.key != self.key || next.key_type != self.key_type {
+            return Err(format!(
+                "the key column is '{}' ({:?}); it cannot become '{}' ({:?}): create a new table instead",
+                self.key, self.key_type, next.key, next.key_type
+            ));
+        }
+        if next.event_time != self.event_time {
+            return Err(format!(
+                "the event-time column is '{}'; it cannot become '{}': create a new table instead",
+                self.event_time, next.event_time
+            ));
+        }
+        for (i, old) in self.columns.iter().enumerate() {
+            let Some(new) = next.columns.get(i).filter(|c| c.name == old.name) else {
+                return Err(match next.column(&old.name) {
+                    Some(_) => format!(
+                        "column '{}' cannot move: value columns keep their order (choose the order in the scan instead)",
+                        old.name
+                    ),
+                    None => format!(
+                        "column '{}' cannot be dropped or renamed: keep writing it{} and add a new name as a new column, or scan the table and import the result into a new table",
+                        old.name,
+                        if old.nullable { " (nulls are fine)" } else { "" }
+                    ),
+                });
+            };
+            match (old.data_type, new.data_type) {
+                (a, b) if a == b => {}
+                (ColumnType::Int, ColumnType::Float) => {}
+                (a, b) => {
+                    return Err(format!(
+                        "column '{}' cannot change type from {a:?} to {b:?} (only Int may widen to Float): write {a:?} values, or add a new column of type {b:?}",
+                        old.name
+                    ))
+                }
+            }
+            if old.nullable != new.nullable {
+                return Err(format!(
+                    "column '{}' cannot change nullability from {} to {}: keep it as it is",
+                    old.name, old.nullable, new.nullable
+                ));
+            }
+        }
+        if let Some(c) = next.columns[self.columns.len().min(next.columns.len())..]
+            .iter()
+            .find(|c| !c.nullable)
+        {
+            return Err(format!(
+                "new column '{}' must be nullable: rows written before it existed have no value",
+                c.name
+            ));
+        }
+        Ok(())
+    }
+
+    /// SPEC §2.1: the schema a commit of input columns `input` leads to. Input columns
+    /// the schema lacks are appended (type from the input, nullable), and a `Float` input
+    /// for an `Int` column widens it; `reserved` input columns (e.g. a deletion marker)
+    /// are skipped. Returns the schema unchanged when the input fits it.
+    pub fn evolve_for(&self, input: &Schema, reserved: &[&str]) -> Result<TableSchema, String> {
+        let mut next = self.clone();
+        for f in input.fields() {
+            let name = f.name().as_str();
+            if reserved.contains(&name) || name == self.key || name == self.event_time {
+                continue;
+            }
+            match next.columns.iter_mut().find(|c| c.name == name) {
+                Some(c) => {
+                    if c.data_type == ColumnType::Int
+                        && column_type_of(f.data_type()) == Some(ColumnType::Float)
+                    {
+                        c.data_type = ColumnType::Float;
+                    }
+                }
+                None => {
+                    let t = column_type_of(f.data_type()).ok_or_else(|| {
+                        format!(
+                            "new column '{name}' has type {}, which bazof cannot store (String, Int, Float, Boolean, DateTime, Date): cast it first",
+                            f.data_type()
+                        )
+                    })?;
+                    next.columns.push(ColumnDef::new(name, t));
+                }
+            }
+        }
+        self.check_evolution(&next)?;
+        Ok(next)
+    }
+
+    /// A schema for a new table from input columns: `key` and `event_time` name two of
+    /// them, every other column (but `reserved` ones) is a nullable value column.
+    pub fn from_input(
+        input: &Schema,
+        key: &str,
+        event_time: &str,
+        reserved: &[&str],
+    ) -> Result<TableSchema, String> {
+        let field = |name: &str, role: &str| {
+            input.field_with_name(name).map_err(|_| {
+                format!(
+                    "the {role} column '{name}' is not in the input (it has {})",
+                    input
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
+        };
+        let k = field(key, "key")?;
+        let key_type = key_type_of(k.data_type()).ok_or_else(|| {
+            format!(
+                "the key column '{key}' has type {}; a key is a string or an integer",
+                k.data_type()
+            )
+        })?;
+        let t = field(event_time, "event-time")?;
+        if !matches!(
+            t.data_type(),
+            DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64
+        ) {
+            return Err(format!(
+                "the event-time column '{event_time}' has type {}; it must be a timestamp or a date",
+                t.data_type()
+            ));
+        }
+        let base = TableSchema {
+            key: key.into(),
+            key_type,
+            event_time: event_time.into(),
+            columns: Vec::new(),
+        };
+        base.evolve_for(input, reserved)
+    }
+}

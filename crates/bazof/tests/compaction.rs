@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bazof_testkit::history::{arb_maintenance, check_history};
-use bazof_testkit::{arb_log, TIME_UNIT};
+use bazof_testkit::{arb_evolving_log, arb_log, TIME_UNIT};
 use proptest::prelude::*;
 
 static TABLES: AtomicUsize = AtomicUsize::new(0);
@@ -23,6 +23,23 @@ proptest! {
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
             .block_on(check_history(
                 &format!("memory://compaction/t{}", TABLES.fetch_add(1, Ordering::Relaxed)),
+                &log,
+                &maintenance,
+                &queries,
+            ));
+    }
+
+    /// SPEC §2.1 and §8: columns added mid-history and an Int widened to Float stay
+    /// exact through compaction, vacuum and time travel to every retained snapshot.
+    #[test]
+    fn compaction_keeps_evolved_schemas_exact(
+        log in arb_evolving_log(7, 10),
+        maintenance in proptest::collection::vec(arb_maintenance(), 1..8),
+        queries in proptest::collection::vec((proptest::option::of((-1i64..14).prop_map(|t| t * TIME_UNIT)), 0usize..100), 1..6),
+    ) {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+            .block_on(check_history(
+                &format!("memory://compaction-evolved/t{}", TABLES.fetch_add(1, Ordering::Relaxed)),
                 &log,
                 &maintenance,
                 &queries,
@@ -79,10 +96,7 @@ fn steady_log(keys: u64, rounds: usize, changes: u64, late: u64, seed: u64) -> L
         }
         commits.push(evs);
     }
-    Log {
-        schema: test_schema(bazof::KeyType::Int),
-        commits,
-    }
+    Log::new(test_schema(bazof::KeyType::Int), commits)
 }
 
 fn all_columns(log: &Log) -> Vec<String> {
@@ -273,10 +287,7 @@ fn monthly_table_compacts_into_the_volume_layout() {
                     .collect(),
             );
         }
-        let log = Log {
-            schema: test_schema(bazof::KeyType::Int),
-            commits,
-        };
+        let log = Log::new(test_schema(bazof::KeyType::Int), commits);
         let table = Table::create("memory://compaction/monthly", log.schema.clone())
             .await
             .unwrap();

@@ -62,6 +62,7 @@ fn expected(log: &Log, commits: usize) -> Vec<Vec<Vec<Value>>> {
     let prefix = Log {
         schema: log.schema.clone(),
         commits: log.commits[..commits].to_vec(),
+        schemas: Vec::new(),
     };
     [None, Some(3), Some(7), Some(11)]
         .iter()
@@ -139,6 +140,7 @@ async fn crash_once(log: &Log, op: Op, n: usize) -> bool {
     let mut grown = Log {
         schema: log.schema.clone(),
         commits: log.commits[..committed_after].to_vec(),
+        schemas: Vec::new(),
     };
     grown.commits.push(next.clone());
     assert_eq!(state(&reader).await, expected(&grown, grown.commits.len()));

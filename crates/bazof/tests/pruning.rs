@@ -83,6 +83,7 @@ async fn key_predicates_decode_only_the_pages_that_may_hold_their_keys() {
         let log = Log {
             schema: test_schema(kt),
             commits: vec![first, second],
+            schemas: Vec::new(),
         };
         let table = table_of(&format!("memory://pruning/pages-{kt:?}"), &log).await;
         let range = |lo: i64, hi: i64| KeyPredicate::Range {
@@ -200,6 +201,7 @@ async fn compaction_splits_deltas_at_segment_ends_and_late_events_still_count() 
                 })
                 .collect(),
         ],
+        schemas: Vec::new(),
     };
     let table = Table::create("memory://pruning/split", log.schema.clone())
         .await
@@ -322,6 +324,7 @@ async fn segments_by_rows_cut_the_open_segment_into_runs_of_n_events() {
     let log = Log {
         schema: test_schema(kt),
         commits: vec![events[..60].to_vec(), events[60..].to_vec()],
+        schemas: Vec::new(),
     };
     let table = table_of("memory://pruning/rows", &log).await;
     assert_eq!(SegmentWidth::parse("rows:25"), Some(SegmentWidth::Rows(25)));

@@ -30,10 +30,7 @@ fn batches_equal_the_oracle_in_key_order() {
         .filter(|k| k % 3 == 0)
         .map(|k| event(k, 3, k % 9 == 0))
         .collect();
-    let log = Log {
-        schema,
-        commits: vec![first, second],
-    };
+    let log = Log::new(schema, vec![first, second]);
     let location = common::fresh("batches");
     write_log_blocking(&location, &log);
     let columns: Vec<String> = vec!["key".into(), "s".into(), "i".into()];

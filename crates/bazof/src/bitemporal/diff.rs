@@ -132,25 +132,70 @@ pub fn compared_columns(schema: &TableSchema, columns: Option<&[String]>) -> Vec
 }
 
 impl Table {
+    /// SPEC §10.2: the schema of [`Table::diff`]'s output, from metadata only (the
+    /// later of the two snapshots' schema, see [`diff_schema`]).
+    pub async fn diff_output_schema(&self, options: &DiffOptions) -> Result<SchemaRef> {
+        let (_, _, _, scanned) = self.diff_columns(options).await?;
+        Ok(diff_schema(&scanned))
+    }
+
+    /// The two snapshots, the columns a diff scans (key first) and their schema, taken
+    /// from the later snapshot, which holds every column of the earlier (SPEC §2.1).
+    async fn diff_columns(
+        &self,
+        options: &DiffOptions,
+    ) -> Result<(
+        Arc<crate::snapshot::AnySnapshot>,
+        Arc<crate::snapshot::AnySnapshot>,
+        Vec<String>,
+        SchemaRef,
+    )> {
+        let (a, b) = (
+            self.snapshot(options.from.snapshot).await?,
+            self.snapshot(options.to.snapshot).await?,
+        );
+        let schema = if a.commit() > b.commit() {
+            a.schema()
+        } else {
+            b.schema()
+        };
+        let compared = compared_columns(schema, options.columns.as_deref());
+        let mut scanned = vec![schema.key.clone()];
+        scanned.extend(compared);
+        let wanted = schema
+            .arrow_projection(&scanned.iter().map(String::as_str).collect::<Vec<_>>())
+            .map_err(|reason| Error::InvalidScan {
+                table: self.location().to_string(),
+                reason,
+            })?;
+        Ok((a, b, scanned, wanted))
+    }
+
     /// The keys whose resolved row differs between two points (SPEC §10.2), in key
     /// order: the key, [`CHANGE`], then every compared column prefixed [`BEFORE`],
     /// then every compared column prefixed [`AFTER`] (null on the side without the key).
     pub async fn diff(&self, options: DiffOptions) -> Result<BatchStream> {
-        let schema = self.snapshot(options.to.snapshot).await?.schema().clone();
-        let compared = compared_columns(&schema, options.columns.as_deref());
-        let mut scanned = vec![schema.key.clone()];
-        scanned.extend(compared.iter().cloned());
-        let scan = |p: Point| {
+        let (a, b, scanned, wanted) = self.diff_columns(&options).await?;
+        // Each side scans the columns its snapshot has (pinned to the snapshot whose
+        // schema was read), then reads as the later schema (SPEC §10.2).
+        let scan = |p: Point, at: &crate::snapshot::AnySnapshot| {
             let mut o = ScanOptions::default()
-                .with_columns(scanned.clone())
+                .with_columns(
+                    scanned
+                        .iter()
+                        .filter(|c| at.schema().column_names().any(|n| n == c.as_str()))
+                        .cloned(),
+                )
                 .with_batch_size(options.batch_size);
             o.as_of = p.as_of;
-            o.snapshot = p.snapshot;
+            o.snapshot = Some(at.commit());
             o.key_predicate = options.key_predicate.clone();
             self.scan(o)
         };
-        let before = scan(options.from).await?;
-        let after = scan(options.to).await?;
+        let before = scan(options.from, &a)
+            .await?
+            .conform(wanted.clone(), self.location());
+        let after = scan(options.to, &b).await?.conform(wanted, self.location());
         if before.schema() != after.schema() {
             return Err(Error::InvalidScan {
                 table: self.location().to_string(),

@@ -46,6 +46,52 @@ impl ScanStream {
     pub fn metrics(&self) -> Arc<ScanMetrics> {
         self.metrics.clone()
     }
+    /// SPEC §2.1: the same rows under a later schema `to` of the table: each of its
+    /// columns by name, null where this scan's snapshot lacked it, cast where it widened.
+    pub(crate) fn conform(self, to: SchemaRef, table: &str) -> ScanStream {
+        if to == self.schema {
+            return self;
+        }
+        let table = table.to_string();
+        let target = to.clone();
+        let inner = self
+            .inner
+            .map(move |batch| {
+                let batch = batch?;
+                let columns = target
+                    .fields()
+                    .iter()
+                    .map(|f| match batch.column_by_name(f.name()) {
+                        Some(c) if c.data_type() == f.data_type() => Ok(c.clone()),
+                        Some(c) => arrow::compute::cast(c, f.data_type()),
+                        None => Ok(arrow::array::new_null_array(
+                            f.data_type(),
+                            batch.num_rows(),
+                        )),
+                    })
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .and_then(|cols| {
+                        RecordBatch::try_new_with_options(
+                            target.clone(),
+                            cols,
+                            &arrow::array::RecordBatchOptions::new()
+                                .with_row_count(Some(batch.num_rows())),
+                        )
+                    });
+                columns.map_err(|source| Error::Arrow {
+                    table: table.clone(),
+                    source,
+                })
+            })
+            .boxed();
+        ScanStream {
+            schema: to,
+            plan: self.plan,
+            metrics: self.metrics,
+            inner,
+        }
+    }
+
     /// Collects every batch.
     pub async fn collect_batches(mut self) -> Result<Vec<RecordBatch>> {
         let mut out = Vec::new();

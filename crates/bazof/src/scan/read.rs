@@ -108,8 +108,9 @@ pub(crate) async fn open_source(
     Ok(mapped.boxed())
 }
 
-/// Which file column feeds each merge column (`None`: synthesised). bazof 0.2 files
-/// have no reserved columns and are positional: key, event time, then values.
+/// Which file column feeds each merge column (`None`: synthesised: reserved columns of
+/// bazof 0.2 files, and value columns added after the file was written, SPEC §2.1).
+/// bazof 0.2 files have no reserved columns and are positional: key, event time, then values.
 fn column_sources(
     table: &Table,
     plan: &ScanPlan,
@@ -136,6 +137,8 @@ fn column_sources(
         };
         match idx {
             Some(j) if j < file_schema.fields().len() => sources.push(Some(j)),
+            // SPEC §4: a value column added after the file was written reads as null.
+            None if !legacy && i >= FIRST_VALUE => sources.push(None),
             _ => {
                 return Err(Error::DataFile {
                     table: table.location().to_string(),
@@ -230,6 +233,7 @@ impl BatchMapper {
         for (i, field) in self.target.fields().iter().enumerate() {
             let col = match self.batch_pos[i] {
                 Some(p) => batch.column(p).clone(),
+                None if i >= FIRST_VALUE => arrow::array::new_null_array(field.data_type(), rows),
                 None => self.synthesised(i, rows),
             };
             let col = if col.data_type() == field.data_type() {
@@ -345,6 +349,8 @@ fn compatible(found: &DataType, expected: &DataType) -> bool {
             | (DataType::LargeUtf8 | DataType::Utf8View, DataType::Utf8)
             | (DataType::Int32, DataType::Int64)
             | (DataType::Float32, DataType::Float64)
+            // SPEC §2.1: an Int column widened to Float after the file was written.
+            | (DataType::Int32 | DataType::Int64, DataType::Float64)
     )
 }
 
