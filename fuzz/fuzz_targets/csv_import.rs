@@ -83,6 +83,8 @@ fuzz_target!(|data: &[u8]| {
         schema: schema.clone(),
         delimiter: [",", ";", "\\t", "|"][usize::from((flags >> 1) & 3)].to_string(),
         no_header: flags & 0x01 != 0,
+        format: None,
+        null: Vec::new(),
         run_rows: (flags & 0x40 != 0).then_some(3),
     };
     let first = import(args());

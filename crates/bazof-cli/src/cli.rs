@@ -20,13 +20,19 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Import CSV files as ONE atomic commit (creates the table on first import).
+    /// Import CSV, NDJSON and Parquet files as ONE atomic commit (creates the table on first import).
     #[command(after_help = "\
 Examples:
   bazof import ./prices test-data/prices.csv --key symbol
   bazof import ./prices late.csv more.csv --key symbol --deleted gone
   bazof import ./t data.tsv --delimiter '\\t' --schema 'id:int,price:float,day:date'
   bazof import ./t raw.csv --no-header --schema 'key:string,event_time:datetime,v:int'
+  bazof import ./fl flights.csv --key tailnum --event-time time_hour --null NA
+  bazof import ./t events.parquet more.ndjson.gz old.csv.gz
+
+Formats come from the extension (.csv, .tsv, .csv.gz, .parquet, .pq, .ndjson, .jsonl,
+.json, .ndjson.gz, .jsonl.gz) or --format. NDJSON: one object per line; timestamps and
+dates are strings. Parquet: types map onto the table's exactly, or the import is refused.
 
 Timestamps: RFC 3339 (with Z or an offset) or YYYY-MM-DD[ HH:MM:SS[.fff]] (read as UTC).
 Types for --schema: string, int, float, boolean, datetime, date.
@@ -138,9 +144,15 @@ pub struct TableArg {
 pub struct ImportArgs {
     /// Table location: a path or a URL.
     pub table: String,
-    /// CSV files; all of them form one commit.
+    /// CSV, NDJSON or Parquet files (gzipped CSV and NDJSON too); all of them form one commit.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Format of every file [default: from each file's extension].
+    #[arg(long, value_enum)]
+    pub format: Option<InputFormat>,
+    /// CSV: a field that means null, besides the empty field (repeatable: --null NA --null '\N').
+    #[arg(long = "null", value_name = "STR", allow_hyphen_values = true)]
+    pub null: Vec<String>,
     /// Key column [default: key, or the table's key column].
     #[arg(long, value_name = "COL")]
     pub key: Option<String>,
@@ -163,6 +175,17 @@ pub struct ImportArgs {
     /// Rows sorted in memory per data file (bounds memory).
     #[arg(long, hide = true)]
     pub run_rows: Option<usize>,
+}
+
+/// The format of an input file of `bazof import`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputFormat {
+    /// CSV (.csv, .tsv, .csv.gz).
+    Csv,
+    /// One JSON object per line (.ndjson, .jsonl, .json, and .gz).
+    Ndjson,
+    /// Parquet (.parquet, .pq).
+    Parquet,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

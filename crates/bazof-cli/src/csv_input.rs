@@ -7,25 +7,18 @@
 //! given (`--schema`, or the existing table) may carry surrounding spaces and any accepted
 //! spelling, while an inferred column takes only the forms that read back as written.
 
-use std::fs::File;
-use std::io::BufReader;
+use std::io::BufRead;
 use std::path::Path;
-use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, RecordBatch,
-    StringBuilder, TimestampMicrosecondBuilder,
-};
-use arrow::datatypes::{Field, Schema};
+use arrow::array::RecordBatch;
 use bazof::{ColumnType, KeyType};
 
+use crate::convert::{BatchBuilder, BatchSource, Cell, ColumnMap};
 use crate::error::{CliError, Result};
 use crate::fail;
-use crate::forms::{
-    boolean_form, canonical_int, date_form, datetime_form, exact_float, whole_micros,
-};
+use crate::forms::{boolean_form, canonical_int, date_form, datetime_form, exact_float};
 use crate::quoting::{quote_error, QuoteCheck};
-use crate::timefmt::{self, parse_date, parse_timestamp};
+use crate::source::{open_text, ByteCount};
 
 /// Rows converted per Arrow batch handed to the commit writer.
 pub const CHUNK_ROWS: usize = 32 * 1024;
@@ -33,12 +26,25 @@ pub const CHUNK_ROWS: usize = 32 * 1024;
 pub const SAMPLE_ROWS: usize = 10_000;
 
 /// How to read the files.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub struct CsvOptions {
     /// Field delimiter.
     pub delimiter: u8,
     /// Whether the first record is a header.
     pub has_header: bool,
+    /// Fields that mean null besides the empty field (`--null`).
+    pub nulls: Vec<String>,
+}
+
+impl CsvOptions {
+    /// A field as a cell: the empty field and the `--null` strings are null.
+    pub fn cell<'a>(&self, raw: &'a str) -> Cell<'a> {
+        if raw.is_empty() || self.nulls.iter().any(|n| n == raw) {
+            Cell::Null
+        } else {
+            Cell::Text(raw)
+        }
+    }
 }
 
 /// Parses `--delimiter`.
@@ -59,7 +65,10 @@ pub fn parse_delimiter(s: &str) -> Result<u8> {
 pub struct CsvFile {
     /// The path as given (for messages).
     pub name: String,
-    reader: csv::Reader<QuoteCheck<BufReader<File>>>,
+    reader: csv::Reader<QuoteCheck<Box<dyn BufRead + Send>>>,
+    /// Bytes of the file (compressed, if it is) read so far.
+    counted: ByteCount,
+    opts: CsvOptions,
     /// Column names: the header row, or names given by the caller.
     pub header: Vec<String>,
     record: csv::StringRecord,
@@ -87,20 +96,19 @@ fn csv_error(name: &str, e: &csv::Error, line: Option<u64>) -> CliError {
 
 impl CsvFile {
     /// Opens a file and reads its header row (if it has one).
-    pub fn open(path: &Path, opts: CsvOptions) -> Result<CsvFile> {
+    pub fn open(path: &Path, opts: &CsvOptions) -> Result<CsvFile> {
         let name = path.display().to_string();
-        let file = File::open(path).map_err(|e| fail!("{name}: {e}"))?;
+        let (text, counted) = open_text(path)?;
         let reader = csv::ReaderBuilder::new()
             .delimiter(opts.delimiter)
             .has_headers(false)
             .flexible(true)
-            .from_reader(QuoteCheck::new(
-                BufReader::with_capacity(1 << 20, file),
-                opts.delimiter,
-            ));
+            .from_reader(QuoteCheck::new(text, opts.delimiter));
         let mut f = CsvFile {
             name,
             reader,
+            counted,
+            opts: opts.clone(),
             header: Vec::new(),
             record: csv::StringRecord::new(),
             line: 0,
@@ -135,12 +143,12 @@ impl CsvFile {
     }
 
     /// The number of columns of the first data record (for `--no-header` without names).
-    pub fn peek_width(path: &Path, opts: CsvOptions) -> Result<usize> {
+    pub fn peek_width(path: &Path, opts: &CsvOptions) -> Result<usize> {
         let mut f = CsvFile::open(
             path,
-            CsvOptions {
+            &CsvOptions {
                 has_header: false,
-                ..opts
+                ..opts.clone()
             },
         )?;
         Ok(if f.next_record()? { f.record.len() } else { 0 })
@@ -168,7 +176,7 @@ impl CsvFile {
 
     /// Bytes consumed so far.
     pub fn bytes(&self) -> u64 {
-        self.reader.position().byte()
+        self.counted.get()
     }
 
     /// Reads the next data record, checking its width; false at the end.
@@ -233,6 +241,27 @@ impl ColumnStats {
         self.datetime = self.datetime && datetime_form(raw).is_some();
     }
 
+    /// Takes one text value that is a string by type (a JSON string): it can be a Date or
+    /// a DateTime (JSON has no such types), never an Int, Float or Boolean.
+    pub fn observe_string(&mut self, raw: &str) {
+        self.nonempty += 1;
+        self.int = false;
+        self.float = false;
+        self.boolean = false;
+        self.date = self.date && date_form(raw).is_some();
+        self.datetime = self.datetime && datetime_form(raw).is_some();
+    }
+
+    /// Takes a column whose type the file declares (Parquet); an Int also fits a Float.
+    pub fn observe_type(&mut self, t: ColumnType) {
+        self.nonempty += 1;
+        self.int &= t == ColumnType::Int;
+        self.float &= matches!(t, ColumnType::Int | ColumnType::Float);
+        self.boolean &= t == ColumnType::Boolean;
+        self.date &= t == ColumnType::Date;
+        self.datetime &= t == ColumnType::DateTime;
+    }
+
     /// The inferred value type: the first of Int, Float, Boolean, Date, DateTime whose form
     /// every value has, else String (also when the column holds no value at all).
     pub fn value_type(&self) -> ColumnType {
@@ -275,7 +304,7 @@ impl ColumnStats {
 }
 
 /// Samples up to [`SAMPLE_ROWS`] records of a file; stats per header column.
-pub fn sample(path: &Path, opts: CsvOptions, header: &[String]) -> Result<Vec<ColumnStats>> {
+pub fn sample(path: &Path, opts: &CsvOptions, header: &[String]) -> Result<Vec<ColumnStats>> {
     let mut f = CsvFile::open(path, opts)?;
     if !opts.has_header {
         f.header = header.to_vec();
@@ -286,7 +315,9 @@ pub fn sample(path: &Path, opts: CsvOptions, header: &[String]) -> Result<Vec<Co
             break;
         }
         for (s, v) in stats.iter_mut().zip(f.record.iter()) {
-            s.observe(v);
+            if let Cell::Text(v) = opts.cell(v) {
+                s.observe(v);
+            }
         }
     }
     Ok(stats)
@@ -306,251 +337,55 @@ pub fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
-/// Where a batch column comes from and how to parse it.
-#[derive(Debug, Clone)]
-pub enum Target {
-    /// The key column.
-    Key(KeyType),
-    /// The event-time column.
-    EventTime,
-    /// A value column.
-    Value(ColumnType),
-    /// The tombstone marker.
-    Deleted,
-}
-
-/// One output column: its name in the batch, the CSV column it comes from, its type.
-#[derive(Debug, Clone)]
-pub struct ColumnMap {
-    /// Name in the batch (table column name or [`DELETED_COLUMN`]).
-    pub name: String,
-    /// Index of the CSV column.
-    pub csv_index: usize,
-    /// Target.
-    pub target: Target,
-    /// Whether the type was inferred from a sample: then every value must have the form
-    /// the sample had ([`crate::forms`]), or the import is refused at that line.
-    pub inferred: bool,
-}
-
-enum Builder {
-    Str(StringBuilder),
-    Int(Int64Builder),
-    Float(Float64Builder),
-    Bool(BooleanBuilder),
-    Time(TimestampMicrosecondBuilder),
-    Date(Date32Builder),
-}
-
-impl Builder {
-    fn new(target: &Target) -> Builder {
-        match target {
-            Target::Key(KeyType::String) | Target::Value(ColumnType::String) => {
-                Builder::Str(StringBuilder::new())
-            }
-            Target::Key(KeyType::Int) | Target::Value(ColumnType::Int) => {
-                Builder::Int(Int64Builder::new())
-            }
-            Target::Value(ColumnType::Float) => Builder::Float(Float64Builder::new()),
-            Target::Value(ColumnType::Boolean) | Target::Deleted => {
-                Builder::Bool(BooleanBuilder::new())
-            }
-            Target::EventTime | Target::Value(ColumnType::DateTime) => {
-                Builder::Time(TimestampMicrosecondBuilder::new().with_timezone("UTC"))
-            }
-            Target::Value(ColumnType::Date) => Builder::Date(Date32Builder::new()),
-        }
-    }
-
-    fn append_null(&mut self) {
-        match self {
-            Builder::Str(b) => b.append_null(),
-            Builder::Int(b) => b.append_null(),
-            Builder::Float(b) => b.append_null(),
-            Builder::Bool(b) => b.append_null(),
-            Builder::Time(b) => b.append_null(),
-            Builder::Date(b) => b.append_null(),
-        }
-    }
-
-    fn finish(&mut self) -> ArrayRef {
-        match self {
-            Builder::Str(b) => Arc::new(b.finish()),
-            Builder::Int(b) => Arc::new(b.finish()),
-            Builder::Float(b) => Arc::new(b.finish()),
-            Builder::Bool(b) => Arc::new(b.finish()),
-            Builder::Time(b) => Arc::new(b.finish()),
-            Builder::Date(b) => Arc::new(b.finish()),
-        }
-    }
-}
-
-fn type_name(target: &Target) -> &'static str {
-    match target {
-        Target::Key(KeyType::Int) | Target::Value(ColumnType::Int) => "an Int (64-bit integer)",
-        Target::Key(KeyType::String) | Target::Value(ColumnType::String) => "a String",
-        Target::Value(ColumnType::Float) => "a Float",
-        Target::Value(ColumnType::Boolean) | Target::Deleted => "a Boolean (true/false)",
-        Target::Value(ColumnType::Date) => "a Date (YYYY-MM-DD)",
-        Target::EventTime | Target::Value(ColumnType::DateTime) => "a timestamp",
-    }
-}
-
-/// Appends one raw field; `Err` holds the reason (without position).
-fn push(
-    b: &mut Builder,
-    target: &Target,
-    inferred: bool,
-    raw: &str,
-) -> std::result::Result<(), String> {
-    let bad = |why: &str| {
-        let hint = match target {
-            Target::EventTime | Target::Value(ColumnType::DateTime) => {
-                format!(" ({})", timefmt::ACCEPTED)
-            }
-            _ => String::new(),
-        };
-        Err(format!("'{raw}' is not {}{why}{hint}", type_name(target)))
-    };
-    // Spaces around a value of a given (not inferred) type other than String and Int are
-    // not part of it; an inferred column holds only values in their exact form.
-    let v = if inferred { raw } else { raw.trim() };
-    if raw.is_empty() || (v.is_empty() && !matches!(b, Builder::Str(_) | Builder::Int(_))) {
-        return match (b, target) {
-            (_, Target::Key(_)) => Err("the key is empty".into()),
-            (_, Target::EventTime) => Err("the event time is empty".into()),
-            (Builder::Bool(b), Target::Deleted) => {
-                b.append_value(false);
-                Ok(())
-            }
-            (b, _) => {
-                b.append_null();
-                Ok(())
-            }
-        };
-    }
-    match b {
-        Builder::Str(b) => b.append_value(raw),
-        Builder::Int(b) => match canonical_int(raw) {
-            Some(i) => b.append_value(i),
-            None => {
-                return match raw.trim().trim_start_matches('+').parse::<i64>() {
-                    Ok(i) => Err(format!(
-                        "'{raw}' is not an Int written canonically (an optional '-' and \
-                         digits, without a leading zero, '+' or spaces): it would read back as {i}"
-                    )),
-                    Err(_) => bad(""),
-                }
-            }
-        },
-        Builder::Float(b) => match (if inferred { exact_float } else { parse_float })(v) {
-            Some(x) => b.append_value(x),
-            None if inferred && parse_float(v).is_some() => {
-                return bad(" in a form that reads back as written")
-            }
-            None => return bad(""),
-        },
-        Builder::Bool(b) => match (if inferred { boolean_form } else { parse_bool })(v) {
-            Some(x) => b.append_value(x),
-            None => return bad(""),
-        },
-        Builder::Time(b) => {
-            let parse = if inferred {
-                datetime_form
-            } else {
-                parse_timestamp
-            };
-            match parse(v) {
-                Some(t) if whole_micros(&t) => b.append_value(t.timestamp_micros()),
-                Some(_) => return bad(" to the microsecond (finer digits would be lost)"),
-                None => return bad(""),
-            }
-        }
-        Builder::Date(b) => match (if inferred { date_form } else { parse_date })(v) {
-            Some(d) => b.append_value(timefmt::date_to_days(d)),
-            None => return bad(""),
-        },
-    }
-    Ok(())
-}
-
-/// Converts a file into batches of at most [`CHUNK_ROWS`] rows.
+/// Converts a CSV file into batches of at most [`CHUNK_ROWS`] rows.
 pub struct Converter {
     file: CsvFile,
-    columns: Vec<ColumnMap>,
-    schema: Arc<Schema>,
-    /// Rows read so far.
-    pub rows: u64,
+    out: BatchBuilder,
+    rows: u64,
 }
 
 impl Converter {
     /// Prepares conversion of `file` into the given columns.
     pub fn new(file: CsvFile, columns: Vec<ColumnMap>) -> Converter {
-        let fields: Vec<Field> = columns
-            .iter()
-            .map(|c| {
-                let dt = match &c.target {
-                    Target::Key(k) => k.arrow_type(),
-                    Target::EventTime => bazof::schema::timestamp_type(),
-                    Target::Value(t) => t.arrow_type(),
-                    Target::Deleted => arrow::datatypes::DataType::Boolean,
-                };
-                let nullable = matches!(c.target, Target::Value(_));
-                Field::new(&c.name, dt, nullable)
-            })
-            .collect();
         Converter {
             file,
-            columns,
-            schema: Arc::new(Schema::new(fields)),
+            out: BatchBuilder::new(columns),
             rows: 0,
         }
     }
+}
 
-    /// The file's bytes consumed so far.
-    pub fn bytes(&self) -> u64 {
+impl BatchSource for Converter {
+    fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    fn bytes(&self) -> u64 {
         self.file.bytes()
     }
 
-    /// The next batch, or `None` at the end of the file.
-    pub fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        let mut builders: Vec<Builder> = self
-            .columns
-            .iter()
-            .map(|c| Builder::new(&c.target))
-            .collect();
-        let mut n = 0;
-        while n < CHUNK_ROWS {
+    fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        while self.out.rows() < CHUNK_ROWS {
             if !self.file.next_row()? {
                 break;
             }
-            for (b, c) in builders.iter_mut().zip(&self.columns) {
-                let raw = &self.file.record[c.csv_index];
-                if let Err(reason) = push(b, &c.target, c.inferred, raw) {
-                    let column = &self.file.header[c.csv_index];
-                    let hint = if c.inferred {
-                        format!(
-                            "; the type was inferred from the first {SAMPLE_ROWS} rows of each \
-                             file: give it with --schema '{column}:string' (or the right type)"
-                        )
-                    } else {
-                        String::new()
-                    };
+            for i in 0..self.out.columns().len() {
+                let csv_index = self.out.columns()[i].csv_index;
+                let raw = &self.file.record[csv_index];
+                let column = &self.file.header[csv_index];
+                let cell = self.file.opts.cell(raw);
+                if let Err(reason) = self.out.push(i, column, cell) {
                     return Err(fail!(
-                        "{}: line {}, column {} ('{column}'): {reason}{hint}",
+                        "{}: line {}, column {} ('{column}'): {reason}",
                         self.file.name,
                         self.file.line(),
-                        c.csv_index + 1,
+                        csv_index + 1,
                     ));
                 }
             }
-            n += 1;
+            self.out.end_rows(1);
+            self.rows += 1;
         }
-        if n == 0 {
-            return Ok(None);
-        }
-        self.rows += n as u64;
-        let arrays: Vec<ArrayRef> = builders.iter_mut().map(Builder::finish).collect();
-        Ok(Some(RecordBatch::try_new(self.schema.clone(), arrays)?))
+        self.out.finish()
     }
 }

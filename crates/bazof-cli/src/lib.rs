@@ -1,6 +1,8 @@
 //! The library half of the `bazof` command-line tool: everything but `main`.
 //!
-//! Modules: `cli` (arguments), `csv_input` (CSV reading, inference, conversion),
+//! Modules: `cli` (arguments), `source` (formats, gzip), `csv_input` (CSV reading and
+//! inference), `json_input` (NDJSON), `parquet_input` (Parquet), `convert` (values into
+//! table columns, shared by the three readers),
 //! `quoting` (quoting errors), `forms` (which text reads back as written),
 //! `output` (table/csv/json/parquet), `timefmt` (timestamps), `commands` (one per command).
 //! The binary (`src/main.rs`) only parses arguments and dispatches; the library exists so
@@ -8,9 +10,13 @@
 
 pub mod cli;
 pub mod commands;
+pub mod convert;
 pub mod csv_input;
 pub mod error;
 pub mod forms;
+pub mod json_input;
 pub mod output;
+pub mod parquet_input;
 pub mod quoting;
+pub mod source;
 pub mod timefmt;

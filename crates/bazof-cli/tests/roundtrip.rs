@@ -666,6 +666,8 @@ fn make_case(r: &mut Rng, path: &Path, table: &str) -> Case {
         schema: (!spec.is_empty()).then(|| spec.join(",")),
         delimiter,
         no_header: false,
+        format: None,
+        null: Vec::new(),
         run_rows: r.chance(0.2).then(|| 1 + r.below(5)),
     };
     let again = match r.below(6) {
@@ -708,6 +710,8 @@ fn import_args(case: &Case, files: Vec<PathBuf>) -> ImportArgs {
         run_rows: case.args.run_rows,
         deleted: None,
         no_header: false,
+        format: None,
+        null: Vec::new(),
         table: case.args.table.clone(),
     }
 }

@@ -12,7 +12,8 @@ use bazof::{AnySnapshot, ColumnType, KeyType, Table};
 use parquet::arrow::ArrowWriter;
 
 use crate::cli::GenArgs;
-use crate::csv_input::{ColumnMap, Converter, CsvFile, CsvOptions, Target};
+use crate::convert::{BatchSource, ColumnMap, Target};
+use crate::csv_input::{Converter, CsvFile, CsvOptions};
 use crate::error::Result;
 use crate::fail;
 
@@ -73,9 +74,10 @@ pub fn run(args: GenArgs) -> Result<()> {
 
     let mut file = CsvFile::open(
         &csv_path,
-        CsvOptions {
+        &CsvOptions {
             delimiter: b',',
             has_header: false,
+            nulls: Vec::new(),
         },
     )?;
     file.header = header;
@@ -95,7 +97,7 @@ pub fn run(args: GenArgs) -> Result<()> {
                         csv_path.display(),
                         i + 1,
                         f.name(),
-                        conv.rows as usize - batch.num_rows() + row + 1
+                        conv.rows() as usize - batch.num_rows() + row + 1
                     ));
                 }
                 arrays.push(cast(a, f.data_type())?);
@@ -103,7 +105,7 @@ pub fn run(args: GenArgs) -> Result<()> {
             writer.write(&RecordBatch::try_new(schema.clone(), arrays)?)?;
         }
         writer.close()?;
-        Ok(conv.rows)
+        Ok(conv.rows())
     })();
     match result {
         Ok(rows) => {

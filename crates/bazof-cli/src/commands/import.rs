@@ -1,18 +1,25 @@
-//! `bazof import`: CSV files → one atomic commit.
+//! `bazof import`: CSV, NDJSON and Parquet files → one atomic commit.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use arrow::datatypes::DataType;
 use bazof::blocking::block_on;
-use bazof::{AnySnapshot, ColumnDef, ColumnType, KeyType, Table, TableSchema, DELETED_COLUMN};
+use bazof::{
+    AnySnapshot, ColumnDef, ColumnType, CommitInfo, KeyType, Table, TableSchema, DELETED_COLUMN,
+};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::ImportArgs;
+use crate::cli::{ImportArgs, InputFormat};
+use crate::convert::{BatchSource, ColumnMap, Target};
 use crate::csv_input::{
-    parse_delimiter, sample, ColumnMap, ColumnStats, Converter, CsvFile, CsvOptions, Target,
+    parse_delimiter, sample, ColumnStats, Converter, CsvFile, CsvOptions, SAMPLE_ROWS,
 };
 use crate::error::{CliError, Result};
+use crate::json_input::{self, JsonConverter, JsonFile};
+use crate::parquet_input::{self, ParquetConverter, ParquetFile};
+use crate::source::format_of;
 use crate::{fail, usage};
 
 /// One `--schema` entry.
@@ -104,11 +111,35 @@ fn legacy_refusal(table: &str, schema: &TableSchema) -> CliError {
     )
 }
 
+/// One input file: its format and column names.
+struct Input {
+    path: PathBuf,
+    format: InputFormat,
+    header: Vec<String>,
+    /// Parquet: the column types, in header order.
+    types: Vec<DataType>,
+    /// NDJSON: what the sampled values are, in header order.
+    stats: Option<Vec<ColumnStats>>,
+}
+
+impl Input {
+    /// Where the column names come from, for messages.
+    fn place(&self, opts: &CsvOptions) -> String {
+        match self.format {
+            InputFormat::Csv if opts.has_header => "line 1 (header)".into(),
+            InputFormat::Csv => "the column names (--no-header)".into(),
+            InputFormat::Ndjson => format!("the first {SAMPLE_ROWS} lines"),
+            InputFormat::Parquet => "the Parquet schema".into(),
+        }
+    }
+}
+
 /// Imports the files as one commit; returns the summary line `bazof import` prints.
 pub fn import(args: ImportArgs) -> Result<String> {
     let opts = CsvOptions {
         delimiter: parse_delimiter(&args.delimiter)?,
         has_header: !args.no_header,
+        nulls: args.null.clone(),
     };
     let spec = args
         .schema
@@ -154,57 +185,87 @@ pub fn import(args: ImportArgs) -> Result<String> {
             }
         }
     }
+    // The table's own column names (for headerless CSV and NDJSON files).
+    let table_names = |s: &TableSchema| {
+        let mut names: Vec<String> = vec![key_col.clone(), et_col.clone()];
+        names.extend(s.columns.iter().map(|c| c.name.clone()));
+        names.extend(args.deleted.iter().cloned());
+        names
+    };
 
     // Column names of every file.
-    let mut headers: Vec<Vec<String>> = Vec::new();
+    let mut inputs: Vec<Input> = Vec::new();
     for path in &args.files {
-        let header = if opts.has_header {
-            CsvFile::open(path, opts)?.header
-        } else if !spec.is_empty() {
-            spec.iter().map(|e| e.name.clone()).collect()
-        } else if let Some(s) = &existing_schema {
-            let mut names: Vec<String> = vec![key_col.clone(), et_col.clone()];
-            names.extend(s.columns.iter().map(|c| c.name.clone()));
-            names.extend(args.deleted.iter().cloned());
-            names
-        } else {
-            let width = CsvFile::peek_width(path, opts)?;
-            let mut names = vec![key_col.clone(), et_col.clone()];
-            names.extend((3..=width).map(|i| format!("col{i}")));
-            if let (Some(d), true) = (&args.deleted, width >= 3) {
-                names[width - 1] = d.clone();
+        let format = format_of(path, args.format)?;
+        let (mut types, mut stats) = (Vec::new(), None);
+        let header = match format {
+            InputFormat::Csv if opts.has_header => CsvFile::open(path, &opts)?.header,
+            InputFormat::Csv if !spec.is_empty() => spec.iter().map(|e| e.name.clone()).collect(),
+            InputFormat::Csv => match &existing_schema {
+                Some(s) => table_names(s),
+                None => {
+                    let width = CsvFile::peek_width(path, &opts)?;
+                    let mut names = vec![key_col.clone(), et_col.clone()];
+                    names.extend((3..=width).map(|i| format!("col{i}")));
+                    if let (Some(d), true) = (&args.deleted, width >= 3) {
+                        names[width - 1] = d.clone();
+                    }
+                    names
+                }
+            },
+            InputFormat::Ndjson => {
+                let (mut names, mut sampled) = json_input::sample(path)?;
+                for n in existing_schema
+                    .as_ref()
+                    .map(table_names)
+                    .unwrap_or_default()
+                {
+                    if !names.contains(&n) {
+                        names.push(n);
+                        sampled.push(ColumnStats::default());
+                    }
+                }
+                stats = Some(sampled);
+                names
             }
-            names
+            InputFormat::Parquet => {
+                let file = ParquetFile::open(path)?;
+                types = file.types;
+                file.header
+            }
+        };
+        let input = Input {
+            path: path.clone(),
+            format,
+            header,
+            types,
+            stats,
         };
         let name = path.display();
         let hint = |what: &str, col: &str, flag: &str| {
-            let place = if opts.has_header {
-                "line 1 (header)"
-            } else {
-                "the column names (--no-header)"
-            };
             fail!(
-                "{name}: {place}: no {what} column '{col}' (columns: {}); name it with {flag} COL",
-                header.join(", ")
+                "{name}: {}: no {what} column '{col}' (columns: {}); name it with {flag} COL",
+                input.place(&opts),
+                input.header.join(", ")
             )
         };
-        if !header.contains(&key_col) {
+        if !input.header.contains(&key_col) {
             return Err(hint("key", &key_col, "--key"));
         }
-        if !header.contains(&et_col) {
+        if !input.header.contains(&et_col) {
             return Err(hint("event-time", &et_col, "--event-time"));
         }
         if let Some(d) = &args.deleted {
-            if !header.contains(d) {
+            if !input.header.contains(d) {
                 return Err(hint("deleted", d, "--deleted"));
             }
         }
-        headers.push(header);
+        inputs.push(input);
     }
     let deleted_col = args.deleted.clone().or_else(|| {
-        headers
+        inputs
             .iter()
-            .all(|h| h.iter().any(|c| c == DELETED_COLUMN))
+            .all(|i| i.header.iter().any(|c| c == DELETED_COLUMN))
             .then(|| DELETED_COLUMN.into())
     });
     let is_special = |c: &str| c == key_col || c == et_col || deleted_col.as_deref() == Some(c);
@@ -237,24 +298,16 @@ pub fn import(args: ImportArgs) -> Result<String> {
             }
             s.clone()
         }
-        None => infer_schema(
-            &args.files,
-            &headers,
-            opts,
-            &spec,
-            &key_col,
-            &et_col,
-            &is_special,
-        )?,
+        None => infer_schema(&inputs, &opts, &spec, &key_col, &et_col, &is_special)?,
     };
 
     // A column's type is inferred when the table is new and --schema does not give it.
     let is_inferred = |col: &str| existing_schema.is_none() && spec_type(&spec, col).is_none();
     // Where every batch column comes from, per file.
     let mut maps: Vec<Vec<ColumnMap>> = Vec::new();
-    for (path, header) in args.files.iter().zip(&headers) {
+    for input in &inputs {
         let mut m = Vec::new();
-        for (i, col) in header.iter().enumerate() {
+        for (i, col) in input.header.iter().enumerate() {
             let (name, target) = if *col == key_col {
                 (schema.key.clone(), Target::Key(schema.key_type))
             } else if *col == et_col {
@@ -264,20 +317,28 @@ pub fn import(args: ImportArgs) -> Result<String> {
             } else if let Some(c) = schema.column(col) {
                 (c.name.clone(), Target::Value(c.data_type))
             } else {
-                let place = if opts.has_header {
-                    "line 1"
-                } else {
-                    "--no-header names"
+                let at = match input.format {
+                    InputFormat::Csv => format!("{}, column {}", input.place(&opts), i + 1),
+                    _ => input.place(&opts),
                 };
                 return Err(fail!(
-                    "{}: {place}, column {}: column '{col}' is not in the schema of table {} (columns: {})",
-                    path.display(),
-                    i + 1,
+                    "{}: {at}: column '{col}' is not in the schema of table {} (columns: {})",
+                    input.path.display(),
                     args.table,
                     schema.column_names().collect::<Vec<_>>().join(", ")
                 ));
             };
             let inferred = matches!(target, Target::Key(_) | Target::Value(_)) && is_inferred(col);
+            if let Some(dt) = input.types.get(i) {
+                if !parquet_input::fits(dt, &target, inferred) {
+                    return Err(fail!(
+                        "{}: column '{col}' is {dt} in the Parquet file, which cannot be stored \
+                         in the table's column '{col}' ({})",
+                        input.path.display(),
+                        target_name(&target)
+                    ));
+                }
+            }
             m.push(ColumnMap {
                 name,
                 csv_index: i,
@@ -307,25 +368,40 @@ pub fn import(args: ImportArgs) -> Result<String> {
     let mut rows_read = 0u64;
     let mut done_bytes = 0u64;
     let stream_all = || -> Result<()> {
-        for ((path, header), map) in args.files.iter().zip(&headers).zip(maps) {
-            let mut file = CsvFile::open(path, opts)?;
-            if !opts.has_header {
-                file.header = header.clone();
-            }
-            let mut conv = Converter::new(file, map);
-            while let Some(batch) = conv.next_batch()? {
+        for (input, map) in inputs.iter().zip(maps) {
+            let mut source: Box<dyn BatchSource> = match input.format {
+                InputFormat::Csv => {
+                    let mut file = CsvFile::open(&input.path, &opts)?;
+                    if !opts.has_header {
+                        file.header = input.header.clone();
+                    }
+                    Box::new(Converter::new(file, map))
+                }
+                InputFormat::Ndjson => Box::new(JsonConverter::new(
+                    JsonFile::open(&input.path)?,
+                    input.header.clone(),
+                    map,
+                )),
+                InputFormat::Parquet => {
+                    Box::new(ParquetConverter::new(ParquetFile::open(&input.path)?, map))
+                }
+            };
+            while let Some(batch) = source.next_batch()? {
                 block_on(writer.write(&batch))?;
-                progress.update(rows_read + conv.rows, done_bytes + conv.bytes());
+                progress.update(rows_read + source.rows(), done_bytes + source.bytes());
             }
-            rows_read += conv.rows;
-            done_bytes += conv.bytes();
+            rows_read += source.rows();
+            done_bytes += source.bytes();
         }
         if rows_read == 0 {
             let files: Vec<String> = args.files.iter().map(|p| p.display().to_string()).collect();
-            let first = if opts.has_header { "line 2" } else { "line 1" };
-            return Err(match files.as_slice() {
-                [one] => fail!("{one}: {first}: no data rows, nothing to import"),
-                many => fail!(
+            return Err(match (files.as_slice(), inputs.first()) {
+                ([one], Some(i)) if i.format == InputFormat::Csv => {
+                    let first = if opts.has_header { "line 2" } else { "line 1" };
+                    fail!("{one}: {first}: no data rows, nothing to import")
+                }
+                ([one], _) => fail!("{one}: no rows, nothing to import"),
+                (many, _) => fail!(
                     "{}: no data rows in any of the {} files, nothing to import",
                     many.join(", "),
                     many.len()
@@ -342,16 +418,43 @@ pub fn import(args: ImportArgs) -> Result<String> {
     }
     let info = block_on(writer.finish())?;
     progress.finish();
-    let files = args.files.len();
-    Ok(format!(
-        "commit {}: {} rows from {} file{} into {}{}",
-        info.commit,
-        info.rows,
-        files,
-        if files == 1 { "" } else { "s" },
+    Ok(summary(
+        &info,
+        rows_read,
+        args.files.len(),
         table.location(),
-        if created { " (table created)" } else { "" }
+        created,
     ))
+}
+
+/// The line `bazof import` prints. Rows superseded within the commit (a later row of the
+/// commit has the same key and event time, SPEC §4) are read but not stored.
+fn summary(info: &CommitInfo, read: u64, files: usize, location: &str, created: bool) -> String {
+    let files = format!("{files} file{}", if files == 1 { "" } else { "s" });
+    let created = if created { " (table created)" } else { "" };
+    let superseded = read.saturating_sub(info.rows);
+    if superseded == 0 {
+        format!(
+            "commit {}: {} rows from {files} into {location}{created}",
+            info.commit, info.rows
+        )
+    } else {
+        format!(
+            "commit {}: {read} rows read from {files}, {superseded} superseded within the \
+             commit (a later row has the same key and event time), {} stored into {location}{created}",
+            info.commit, info.rows
+        )
+    }
+}
+
+/// A target type in words, for messages.
+fn target_name(t: &Target) -> String {
+    match t {
+        Target::Key(k) => format!("key, {k:?}"),
+        Target::EventTime => "event time, DateTime".into(),
+        Target::Value(c) => format!("{c:?}"),
+        Target::Deleted => "deletion marker, Boolean".into(),
+    }
 }
 
 fn describe_column(s: &TableSchema, name: &str) -> String {
@@ -364,10 +467,33 @@ fn describe_column(s: &TableSchema, name: &str) -> String {
     }
 }
 
+/// What the values of each column of a file are: CSV files are sampled, NDJSON files were
+/// sampled when their column names were read, Parquet files declare their types.
+fn file_stats(input: &Input, opts: &CsvOptions) -> Result<Vec<ColumnStats>> {
+    match input.format {
+        InputFormat::Csv => sample(&input.path, opts, &input.header),
+        InputFormat::Ndjson => Ok(input.stats.clone().unwrap_or_default()),
+        InputFormat::Parquet => {
+            let mut out = Vec::new();
+            for (col, dt) in input.header.iter().zip(&input.types) {
+                let mut st = ColumnStats::default();
+                match parquet_input::column_type(dt) {
+                    Ok(Some(t)) => st.observe_type(t),
+                    Ok(None) => {}
+                    Err(why) => {
+                        return Err(fail!("{}: column '{col}' is {why}", input.path.display()))
+                    }
+                }
+                out.push(st);
+            }
+            Ok(out)
+        }
+    }
+}
+
 fn infer_schema(
-    files: &[PathBuf],
-    headers: &[Vec<String>],
-    opts: CsvOptions,
+    inputs: &[Input],
+    opts: &CsvOptions,
     spec: &[SpecEntry],
     key_col: &str,
     et_col: &str,
@@ -377,9 +503,9 @@ fn infer_schema(
     let mut names: Vec<String> = Vec::new();
     let mut stats: Vec<ColumnStats> = Vec::new();
     let mut key_stats = ColumnStats::default();
-    for (path, header) in files.iter().zip(headers) {
-        let s = sample(path, opts, header)?;
-        for (col, st) in header.iter().zip(&s) {
+    for input in inputs {
+        let s = file_stats(input, opts)?;
+        for (col, st) in input.header.iter().zip(&s) {
             if col == key_col {
                 key_stats.merge(st);
             }
