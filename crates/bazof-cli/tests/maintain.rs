@@ -120,7 +120,10 @@ fn vacuum_refuses_retentions_out_of_range() {
     let before = tree(dir.path());
     for hours in ["100000000000", "9223372036854775807"] {
         let (code, out, err) = run(&["vacuum", t, "--retain-hours", hours]);
-        assert_eq!(code, 2, "--retain-hours {hours} is a usage error: {out}{err}");
+        assert_eq!(
+            code, 2,
+            "--retain-hours {hours} is a usage error: {out}{err}"
+        );
         assert!(
             err.contains("retention") || err.contains("--retain-hours"),
             "--retain-hours {hours}: {err}"

@@ -1,6 +1,7 @@
 //! SPEC §2.1 schema evolution: what a commit may change, what it may not (with an error
 //! that says what to do instead, and the table byte-for-byte unchanged), and how older
 //! rows read. The random histories are in `oracle.rs` and `compaction.rs`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 
