@@ -136,16 +136,13 @@ fn vacuum_refuses_retentions_out_of_range() {
             "--retain-hours {hours} changed the table"
         );
     }
-    let (_, _, err) = run(&["vacuum", t, "--retain-hours", "9223372036854775807"]);
-    assert!(
-        err.contains("--retain-hours 9223372036854775807: too large"),
-        "{err}"
-    );
-    let (_, _, err) = run(&["vacuum", t, "--retain-hours", "100000000000"]);
-    assert!(
-        err.contains("a retention of 100000000000 hours reaches before the earliest time"),
-        "{err}"
-    );
+    for hours in ["9223372036854775807", "100000000000"] {
+        let (_, _, err) = run(&["vacuum", t, "--retain-hours", hours]);
+        assert!(
+            err.contains(&format!("--retain-hours {hours} is too large")),
+            "{err}"
+        );
+    }
 }
 
 /// Issue 13 #11: calendar segments over an event-time span of 400,000 years cost what
