@@ -65,10 +65,11 @@ pub fn main() -> Result<(), Error> {
 
     let ids = joined.column("id")?.str()?;
     let tiers = joined.column("tier")?.str()?;
-    let got: Vec<(String, Option<String>)> = ids
-        .into_iter()
-        .zip(tiers)
-        .map(|(i, t)| (i.unwrap_or_default().to_string(), t.map(String::from)))
+    let got: Vec<(String, Option<String>)> = (0..joined.height())
+        .map(|r| {
+            let id = ids.get(r).unwrap_or_default().to_string();
+            (id, tiers.get(r).map(String::from))
+        })
         .collect();
 
     // The naive join: one as-of scan per order.

@@ -536,3 +536,16 @@ pub fn tree_bytes(dir: &std::path::Path) -> BTreeMap<std::path::PathBuf, Vec<u8>
     }
     out
 }
+
+/// Runs any future to completion from a test through the core's sync bridge
+/// ([`bazof::blocking::block_on`]), for futures that do not return a bazof `Result`.
+pub fn block_on<F>(f: F) -> F::Output
+where
+    F: std::future::Future + Send,
+    F::Output: Send,
+{
+    match bazof::blocking::block_on(async { Ok::<_, bazof::Error>(f.await) }) {
+        Ok(out) => out,
+        Err(e) => panic!("the bazof runtime failed: {e}"),
+    }
+}

@@ -2,7 +2,6 @@
 //! table, argument forms, types, streaming, bazof_log, and errors.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow::array::{Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
@@ -45,7 +44,7 @@ fn financials_headline_query() {
     let path = compat("financials");
     let as_of = Utc.with_ymd_and_hms(2019, 1, 17, 0, 0, 0).unwrap();
     // The core's answer, computed without DuckDB.
-    let mut want: Vec<(String, i64, i64)> = bazof::blocking::block_on(async {
+    let mut want: Vec<(String, i64, i64)> = bazof_testkit::block_on(async {
         let t = Table::open(&path).await.unwrap();
         let o = ScanOptions::default().with_as_of(as_of).with_columns([
             "key",
@@ -169,7 +168,7 @@ fn all_types_table(name: &str) -> (String, Vec<Event>) {
         },
     ];
     let path = format!("memory://duckdb-sql/{name}");
-    bazof::blocking::block_on(async {
+    bazof_testkit::block_on(async {
         let t = Table::create(&path, schema.clone()).await.unwrap();
         t.commit(&[to_batch(&schema, &events)]).await.unwrap();
     });
@@ -253,7 +252,7 @@ fn streams_large_tables_in_chunks() {
     let schema = TableSchema::new(KeyType::String, vec![ColumnDef::new("v", ColumnType::Int)]);
     let path = "memory://duckdb-sql/large".to_string();
     let n = 20_000i64;
-    bazof::blocking::block_on(async {
+    bazof_testkit::block_on(async {
         let t = Table::create(&path, schema).await.unwrap();
         for part in 0..2 {
             let keys: Vec<String> = (0..n).map(|i| format!("k{i:06}")).collect();
@@ -316,7 +315,7 @@ fn streams_large_tables_in_chunks() {
 fn bazof_log_lists_commits() {
     let (path, _) = all_types_table("log");
     let schema = test_schema(KeyType::Int);
-    bazof::blocking::block_on(async {
+    bazof_testkit::block_on(async {
         let t = Table::open(&path).await.unwrap();
         t.commit(&[to_batch(&schema, &[])]).await.ok();
         let e = Event {

@@ -16,7 +16,7 @@ fn financials() -> String {
 /// As of 2019-01-17, Software companies, top 5 by revenue: (symbol, revenue, net_income).
 fn with_arrow(location: &str) -> Vec<(String, i64, i64)> {
     let as_of = bazof_polars::parse_as_of("2019-01-17").unwrap();
-    let batches = bazof::blocking::block_on(async {
+    let batches = bazof_testkit::block_on(async {
         let table = Table::open(location).await.unwrap();
         let opts = ScanOptions::default().with_as_of(as_of).with_columns([
             "key",

@@ -36,7 +36,7 @@ fn industries() -> String {
             ColumnDef::new("revenue", ColumnType::Int),
         ],
     );
-    bazof::blocking::block_on(async {
+    bazof_testkit::block_on(async {
         let table = Table::create(&location, schema).await.unwrap();
         table
             .commit(&[batch(vec![
@@ -217,7 +217,7 @@ fn wide_table() -> String {
             ),
         ])
     };
-    bazof::blocking::block_on(async {
+    bazof_testkit::block_on(async {
         let table = Table::create(&location, schema).await.unwrap();
         table.commit(&[events(0..200_000)]).await.unwrap();
         table.commit(&[events(1_000_000..1_001_000)]).await.unwrap();
@@ -427,7 +427,7 @@ fn int_keys_nulls_and_utc_survive() {
             ColumnDef::new("ok", ColumnType::Boolean),
         ],
     );
-    bazof::blocking::block_on(async {
+    bazof_testkit::block_on(async {
         let table = Table::create(&location, schema).await.unwrap();
         table
             .commit(&[batch(vec![
@@ -498,7 +498,7 @@ fn collect_works_inside_an_async_runtime() {
 fn bitemporal_as_of_and_snapshot() {
     let location = industries();
     // A second commit: a late event dated 2019-01-10 moves INIT to Retail.
-    bazof::blocking::block_on(async {
+    bazof_testkit::block_on(async {
         let table = Table::open(&location).await.unwrap();
         table
             .commit(&[batch(vec![

@@ -16,7 +16,7 @@ use polars::prelude::*;
 fn streaming_is_refused_clearly_and_in_memory_works() {
     let location = common::fresh("streaming");
     let schema = TableSchema::new(KeyType::Int, vec![ColumnDef::new("v", ColumnType::Int)]);
-    bazof::blocking::block_on(async {
+    bazof_testkit::block_on(async {
         let table = Table::create(&location, schema).await.unwrap();
         let batch = RecordBatch::try_from_iter([
             ("key", Arc::new(Int64Array::from(vec![1, 2])) as _),
