@@ -17,7 +17,7 @@ pub fn main() -> Result<(), Error> {
 
     let con = duckdb::Connection::open_in_memory()?;
     bazof_duckdb::register(&con)?;
-    con.execute_batch("CREATE TABLE orders (id VARCHAR, customer VARCHAR, at TIMESTAMPTZ)")?;
+    con.execute_batch("CREATE TABLE orders (id VARCHAR, customer VARCHAR, placed_at TIMESTAMPTZ)")?;
     for (id, customer, at) in ORDERS {
         con.execute(
             "INSERT INTO orders VALUES (?, ?, CAST(? AS TIMESTAMPTZ))",
@@ -28,9 +28,9 @@ pub fn main() -> Result<(), Error> {
     // The point-in-time join: the version in effect at the order's time, if any
     // (a version ends at valid_to: a deletion leaves a gap).
     let mut stmt = con.prepare(&format!(
-        "SELECT o.id, CASE WHEN h.valid_to IS NULL OR o.at < h.valid_to THEN h.tier END AS tier
+        "SELECT o.id, CASE WHEN h.valid_to IS NULL OR o.placed_at < h.valid_to THEN h.tier END AS tier
          FROM orders o ASOF LEFT JOIN bazof_history('{location}') h
-           ON o.customer = h.key AND o.at >= h.valid_from
+           ON o.customer = h.key AND o.placed_at >= h.valid_from
          ORDER BY o.id"
     ))?;
     let joined: Vec<(String, Option<String>)> = stmt

@@ -80,7 +80,10 @@ pub fn main() -> Result<(), Error> {
         let df = scan_bazof(&location, ScanArgsBazof::default().with_as_of_str(at)?)?
             .filter(col("key").eq(lit(customer)))
             .collect()?;
-        let tier = df.column("tier")?.str()?.get(0).map(String::from);
+        let tier = match df.height() {
+            0 => None,
+            _ => df.column("tier")?.str()?.get(0).map(String::from),
+        };
         naive.push((id.to_string(), tier));
     }
     assert_eq!(

@@ -263,7 +263,8 @@ pub fn arb_query(log: &Log) -> impl Strategy<Value = Query> {
             if columns.is_empty() {
                 columns.push(known.key.clone());
             }
-            columns.dedup();
+            let mut seen = std::collections::HashSet::new();
+            columns.retain(|c| seen.insert(c.clone()));
             Query {
                 as_of: as_of.map(|t| t * TIME_UNIT),
                 snapshot,
