@@ -144,7 +144,10 @@ impl Table {
     /// parallel on the runtime, their outputs concatenated in key order.
     pub async fn execute(&self, plan: ScanPlan) -> Result<ScanStream> {
         let metrics = Arc::new(ScanMetrics::default());
-        let tasks = plan.options.tasks.unwrap_or_else(tasks::default_tasks);
+        let tasks = plan
+            .options
+            .tasks
+            .unwrap_or_else(|| tasks::default_for(&plan));
         let parts = plan.split(tasks);
         let handle = tokio::runtime::Handle::try_current();
         let (out_schema, inner) = match (parts.len(), handle) {

@@ -27,6 +27,27 @@ pub fn default_tasks() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// Tasks a scan runs when the caller does not say: one per core, but a single merge
+/// for small scans (under two row groups of rows, e.g. key lookups), where splitting
+/// would only open the same files twice.
+pub fn default_for(plan: &ScanPlan) -> usize {
+    let rows: u64 = plan
+        .files
+        .iter()
+        .flat_map(|f| {
+            let md = f.metadata.metadata();
+            f.row_groups
+                .iter()
+                .map(move |&rg| md.row_group(rg).num_rows().max(0) as u64)
+        })
+        .sum();
+    if rows < 2 * crate::data_file::ROW_GROUP_ROWS as u64 {
+        1
+    } else {
+        default_tasks()
+    }
+}
+
 /// Runs a merge on the runtime, a couple of batches ahead of its reader.
 pub(crate) fn run_ahead(
     handle: &tokio::runtime::Handle,
