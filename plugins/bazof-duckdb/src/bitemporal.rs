@@ -8,7 +8,7 @@ use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
 use bazof::bitemporal::diff::{compared_columns, diff_schema};
 use bazof::bitemporal::history::history_schema;
 use bazof::blocking::block_on;
-use bazof::{DiffOptions, HistoryOptions, Point, Table, TableSchema};
+use bazof::{BatchStream, DiffOptions, HistoryOptions, Point, Table, TableSchema};
 
 use crate::emit::Emitter;
 use crate::params::{self, in_function};
@@ -46,6 +46,22 @@ fn add_columns(bind: &BindInfo, schema: &SchemaRef) -> Result<(), BoxError> {
         bind.add_result_column(f.name(), logical_type(f.data_type())?);
     }
     Ok(())
+}
+
+/// Starts the core read of a query from the options `bind` stored (one DuckDB thread
+/// pulls it; rows come in key order).
+fn start<O, F, Fut>(func: &str, init: &InitInfo, read: F) -> Result<Emitter, BoxError>
+where
+    O: Clone + Send + Sync,
+    F: FnOnce(Table, O) -> Fut,
+    Fut: std::future::Future<Output = bazof::Result<BatchStream>> + Send,
+{
+    // SAFETY: the bind data `bind` stored for this query, alive until it ends.
+    let bind = unsafe { init.get_bind_data::<Bind<O>>().as_ref() }
+        .ok_or_else(|| format!("{func}: missing bind data"))?;
+    let stream = block_on(read(bind.table.clone(), bind.options.clone()))?;
+    init.set_max_threads(1);
+    Ok(Emitter::new(Box::pin(stream), false))
 }
 
 fn named(names: &[&str]) -> Option<Vec<(String, LogicalTypeHandle)>> {
@@ -88,13 +104,9 @@ impl VTab for BazofHistory {
     }
 
     fn init(init: &InitInfo) -> Result<Self::InitData, BoxError> {
-        // SAFETY: the bind data `bind` stored for this query, alive until it ends.
-        let bind = unsafe { init.get_bind_data::<Self::BindData>().as_ref() }
-            .ok_or("bazof_history: missing bind data")?;
-        let (table, options) = (bind.table.clone(), bind.options.clone());
-        let stream = block_on(async move { table.history(options).await })?;
-        init.set_max_threads(1);
-        Ok(Emitter::new(Box::pin(stream), false))
+        start("bazof_history", init, |table, options| async move {
+            table.history(options).await
+        })
     }
 
     fn func(func: &TableFunctionInfo<Self>, output: &mut DataChunkHandle) -> Result<(), BoxError> {
@@ -148,13 +160,9 @@ impl VTab for BazofDiff {
     }
 
     fn init(init: &InitInfo) -> Result<Self::InitData, BoxError> {
-        // SAFETY: the bind data `bind` stored for this query, alive until it ends.
-        let bind = unsafe { init.get_bind_data::<Self::BindData>().as_ref() }
-            .ok_or("bazof_diff: missing bind data")?;
-        let (table, options) = (bind.table.clone(), bind.options.clone());
-        let stream = block_on(async move { table.diff(options).await })?;
-        init.set_max_threads(1);
-        Ok(Emitter::new(Box::pin(stream), false))
+        start("bazof_diff", init, |table, options| async move {
+            table.diff(options).await
+        })
     }
 
     fn func(func: &TableFunctionInfo<Self>, output: &mut DataChunkHandle) -> Result<(), BoxError> {
