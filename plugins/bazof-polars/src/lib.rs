@@ -20,8 +20,9 @@
 //! #         t("2019-01-01T00:00:00Z"), t("2019-02-01T00:00:00Z"), t("2019-01-05T00:00:00Z")]).with_timezone("UTC")) as _),
 //! #     ("industry", Arc::new(StringArray::from(vec!["Software", "Retail", "Software"])) as _),
 //! #     ("revenue", Arc::new(Int64Array::from(vec![10, 20, 5])) as _),
-//! # ]).unwrap()]).await.unwrap();
-//! # });
+//! # ]).unwrap()]).await?;
+//! # Ok::<_, bazof::Error>(())
+//! # }).unwrap();
 //! let args = ScanArgsBazof::default().with_as_of_str("2019-01-17")?;
 //! let top = scan_bazof("memory://doc/financials", args)?
 //!     .filter(col("industry").eq(lit("Software")))
