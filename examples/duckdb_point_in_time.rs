@@ -1,14 +1,11 @@
 //! A point-in-time join in DuckDB: every order gets the customer's tier *at the
 //! order's own time*, from `bazof_history` and DuckDB's `ASOF JOIN`, and the answer
 //! equals a naive join that asks `bazof_scan` as of each order's time, row by row.
-//! The data: `pit_data.rs` (a late upgrade and a deletion).
+//! The data: `src/pit_data.rs` (a late upgrade and a deletion).
 //!
 //! Run: `cargo run -p bazof-examples --example duckdb_point_in_time`
 
-#[path = "pit_data.rs"]
-mod pit_data;
-
-use pit_data::{Error, ORDERS};
+use bazof_examples::pit_data::{self, Error, ORDERS};
 
 pub fn main() -> Result<(), Error> {
     let dir = tempfile::tempdir()?;

@@ -1,16 +1,13 @@
 //! A point-in-time join in Polars: orders joined with `scan_bazof_history` on the
 //! customer and the interval `valid_from <= at < valid_to`, checked against one
-//! `scan_bazof` as of each order's time. The data: `pit_data.rs` (a late upgrade and a
+//! `scan_bazof` as of each order's time. The data: `src/pit_data.rs` (a late upgrade and a
 //! deletion). Versions of a key never overlap, so at most one matches an order.
 //!
 //! Run: `cargo run -p bazof-examples --example polars_point_in_time`
 
-#[path = "pit_data.rs"]
-mod pit_data;
-
 use bazof::HistoryOptions;
+use bazof_examples::pit_data::{self, micros, Error, ORDERS};
 use bazof_polars::{scan_bazof, scan_bazof_history, ScanArgsBazof};
-use pit_data::{micros, Error, ORDERS};
 use polars::prelude::*;
 
 fn utc() -> DataType {

@@ -489,7 +489,7 @@ pub fn run_cell(
                     float: 0.0,
                 },
                 wall_ms,
-                bytes: Some(file_bytes(&[meta.csv.clone()])),
+                bytes: Some(file_bytes(std::slice::from_ref(&meta.csv))),
                 note: String::new(),
             }))
         }
@@ -528,7 +528,7 @@ pub fn run_cell(
                     float: 0.0,
                 },
                 wall_ms,
-                bytes: Some(file_bytes(&[meta.csv.clone()])),
+                bytes: Some(file_bytes(std::slice::from_ref(&meta.csv))),
                 note: if cfg!(feature = "duckdb-parquet") {
                     String::new()
                 } else {

@@ -80,10 +80,12 @@ impl Door for Polars {
         common::rows(&df)
     }
     fn history(&mut self, location: &str, _log: &Log, q: &HistoryQuery) -> Option<Vec<Vec<Value>>> {
-        let mut opts = HistoryOptions::default();
-        opts.snapshot = q.snapshot;
-        opts.from = q.from.map(time);
-        opts.to = q.to.map(time);
+        let opts = HistoryOptions {
+            snapshot: q.snapshot,
+            from: q.from.map(time),
+            to: q.to.map(time),
+            ..HistoryOptions::default()
+        };
         let mut lf = scan_bazof_history(location, opts).unwrap();
         // Keys filtered by Polars, above the source.
         if let Some(keys) = &q.keys {
