@@ -66,7 +66,7 @@ pub use scan::metrics::{MetricTotals, ScanMetrics};
 pub use scan::plan::{
     PlannedFile, ScanOptions, ScanPlan, SkipReason, SkippedFile, DEFAULT_BATCH_SIZE,
 };
-pub use scan::ScanStream;
+pub use scan::{PartStream, ScanStream};
 pub use schema::{ColumnDef, ColumnType, KeyType, TableSchema, DELETED_COLUMN};
 pub use snapshot::{AnySnapshot, DataFile, FileKind, KeyValue, LogEntry, Segment, Snapshot};
 pub use table::Table;

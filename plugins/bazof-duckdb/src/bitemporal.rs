@@ -10,7 +10,7 @@ use bazof::bitemporal::history::history_schema;
 use bazof::blocking::block_on;
 use bazof::{BatchStream, DiffOptions, HistoryOptions, Point, Table, TableSchema};
 
-use crate::emit::Emitter;
+use crate::emit::{Batches, Emitter};
 use crate::params::{self, in_function};
 use crate::types::logical_type;
 
@@ -61,7 +61,7 @@ where
         .ok_or_else(|| format!("{func}: missing bind data"))?;
     let stream = block_on(read(bind.table.clone(), bind.options.clone()))?;
     init.set_max_threads(1);
-    Ok(Emitter::new(Box::pin(stream), false))
+    Ok(Emitter::new([Box::pin(stream) as Batches], false))
 }
 
 fn named(names: &[&str]) -> Option<Vec<(String, LogicalTypeHandle)>> {

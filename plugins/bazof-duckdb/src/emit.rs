@@ -1,6 +1,11 @@
-//! Emitting a core batch stream as DuckDB chunks: each core batch is cut into
-//! vector-sized slices; the stream is pulled on the bazof runtime.
+//! Emitting core batch streams as DuckDB chunks. A scan's key ranges (SPEC §6.5) form
+//! a pool that DuckDB's threads draw from: each call takes an idle range, fills one
+//! vector-sized chunk from it without holding the pool's lock, and puts it back in
+//! front. One thread therefore emits the ranges in key order; several threads each
+//! work on their own range. A call that finds no idle range ends that thread's share
+//! while the others drain theirs.
 
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Mutex;
 
@@ -14,77 +19,95 @@ use crate::types::{vector_size, write_batch};
 
 type BoxError = Box<dyn std::error::Error>;
 
-/// Any of the core's batch streams (scan, history, diff).
+/// Any of the core's batch streams (a scan range, history, diff).
 pub(crate) type Batches = Pin<Box<dyn Stream<Item = bazof::Result<RecordBatch>> + Send>>;
 
 /// The running output of one query.
 pub struct Emitter {
-    state: Mutex<State>,
-}
-
-struct State {
-    stream: Option<Batches>,
-    /// The core batch being emitted and how many of its rows went out already.
-    current: Option<(RecordBatch, usize)>,
+    /// Ranges no thread is reading right now, in key order.
+    idle: Mutex<VecDeque<Part>>,
     /// DuckDB asked for no column at all (`count(*)`): emit row counts only.
     no_columns: bool,
     vector_size: usize,
 }
 
+/// One stream and the core batch being emitted from it, with the rows already out.
+struct Part {
+    stream: Batches,
+    current: Option<(RecordBatch, usize)>,
+}
+
 impl Emitter {
-    /// Emits `stream`; `no_columns`: DuckDB needs row counts only.
-    pub(crate) fn new(stream: Batches, no_columns: bool) -> Self {
-        Emitter {
-            state: Mutex::new(State {
-                stream: Some(stream),
+    /// Emits `streams` (concatenated, they are the output in order); `no_columns`:
+    /// DuckDB needs row counts only.
+    pub(crate) fn new(streams: impl IntoIterator<Item = Batches>, no_columns: bool) -> Self {
+        let idle = streams
+            .into_iter()
+            .map(|stream| Part {
+                stream,
                 current: None,
-                no_columns,
-                vector_size: vector_size(),
-            }),
+            })
+            .collect();
+        Emitter {
+            idle: Mutex::new(idle),
+            no_columns,
+            vector_size: vector_size(),
         }
     }
 
-    /// Fills `output` with the next slice; an empty chunk ends the output.
+    /// How many threads can usefully work on the output: one per range.
+    pub(crate) fn parallelism(&self) -> u64 {
+        self.idle.lock().map_or(1, |idle| idle.len().max(1) as u64)
+    }
+
+    /// Fills `output` with the next slice of some range; an empty chunk ends this
+    /// thread's share of the output.
     pub(crate) fn next_chunk(&self, output: &mut DataChunkHandle) -> Result<(), BoxError> {
-        let mut guard = self
-            .state
-            .lock()
-            .map_err(|_| "bazof: output state poisoned by an earlier error")?;
-        let state = &mut *guard;
         loop {
-            if let Some((batch, offset)) = state.current.as_mut() {
+            let part = self
+                .idle
+                .lock()
+                .map_err(|_| "bazof: output state poisoned by an earlier error")?
+                .pop_front();
+            let Some(mut part) = part else {
+                output.set_len(0);
+                return Ok(());
+            };
+            if self.fill(&mut part, output)? {
+                self.idle
+                    .lock()
+                    .map_err(|_| "bazof: output state poisoned by an earlier error")?
+                    .push_front(part);
+                return Ok(());
+            }
+            // That range is exhausted: it is dropped, the next one is tried.
+        }
+    }
+
+    /// Writes the next slice of `part` into `output`; false when `part` is exhausted.
+    fn fill(&self, part: &mut Part, output: &mut DataChunkHandle) -> Result<bool, BoxError> {
+        loop {
+            if let Some((batch, offset)) = part.current.as_mut() {
                 if *offset < batch.num_rows() {
-                    let len = (batch.num_rows() - *offset).min(state.vector_size);
+                    let len = (batch.num_rows() - *offset).min(self.vector_size);
                     let slice = batch.slice(*offset, len);
                     *offset += len;
-                    if state.no_columns {
+                    if self.no_columns {
                         output.set_len(len);
                     } else {
                         write_batch(&slice, output)?;
                     }
-                    return Ok(());
+                    return Ok(true);
                 }
-                state.current = None;
+                part.current = None;
             }
-            let Some(mut stream) = state.stream.take() else {
-                output.set_len(0);
-                return Ok(());
-            };
-            // Pull the next core batch on the bazof runtime (the stream is moved in and back).
-            let (item, stream) = block_on(async move {
-                let item = stream.next().await;
-                Ok::<_, bazof::Error>((item, stream))
-            })?;
+            // Pull the next core batch on the bazof runtime (the stream is borrowed).
+            let stream = &mut part.stream;
+            let item = block_on(async move { Ok::<_, bazof::Error>(stream.next().await) })?;
             match item {
-                None => {
-                    output.set_len(0);
-                    return Ok(());
-                }
+                None => return Ok(false),
                 Some(Err(e)) => return Err(e.into()),
-                Some(Ok(batch)) => {
-                    state.stream = Some(stream);
-                    state.current = Some((batch, 0));
-                }
+                Some(Ok(batch)) => part.current = Some((batch, 0)),
             }
         }
     }

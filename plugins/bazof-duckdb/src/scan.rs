@@ -114,9 +114,11 @@ fn init_scan(init: &InitInfo) -> Result<Emitter, BoxError> {
         .with_batch_size(bazof::DEFAULT_BATCH_SIZE.max(vector_size));
     let table = bind.table.clone();
     let stream = block_on(async move { table.scan(options).await })?;
-    // The core's stream is one merge in key order; DuckDB drives it from one thread.
-    init.set_max_threads(1);
-    Ok(Emitter::new(Box::pin(stream), no_columns))
+    // The scan's key ranges are DuckDB's work units: as many threads as ranges (DuckDB
+    // keeps one thread, reading them in key order, where the output order matters).
+    let emitter = Emitter::new(stream.into_parts(), no_columns);
+    init.set_max_threads(emitter.parallelism());
+    Ok(emitter)
 }
 
 impl VTab for BazofScan {

@@ -10,6 +10,7 @@ pub mod plan;
 pub(crate) mod read;
 pub mod tasks;
 
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -25,12 +26,16 @@ use self::read::{merge_schema, open_source, Source};
 use crate::error::{Error, Result};
 use crate::table::Table;
 
+/// The batches of one key range of a scan, in key order.
+pub type PartStream = BoxStream<'static, Result<RecordBatch>>;
+
 /// The batches of a scan, in key order, with the plan and live metrics.
 pub struct ScanStream {
     schema: SchemaRef,
     plan: Arc<ScanPlan>,
     metrics: Arc<ScanMetrics>,
-    inner: BoxStream<'static, Result<RecordBatch>>,
+    /// The key ranges still to emit, in key order (SPEC §6.5); the front one is read.
+    parts: VecDeque<PartStream>,
 }
 
 impl ScanStream {
@@ -46,49 +51,29 @@ impl ScanStream {
     pub fn metrics(&self) -> Arc<ScanMetrics> {
         self.metrics.clone()
     }
+    /// The scan's key ranges as separate streams, in key order: concatenated they are
+    /// this stream, and each may be read by a different thread (every range's merge
+    /// already runs ahead on the runtime). An engine with its own threads, such as
+    /// DuckDB, hands them out as work.
+    pub fn into_parts(self) -> Vec<PartStream> {
+        self.parts.into()
+    }
     /// SPEC §2.1: the same rows under a later schema `to` of the table: each of its
     /// columns by name, null where this scan's snapshot lacked it, cast where it widened.
     pub(crate) fn conform(self, to: SchemaRef, table: &str) -> ScanStream {
         if to == self.schema {
             return self;
         }
-        let table = table.to_string();
-        let target = to.clone();
-        let inner = self
-            .inner
-            .map(move |batch| {
-                let batch = batch?;
-                let columns = target
-                    .fields()
-                    .iter()
-                    .map(|f| match batch.column_by_name(f.name()) {
-                        Some(c) if c.data_type() == f.data_type() => Ok(c.clone()),
-                        Some(c) => arrow::compute::cast(c, f.data_type()),
-                        None => Ok(arrow::array::new_null_array(
-                            f.data_type(),
-                            batch.num_rows(),
-                        )),
-                    })
-                    .collect::<std::result::Result<Vec<_>, _>>()
-                    .and_then(|cols| {
-                        RecordBatch::try_new_with_options(
-                            target.clone(),
-                            cols,
-                            &arrow::array::RecordBatchOptions::new()
-                                .with_row_count(Some(batch.num_rows())),
-                        )
-                    });
-                columns.map_err(|source| Error::Arrow {
-                    table: table.clone(),
-                    source,
-                })
-            })
-            .boxed();
+        let parts = self
+            .parts
+            .into_iter()
+            .map(|part| conform_part(part, to.clone(), table.to_string()))
+            .collect();
         ScanStream {
             schema: to,
             plan: self.plan,
             metrics: self.metrics,
-            inner,
+            parts,
         }
     }
 
@@ -105,8 +90,47 @@ impl ScanStream {
 impl Stream for ScanStream {
     type Item = Result<RecordBatch>;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.inner.poll_next_unpin(cx)
+        while let Some(part) = self.parts.front_mut() {
+            match part.poll_next_unpin(cx) {
+                Poll::Ready(None) => {
+                    self.parts.pop_front();
+                }
+                other => return other,
+            }
+        }
+        Poll::Ready(None)
     }
+}
+
+/// One key range of a scan under a later schema (see [`ScanStream::conform`]).
+fn conform_part(part: PartStream, target: SchemaRef, table: String) -> PartStream {
+    part.map(move |batch| {
+        let batch = batch?;
+        let columns = target
+            .fields()
+            .iter()
+            .map(|f| match batch.column_by_name(f.name()) {
+                Some(c) if c.data_type() == f.data_type() => Ok(c.clone()),
+                Some(c) => arrow::compute::cast(c, f.data_type()),
+                None => Ok(arrow::array::new_null_array(
+                    f.data_type(),
+                    batch.num_rows(),
+                )),
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .and_then(|cols| {
+                RecordBatch::try_new_with_options(
+                    target.clone(),
+                    cols,
+                    &arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+                )
+            });
+        columns.map_err(|source| Error::Arrow {
+            table: table.clone(),
+            source,
+        })
+    })
+    .boxed()
 }
 
 /// Decodes a source on the runtime's worker threads, a couple of batches ahead, so
@@ -150,7 +174,7 @@ impl Table {
             .unwrap_or_else(|| tasks::default_for(&plan));
         let parts = plan.split(tasks);
         let handle = tokio::runtime::Handle::try_current();
-        let (out_schema, inner) = match (parts.len(), handle) {
+        let (out_schema, parts) = match (parts.len(), handle) {
             (2.., Ok(handle)) => {
                 let mut outputs = Vec::with_capacity(parts.len());
                 let mut schema = plan.output_schema.clone();
@@ -159,22 +183,22 @@ impl Table {
                     schema = s;
                     outputs.push(tasks::run_ahead(&handle, merger));
                 }
-                (schema, futures::stream::iter(outputs).flatten().boxed())
+                (schema, outputs.into())
             }
             _ => {
                 let (merger, schema) = self.merger(&plan, &metrics).await?;
-                let inner = futures::stream::try_unfold(merger, |mut m| async move {
+                let part = futures::stream::try_unfold(merger, |mut m| async move {
                     Ok(m.next_batch().await?.map(|b| (b, m)))
                 })
                 .boxed();
-                (schema, inner)
+                (schema, VecDeque::from([part]))
             }
         };
         Ok(ScanStream {
             schema: out_schema,
             plan: Arc::new(plan),
             metrics,
-            inner,
+            parts,
         })
     }
 
