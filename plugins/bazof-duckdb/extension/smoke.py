@@ -6,7 +6,8 @@
 
 LOADs the extension (unsigned) and queries the bazof 0.2 fixtures in test-data/
 (read in place): the positional and named as_of forms, keys => [...], bazof_log,
-the headline financials query, and a clear error for a bad as_of.
+the headline financials query, a clear error for a bad as_of, and bazof_write
+(create, evolve, refuse).
 """
 import os
 import sys
@@ -59,6 +60,23 @@ try:
     raise AssertionError("a missing table must fail")
 except duckdb.Error as e:
     assert "is not a bazof table" in str(e), e
+
+# bazof_write: a query's rows as one commit; the first write creates the table, a
+# second one with evolve => true adds a column that older rows read as NULL.
+import tempfile
+out = os.path.join(tempfile.mkdtemp(prefix="bazof-smoke-"), "prices")
+con.execute("CREATE TABLE ev AS SELECT * FROM (VALUES ('a', TIMESTAMPTZ '2024-01-01 00:00:00+00', 1.5::DOUBLE), "
+            "('b', TIMESTAMPTZ '2024-01-02 00:00:00+00', 2.5::DOUBLE)) t(id, ts, price)")
+assert rows(f"SELECT commit, rows FROM bazof_write('{out}', 'SELECT * FROM ev', key => 'id', event_time => 'ts')") \
+    == [(1, 2)], "bazof_write"
+assert rows(f"SELECT commit FROM bazof_write('{out}', 'SELECT id, ts, price, ''x'' AS note FROM ev LIMIT 1', "
+            "key => 'id', event_time => 'ts', evolve => true)") == [(2,)], "bazof_write evolve"
+assert rows(f"SELECT id, note FROM bazof_scan('{out}')") == [("a", "x"), ("b", None)], "evolved scan"
+try:
+    rows(f"SELECT * FROM bazof_write('{out}', 'SELECT id, ts, 3 AS other FROM ev', key => 'id', event_time => 'ts')")
+    raise AssertionError("new columns without evolve must fail")
+except duckdb.Error as e:
+    assert "the input has columns the table lacks: 'other'" in str(e), e
 
 print("bazof extension smoke test passed (duckdb", duckdb.__version__ + "):")
 for r in headline:

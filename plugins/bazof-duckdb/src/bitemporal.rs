@@ -5,7 +5,6 @@ use arrow::datatypes::SchemaRef;
 use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
 
-use bazof::bitemporal::diff::{compared_columns, diff_schema};
 use bazof::bitemporal::history::history_schema;
 use bazof::blocking::block_on;
 use bazof::{BatchStream, DiffOptions, HistoryOptions, Point, Table, TableSchema};
@@ -149,13 +148,8 @@ impl VTab for BazofDiff {
         if let Some(v) = bind.get_named_parameter("keys") {
             options.key_predicate = in_function(F, params::keys(&v, schema.key_type, &schema.key))?;
         }
-        let mut scanned = vec![schema.key.clone()];
-        scanned.extend(compared_columns(&schema, None));
-        let names: Vec<&str> = scanned.iter().map(String::as_str).collect();
-        let scanned = schema
-            .arrow_projection(&names)
-            .map_err(|e| format!("{F}: {e}"))?;
-        add_columns(bind, &diff_schema(&scanned))?;
+        let out = block_on(table.diff_output_schema(&options)).map_err(|e| format!("{F}: {e}"))?;
+        add_columns(bind, &out)?;
         Ok(Bind { table, options })
     }
 

@@ -76,10 +76,12 @@ mod log;
 mod params;
 mod scan;
 mod types;
+mod write;
 
 pub use bitemporal::{BazofDiff, BazofHistory};
 pub use log::BazofLog;
 pub use scan::{BazofScan, BazofScanAt};
+pub use write::{write_query, BazofWrite, WriteConnection, WriteError};
 
 /// Adds `bazof_scan`, `bazof_scan_at`, `bazof_log`, `bazof_history` and `bazof_diff`
 /// to a DuckDB connection.
@@ -108,6 +110,8 @@ pub fn register(con: &duckdb::Connection) -> duckdb::Result<()> {
     con.register_table_function::<BazofLog>("bazof_log")?;
     con.register_table_function::<BazofHistory>("bazof_history")?;
     con.register_table_function::<BazofDiff>("bazof_diff")?;
+    let writer: WriteConnection = std::sync::Arc::new(std::sync::Mutex::new(con.try_clone()?));
+    con.register_table_function_with_extra_info::<BazofWrite, _>("bazof_write", &writer)?;
     install_positional_form(con, false)
 }
 

@@ -483,3 +483,104 @@ fn projection_pushdown_reads_only_needed_columns() {
         "{text}"
     );
 }
+
+/// `bazof_write`: the first write creates the table; bad input is a clear error and
+/// leaves the table byte-for-byte unchanged; evolution only when asked.
+#[test]
+fn bazof_write_commits_a_query_and_refuses_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let loc = dir.path().join("t").to_str().unwrap().to_string();
+    let con = duckdb::Connection::open_in_memory().unwrap();
+    bazof_duckdb::register(&con).unwrap();
+    con.execute_batch(
+        "CREATE TABLE ev AS SELECT * FROM (VALUES
+            ('a', TIMESTAMPTZ '2024-01-01 00:00:00+00', 1.5::DOUBLE, false),
+            ('b', TIMESTAMPTZ '2024-01-02 00:00:00+00', 2.5::DOUBLE, false),
+            ('a', TIMESTAMPTZ '2024-01-03 00:00:00+00', NULL, true)) t(id, ts, price, del)",
+    )
+    .unwrap();
+    let write = |query: &str, extra: &str| {
+        con.query_row(
+            &format!(
+                "SELECT commit, rows, files FROM bazof_write('{loc}', '{query}', key => 'id', event_time => 'ts'{extra})"
+            ),
+            [],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+        )
+    };
+    assert_eq!(
+        write("SELECT * FROM ev", ", deleted => 'del'").unwrap(),
+        (1, 3)
+    );
+    let got: Vec<(String, f64)> = con
+        .prepare(&format!("SELECT id, price FROM bazof_scan('{loc}')"))
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(got, vec![("b".to_string(), 2.5)]);
+    let before = bazof_testkit::tree_bytes(dir.path());
+    for (query, extra, want) in [
+        (
+            "SELECT id AS name, ts, price FROM ev",
+            "",
+            "the key column 'id' is not in the input (it has name, ts, price)",
+        ),
+        (
+            "SELECT id, ts, price::VARCHAR AS price FROM ev",
+            "",
+            "column 'price': expected Float64, found Utf8",
+        ),
+        (
+            "SELECT id, ts, price, 1 AS extra FROM ev",
+            "",
+            "the input has columns the table lacks: 'extra'",
+        ),
+        (
+            "SELECT id, ts::DATE::VARCHAR AS ts, price FROM ev",
+            "",
+            "the event-time column 'ts' has type Utf8; it must be a timestamp or a date",
+        ),
+        (
+            "SELECT CASE WHEN id = ''b'' THEN NULL ELSE id END AS id, ts, price FROM ev",
+            "",
+            "column 'id' is not nullable but row 2 is null",
+        ),
+        (
+            "SELECT id, CASE WHEN id = ''b'' THEN NULL ELSE ts END AS ts, price FROM ev",
+            "",
+            "column 'ts' is not nullable but row 2 is null",
+        ),
+        (
+            "SELECT id, ts, price, 1.5 AS d FROM ev",
+            ", evolve => true",
+            "new column 'd' has type Decimal128(2, 1), which bazof cannot store",
+        ),
+        ("SELECT nope FROM ev", "", "nope"),
+    ] {
+        let err = write(query, extra).unwrap_err().to_string();
+        assert!(err.contains(want), "{err}\nwanted: {want}");
+        assert_eq!(bazof_testkit::tree_bytes(dir.path()), before, "{want}");
+    }
+    // Asked to evolve: the new column is added, older rows read it as NULL.
+    assert_eq!(
+        write(
+            "SELECT ''c'' AS id, ts, price, ''x'' AS note FROM ev LIMIT 1",
+            ", evolve => true"
+        )
+        .unwrap(),
+        (2, 1)
+    );
+    let notes: Vec<(String, Option<String>)> = con
+        .prepare(&format!("SELECT id, note FROM bazof_scan('{loc}')"))
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        notes,
+        vec![("b".into(), None), ("c".into(), Some("x".into()))]
+    );
+}

@@ -5,7 +5,6 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use bazof::bitemporal::diff::{compared_columns, diff_schema};
 use bazof::bitemporal::history::history_schema;
 use bazof::{BatchStream, DiffOptions, HistoryOptions, Table};
 use futures::StreamExt;
@@ -102,14 +101,8 @@ pub fn scan_bazof_history(location: &str, options: HistoryOptions) -> PolarsResu
 /// The keys whose resolved row differs between two points as a `LazyFrame`: the key,
 /// `change` (`insert`, `delete`, `update`), the columns before, then after (SPEC §10.2).
 pub fn scan_bazof_diff(location: &str, options: DiffOptions) -> PolarsResult<LazyFrame> {
-    let (table, schema) = open(location, options.to.snapshot)?;
-    let mut scanned = vec![schema.key.clone()];
-    scanned.extend(compared_columns(&schema, options.columns.as_deref()));
-    let names: Vec<&str> = scanned.iter().map(String::as_str).collect();
-    let scanned = schema
-        .arrow_projection(&names)
-        .map_err(|e| polars_err!(ComputeError: "bazof: {}", e))?;
-    let out = diff_schema(&scanned);
+    let (table, _) = open(location, options.to.snapshot)?;
+    let out = bazof::blocking::block_on(table.diff_output_schema(&options)).map_err(bazof_err)?;
     lazy("BAZOF DIFF", &out, move || {
         let (table, options) = (table.clone(), options.clone());
         bazof::blocking::block_on(async move { table.diff(options).await })

@@ -1,4 +1,5 @@
-//! Arrow-rs → Polars through the Arrow C Data Interface.
+//! Arrow-rs ⇄ Polars through the Arrow C Data Interface (scans go to Polars, writes
+//! come from it).
 //!
 //! Both crates implement the same `repr(C)` structs of the C Data Interface: the
 //! arrow-rs array is exported (`arrow::ffi::to_ffi`), the two structs are handed
@@ -79,6 +80,65 @@ pub fn batch_to_frame(batch: &RecordBatch) -> PolarsResult<DataFrame> {
         .map(|(f, a)| array_to_series(f.name(), a.as_ref()).map(Column::from))
         .collect::<PolarsResult<Vec<_>>>()?;
     DataFrame::new(batch.num_rows(), columns)
+}
+
+fn schema_from_polars_ffi(schema: ArrowSchema) -> FFI_ArrowSchema {
+    // SAFETY: the reverse of `schema_to_polars_ffi`: same `repr(C)` layout (checked
+    // above); ownership (the release callback) moves to arrow-rs.
+    unsafe { std::mem::transmute::<ArrowSchema, FFI_ArrowSchema>(schema) }
+}
+
+fn array_from_polars_ffi(array: ArrowArray) -> FFI_ArrowArray {
+    // SAFETY: as above, for the C Data Interface's `ArrowArray`.
+    unsafe { std::mem::transmute::<ArrowArray, FFI_ArrowArray>(array) }
+}
+
+/// The arrow-rs field of a Polars column (through the C schema, as the data moves).
+pub(crate) fn field_from_polars(
+    field: &polars_arrow::datatypes::Field,
+) -> PolarsResult<ArrowRsField> {
+    let c = schema_from_polars_ffi(polars_arrow::ffi::export_field_to_c(field));
+    ArrowRsField::try_from(&c).map_err(|e| ffi_err(field.name.as_str(), e))
+}
+
+/// The arrow-rs schema of a Polars frame (`CompatLevel::newest`: strings as views).
+pub(crate) fn frame_schema(df: &DataFrame) -> PolarsResult<arrow::datatypes::Schema> {
+    df.columns()
+        .iter()
+        .map(|c| field_from_polars(&c.field().to_arrow(CompatLevel::newest())))
+        .collect::<PolarsResult<Vec<_>>>()
+        .map(arrow::datatypes::Schema::new)
+}
+
+/// One Polars chunk (as [`DataFrame::iter_chunks`] yields it) as an arrow-rs record
+/// batch with `schema`, handing the buffers over through the C Data Interface: the
+/// values are not copied.
+pub(crate) fn chunk_to_batch(
+    schema: &ArrowRsSchemaRef,
+    chunk: polars_arrow::record_batch::RecordBatch,
+) -> PolarsResult<RecordBatch> {
+    let height = chunk.height();
+    let (polars_schema, arrays) = chunk.into_schema_and_arrays();
+    let columns = polars_schema
+        .iter_values()
+        .zip(arrays)
+        .map(|(field, array)| {
+            let c_schema = schema_from_polars_ffi(polars_arrow::ffi::export_field_to_c(field));
+            let c_array = array_from_polars_ffi(polars_arrow::ffi::export_array_to_c(array));
+            // SAFETY: both structs were just exported by polars-arrow for this array and
+            // field; `from_ffi` takes ownership of the array (its release callback frees
+            // the Polars buffers when arrow-rs drops them).
+            let data = unsafe { arrow::ffi::from_ffi(c_array, &c_schema) }
+                .map_err(|e| ffi_err(field.name.as_str(), e))?;
+            Ok(arrow::array::make_array(data))
+        })
+        .collect::<PolarsResult<Vec<_>>>()?;
+    RecordBatch::try_new_with_options(
+        schema.clone(),
+        columns,
+        &arrow::array::RecordBatchOptions::new().with_row_count(Some(height)),
+    )
+    .map_err(|e| ffi_err("a record batch", e))
 }
 
 #[cfg(test)]

@@ -106,9 +106,11 @@ mod bitemporal;
 mod convert;
 mod predicate;
 mod scan;
+mod write;
 
 pub use bitemporal::{scan_bazof_diff, scan_bazof_history};
 pub use convert::batch_to_frame;
+pub use write::{write_bazof, WriteArgs, WriteInput};
 
 use std::sync::{Arc, Mutex};
 

@@ -115,3 +115,18 @@ fn polars_equals_oracle() {
     let checked = run(&mut Polars, Suite::default());
     assert_eq!(checked, 1200);
 }
+
+/// SPEC §2.1: the suite on logs whose schema evolves (columns added mid-history, an
+/// Int widened to Float), scans, history and diff through Polars.
+#[test]
+fn polars_equals_oracle_on_evolving_logs() {
+    let checked = run(
+        &mut Polars,
+        Suite {
+            logs: 100,
+            evolve: true,
+            ..Suite::default()
+        },
+    );
+    assert_eq!(checked, 600);
+}
