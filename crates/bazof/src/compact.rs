@@ -646,9 +646,11 @@ impl Table {
                     table: self.location().to_string(),
                     reason: format!("segment start {start} is the earliest representable time"),
                 })?;
+            // One merge per compaction read (splitting it is not measured yet).
             let opts = ScanOptions {
                 as_of: Some(as_of),
                 columns: Some(all_columns.clone()),
+                tasks: Some(1),
                 ..Default::default()
             };
             let plan = self
@@ -691,6 +693,7 @@ impl Table {
     ) -> Result<crate::ScanStream> {
         let opts = ScanOptions {
             columns: Some(columns),
+            tasks: Some(1),
             ..Default::default()
         };
         let plan = self

@@ -9,7 +9,7 @@ use bazof::bitemporal::history::history_schema;
 use bazof::blocking::block_on;
 use bazof::{BatchStream, DiffOptions, HistoryOptions, Point, Table, TableSchema};
 
-use crate::emit::{Batches, Emitter};
+use crate::emit::Emitter;
 use crate::params::{self, in_function};
 use crate::types::logical_type;
 
@@ -47,8 +47,8 @@ fn add_columns(bind: &BindInfo, schema: &SchemaRef) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// Starts the core read of a query from the options `bind` stored (one DuckDB thread
-/// pulls it; rows come in key order).
+/// Starts the core read of a query from the options `bind` stored: its key ranges are
+/// DuckDB's work units (one thread reads them in key order where order matters).
 fn start<O, F, Fut>(func: &str, init: &InitInfo, read: F) -> Result<Emitter, BoxError>
 where
     O: Clone + Send + Sync,
@@ -59,8 +59,10 @@ where
     let bind = unsafe { init.get_bind_data::<Bind<O>>().as_ref() }
         .ok_or_else(|| format!("{func}: missing bind data"))?;
     let stream = block_on(read(bind.table.clone(), bind.options.clone()))?;
-    init.set_max_threads(1);
-    Ok(Emitter::new([Box::pin(stream) as Batches], false))
+    // History splits into key ranges (diff is one); each range is a work unit.
+    let emitter = Emitter::new(stream.into_parts(), false);
+    init.set_max_threads(emitter.parallelism());
+    Ok(emitter)
 }
 
 fn named(names: &[&str]) -> Option<Vec<(String, LogicalTypeHandle)>> {

@@ -228,7 +228,7 @@ impl Table {
             Ok(s.next_batch().await?.map(|b| (b, s)))
         })
         .boxed();
-        Ok(BatchStream::new(out, inner))
+        Ok(BatchStream::new(out, [inner]))
     }
 }
 

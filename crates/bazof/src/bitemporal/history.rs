@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::predicate::KeyPredicate;
 use crate::scan::plan::{ScanMode, ScanOptions, DEFAULT_BATCH_SIZE};
 use crate::scan::read::FIRST_VALUE;
-use crate::scan::ScanStream;
+use crate::scan::{tasks, PartStream, Parts};
 use crate::schema::{timestamp_type, TableSchema};
 use crate::snapshot::FileKind;
 use crate::table::Table;
@@ -101,27 +101,32 @@ impl HistoryOptions {
     }
 }
 
-/// A stream of Arrow batches with a known schema (history and diff).
+/// A stream of Arrow batches with a known schema (history and diff), in key order.
 pub struct BatchStream {
     schema: SchemaRef,
-    inner: futures::stream::BoxStream<'static, Result<RecordBatch>>,
+    parts: Parts,
 }
 
 impl BatchStream {
-    pub(crate) fn new(
-        schema: SchemaRef,
-        inner: futures::stream::BoxStream<'static, Result<RecordBatch>>,
-    ) -> Self {
-        BatchStream { schema, inner }
+    pub(crate) fn new(schema: SchemaRef, parts: impl IntoIterator<Item = PartStream>) -> Self {
+        BatchStream {
+            schema,
+            parts: Parts::new(parts),
+        }
     }
     /// The schema of every batch.
     pub fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
+    /// The stream's key ranges, in key order (one when the stream does not split):
+    /// concatenated they are this stream, and each may be read by another thread.
+    pub fn into_parts(self) -> Vec<PartStream> {
+        self.parts.into_vec()
+    }
     /// Collects every batch.
     pub async fn collect_batches(mut self) -> Result<Vec<RecordBatch>> {
         let mut out = Vec::new();
-        while let Some(b) = self.inner.next().await {
+        while let Some(b) = self.parts.next().await {
             out.push(b?);
         }
         Ok(out)
@@ -134,7 +139,7 @@ impl futures::Stream for BatchStream {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Self::Item>> {
-        self.inner.poll_next_unpin(cx)
+        self.parts.poll_next_unpin(cx)
     }
 }
 
@@ -217,28 +222,42 @@ impl Table {
         let plan = self
             .plan_snapshot(&snap, &scan, Some(&deltas), ScanMode::AllRows)
             .await?;
-        let input = self.execute(plan).await?;
+        // Every key's events lie in one key range: each range is its own history,
+        // running ahead on the runtime when there are several.
+        let inputs = self.execute(plan).await?.into_parts();
+        let handle = tokio::runtime::Handle::try_current()
+            .ok()
+            .filter(|_| inputs.len() > 1);
         let out = history_schema(&schema, &values);
-        let state = Versions {
-            table: self.location().to_string(),
-            input,
-            schema: out.clone(),
-            gather: Gather::new(self.location()),
-            keys: Vec::new(),
-            from: options.from.map(|t| t.timestamp_micros()),
-            to: options.to.map(|t| t.timestamp_micros()),
-            pending: None,
-            picks: Vec::new(),
-            valid_from: Vec::new(),
-            valid_to: Vec::new(),
-            batch_size: options.batch_size.max(1),
-            done: false,
-        };
-        let inner = futures::stream::try_unfold(state, |mut s| async move {
-            Ok(s.next_batch().await?.map(|b| (b, s)))
-        })
-        .boxed();
-        Ok(BatchStream::new(out, inner))
+        let parts: Vec<PartStream> = inputs
+            .into_iter()
+            .map(|input| {
+                let state = Versions {
+                    table: self.location().to_string(),
+                    input,
+                    schema: out.clone(),
+                    gather: Gather::new(self.location()),
+                    keys: Vec::new(),
+                    from: options.from.map(|t| t.timestamp_micros()),
+                    to: options.to.map(|t| t.timestamp_micros()),
+                    pending: None,
+                    picks: Vec::new(),
+                    valid_from: Vec::new(),
+                    valid_to: Vec::new(),
+                    batch_size: options.batch_size.max(1),
+                    done: false,
+                };
+                let part = futures::stream::try_unfold(state, |mut s| async move {
+                    Ok(s.next_batch().await?.map(|b| (b, s)))
+                })
+                .boxed();
+                match &handle {
+                    Some(h) => tasks::stream_ahead(h, part),
+                    None => part,
+                }
+            })
+            .collect();
+        Ok(BatchStream::new(out, parts))
     }
 }
 
@@ -254,7 +273,7 @@ struct Pending {
 /// The streaming state: all rows of each key arrive together, in rank order.
 struct Versions {
     table: String,
-    input: ScanStream,
+    input: PartStream,
     schema: SchemaRef,
     gather: Gather,
     /// Key column of each gathered input.

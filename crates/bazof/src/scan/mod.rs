@@ -34,8 +34,37 @@ pub struct ScanStream {
     schema: SchemaRef,
     plan: Arc<ScanPlan>,
     metrics: Arc<ScanMetrics>,
-    /// The key ranges still to emit, in key order (SPEC §6.5); the front one is read.
-    parts: VecDeque<PartStream>,
+    parts: Parts,
+}
+
+/// Key-range streams (SPEC §6.5) read one after another, the front one first:
+/// together, one stream in key order.
+pub(crate) struct Parts(VecDeque<PartStream>);
+
+impl Parts {
+    /// One stream, or several in key order.
+    pub(crate) fn new(parts: impl IntoIterator<Item = PartStream>) -> Self {
+        Parts(parts.into_iter().collect())
+    }
+    /// The streams not yet exhausted, in key order.
+    pub(crate) fn into_vec(self) -> Vec<PartStream> {
+        self.0.into()
+    }
+}
+
+impl Stream for Parts {
+    type Item = Result<RecordBatch>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        while let Some(part) = self.0.front_mut() {
+            match part.poll_next_unpin(cx) {
+                Poll::Ready(None) => {
+                    self.0.pop_front();
+                }
+                other => return other,
+            }
+        }
+        Poll::Ready(None)
+    }
 }
 
 impl ScanStream {
@@ -56,7 +85,7 @@ impl ScanStream {
     /// already runs ahead on the runtime). An engine with its own threads, such as
     /// DuckDB, hands them out as work.
     pub fn into_parts(self) -> Vec<PartStream> {
-        self.parts.into()
+        self.parts.into_vec()
     }
     /// SPEC §2.1: the same rows under a later schema `to` of the table: each of its
     /// columns by name, null where this scan's snapshot lacked it, cast where it widened.
@@ -64,11 +93,12 @@ impl ScanStream {
         if to == self.schema {
             return self;
         }
-        let parts = self
-            .parts
-            .into_iter()
-            .map(|part| conform_part(part, to.clone(), table.to_string()))
-            .collect();
+        let parts = Parts::new(
+            self.parts
+                .into_vec()
+                .into_iter()
+                .map(|part| conform_part(part, to.clone(), table.to_string())),
+        );
         ScanStream {
             schema: to,
             plan: self.plan,
@@ -90,15 +120,7 @@ impl ScanStream {
 impl Stream for ScanStream {
     type Item = Result<RecordBatch>;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        while let Some(part) = self.parts.front_mut() {
-            match part.poll_next_unpin(cx) {
-                Poll::Ready(None) => {
-                    self.parts.pop_front();
-                }
-                other => return other,
-            }
-        }
-        Poll::Ready(None)
+        self.parts.poll_next_unpin(cx)
     }
 }
 
@@ -183,7 +205,7 @@ impl Table {
                     schema = s;
                     outputs.push(tasks::run_ahead(&handle, merger));
                 }
-                (schema, outputs.into())
+                (schema, Parts::new(outputs))
             }
             _ => {
                 let (merger, schema) = self.merger(&plan, &metrics).await?;
@@ -191,7 +213,7 @@ impl Table {
                     Ok(m.next_batch().await?.map(|b| (b, m)))
                 })
                 .boxed();
-                (schema, VecDeque::from([part]))
+                (schema, Parts::new([part]))
             }
         };
         Ok(ScanStream {

@@ -51,14 +51,24 @@ pub fn default_for(plan: &ScanPlan) -> usize {
 /// Runs a merge on the runtime, a couple of batches ahead of its reader.
 pub(crate) fn run_ahead(
     handle: &tokio::runtime::Handle,
-    mut merger: Merger,
+    merger: Merger,
+) -> BoxStream<'static, Result<RecordBatch>> {
+    let batches = futures::stream::try_unfold(merger, |mut m| async move {
+        Ok(m.next_batch().await?.map(|b| (b, m)))
+    });
+    stream_ahead(handle, batches.boxed())
+}
+
+/// Drives a stream on the runtime, a couple of batches ahead of its reader; it stops
+/// after the first error, or when the reader goes away.
+pub(crate) fn stream_ahead(
+    handle: &tokio::runtime::Handle,
+    mut stream: BoxStream<'static, Result<RecordBatch>>,
 ) -> BoxStream<'static, Result<RecordBatch>> {
     let (tx, rx) = tokio::sync::mpsc::channel(2);
     handle.spawn(async move {
-        loop {
-            let item = merger.next_batch().await;
-            let stop = !matches!(item, Ok(Some(_)));
-            let Some(item) = item.transpose() else { break };
+        while let Some(item) = stream.next().await {
+            let stop = item.is_err();
             if tx.send(item).await.is_err() || stop {
                 break;
             }
@@ -131,12 +141,12 @@ fn split_keys(plan: &ScanPlan, n: usize) -> Vec<KeyValue> {
 
 impl ScanPlan {
     /// Splits the plan into at most `n` key ranges, each a plan of its own that reads
-    /// only the row groups and pages its range may hold. Plans that must stay whole
-    /// (a row limit, compaction's raw modes, bazof 0.2 tables whose files are read
-    /// whole) and plans too small to split come back as one.
+    /// only the row groups and pages its range may hold. Every mode splits (each key's
+    /// rows lie in one range; history reads all rows by range); plans that must stay
+    /// whole (a row limit, bazof 0.2 tables whose files are read whole) and plans too
+    /// small to split come back as one.
     pub fn split(&self, n: usize) -> Vec<ScanPlan> {
         if n <= 1
-            || self.mode != ScanMode::Resolve
             || self.options.limit.is_some()
             || self.format_version == 0
             || self.files.is_empty()
