@@ -232,12 +232,8 @@ pub struct ScanArgs {
     /// At most N rows (in key order).
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
-    /// Output format [default: table on a terminal, else csv; from --output's extension].
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
-    /// Write to this file instead of stdout.
-    #[arg(long, short, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 impl ScanArgs {
@@ -249,6 +245,17 @@ impl ScanArgs {
             _ => String::new(),
         }
     }
+}
+
+/// Where and how scan-like commands print rows.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output format [default: table on a terminal, else csv; from --output's extension].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Write to this file instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -270,12 +277,8 @@ pub struct HistoryArgs {
     /// Only these keys (repeatable).
     #[arg(long, value_name = "K", num_args = 1.., action = clap::ArgAction::Append, allow_negative_numbers = true)]
     pub key: Vec<String>,
-    /// Output format [default: table on a terminal, else csv; from --output's extension].
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
-    /// Write to this file instead of stdout.
-    #[arg(long, short, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -300,12 +303,8 @@ pub struct DiffArgs {
     /// Only these keys (repeatable).
     #[arg(long, value_name = "K", num_args = 1.., action = clap::ArgAction::Append, allow_negative_numbers = true)]
     pub key: Vec<String>,
-    /// Output format [default: table on a terminal, else csv; from --output's extension].
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
-    /// Write to this file instead of stdout.
-    #[arg(long, short, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 #[derive(Debug, Args)]

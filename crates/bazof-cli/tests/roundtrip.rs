@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use bazof_cli::cli::{Format, ImportArgs, ScanArgs};
+use bazof_cli::cli::{Format, ImportArgs, OutputArgs, ScanArgs};
 use bazof_cli::commands::{import::import, scan};
 use bazof_testkit::format_time;
 use chrono::{DateTime, Datelike, NaiveDate, Timelike};
@@ -693,8 +693,10 @@ fn scan_to(table: &str, format: Format, out: &Path) {
         columns: None,
         key: Vec::new(),
         limit: None,
-        format: Some(format),
-        output: Some(out.to_path_buf()),
+        out: OutputArgs {
+            format: Some(format),
+            output: Some(out.to_path_buf()),
+        },
     })
     .unwrap_or_else(|e| panic!("scan {table}: {e}"));
 }

@@ -9,7 +9,7 @@ use crate::error::Result;
 
 /// Runs `bazof history`.
 pub fn history(args: HistoryArgs) -> Result<()> {
-    let format = output_format(args.format, args.output.as_deref())?;
+    let format = output_format(args.out.format, args.out.output.as_deref())?;
     let table = block_on(Table::open(&args.table))?;
     let mut opts = HistoryOptions {
         snapshot: args.snapshot,
@@ -28,12 +28,12 @@ pub fn history(args: HistoryArgs) -> Result<()> {
     opts.key_predicate = key_list(&args.key, key_type, &args.table)?;
     let stream = block_on(table.history(opts))?;
     let schema = stream.schema();
-    write_stream(stream, schema, format, args.output.as_deref())
+    write_stream(stream, schema, format, args.out.output.as_deref())
 }
 
 /// Runs `bazof diff`.
 pub fn diff(args: DiffArgs) -> Result<()> {
-    let format = output_format(args.format, args.output.as_deref())?;
+    let format = output_format(args.out.format, args.out.output.as_deref())?;
     let table = block_on(Table::open(&args.table))?;
     let point = |as_of: &Option<String>, snapshot: Option<u64>, option: &str| -> Result<Point> {
         Ok(Point {
@@ -51,5 +51,5 @@ pub fn diff(args: DiffArgs) -> Result<()> {
     opts.key_predicate = key_list(&args.key, key_type, &args.table)?;
     let stream = block_on(table.diff(opts))?;
     let schema = stream.schema();
-    write_stream(stream, schema, format, args.output.as_deref())
+    write_stream(stream, schema, format, args.out.output.as_deref())
 }

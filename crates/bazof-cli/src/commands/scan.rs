@@ -88,7 +88,7 @@ where
 /// Runs `bazof scan`.
 pub fn run(args: ScanArgs) -> Result<()> {
     let location = args.location();
-    let format = output_format(args.format, args.output.as_deref())?;
+    let format = output_format(args.out.format, args.out.output.as_deref())?;
     let mut opts = ScanOptions::default();
     if let Some(ts) = &args.as_of {
         opts = opts.with_as_of(time_arg("--as-of", ts)?);
@@ -109,5 +109,5 @@ pub fn run(args: ScanArgs) -> Result<()> {
     }
     let stream = block_on(table.scan(opts))?;
     let schema = stream.schema();
-    write_stream(stream, schema, format, args.output.as_deref())
+    write_stream(stream, schema, format, args.out.output.as_deref())
 }
