@@ -2,6 +2,7 @@
 //! logs (proptest strategies) and conversions between events and Arrow batches.
 #![warn(missing_docs)]
 
+pub mod alloc;
 pub mod bitemporal;
 pub mod conformance;
 pub mod faulty;

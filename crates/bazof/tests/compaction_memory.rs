@@ -3,9 +3,9 @@
 //! the peak while two events 400,000 years apart are compacted into day segments.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+
+use bazof_testkit::alloc::{peak_during, CountingAlloc};
 
 use arrow::array::{Int64Array, RecordBatch, TimestampMicrosecondArray};
 use bazof::{
@@ -14,27 +14,8 @@ use bazof::{
 };
 use chrono::{TimeZone, Utc};
 
-struct Counting;
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
-
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static ALLOC: CountingAlloc = CountingAlloc;
 
 #[test]
 fn day_segments_over_400000_years_cost_what_they_write() {
@@ -75,14 +56,14 @@ fn day_segments_over_400000_years_cost_what_they_write() {
                 .await
                 .unwrap();
 
-            let baseline = CURRENT.load(Ordering::Relaxed);
-            PEAK.store(baseline, Ordering::Relaxed);
             let policy = CompactionPolicy {
                 segment: SegmentWidth::Day,
                 ..Default::default()
             };
-            table.compact(&policy).await.unwrap().unwrap();
-            let peak = PEAK.load(Ordering::Relaxed) - baseline;
+            let ((), peak) = peak_during(async {
+                table.compact(&policy).await.unwrap().unwrap();
+            })
+            .await;
             // Before the fix this planned one entry per day: 146 million, 1.7 GB.
             assert!(peak < 64 << 20, "compaction peaked at {} MB", peak >> 20);
 

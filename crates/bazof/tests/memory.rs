@@ -2,35 +2,16 @@
 //! a counting allocator measures the peak while a table ~10x larger is scanned.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+
+use bazof_testkit::alloc::{peak_during, CountingAlloc};
 
 use arrow::array::{Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use bazof::{ColumnDef, ColumnType, KeyType, ScanOptions, Table, TableSchema};
 use futures::StreamExt;
 
-struct Counting;
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
-
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static ALLOC: CountingAlloc = CountingAlloc;
 
 const COMMITS: usize = 4;
 
@@ -86,14 +67,15 @@ fn measure(rt: &tokio::runtime::Runtime, rows: usize) -> (usize, usize) {
     });
     let (out, peak) = rt.block_on(async {
         let t = Table::open(&loc).await.unwrap();
-        let baseline = CURRENT.load(Ordering::Relaxed);
-        PEAK.store(baseline, Ordering::Relaxed);
-        let mut stream = t.scan(ScanOptions::default()).await.unwrap();
-        let mut out = 0;
-        while let Some(b) = stream.next().await {
-            out += b.unwrap().num_rows();
-        }
-        (out, PEAK.load(Ordering::Relaxed) - baseline)
+        peak_during(async {
+            let mut stream = t.scan(ScanOptions::default()).await.unwrap();
+            let mut out = 0;
+            while let Some(b) = stream.next().await {
+                out += b.unwrap().num_rows();
+            }
+            out
+        })
+        .await
     });
     eprintln!(
         "table: {} rows, {:.1} MB in Arrow; scan: {out} rows out, peak {:.1} MB above baseline ({:.1}%)",
