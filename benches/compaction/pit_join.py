@@ -18,11 +18,11 @@ Both answers are reduced to one checksum and must be equal.
 """
 import json
 import os
-import statistics
 import sys
-import time
 
 import duckdb
+
+from duckdb_door import timed
 
 CHECK = ("SELECT count(*)::BIGINT, count(c_qty)::BIGINT, coalesce(sum(c_qty),0)::BIGINT, "
          "count(DISTINCT c_category)::BIGINT FROM ({})")
@@ -47,15 +47,6 @@ def raw_sql(raw):
            CASE WHEN e.deleted THEN NULL ELSE e.category END AS c_category
     FROM orders o ASOF LEFT JOIN ev e
       ON o.customer = e.key AND o.placed_at >= e.event_time"""
-
-
-def timed(con, sql, runs):
-    out, ms = None, []
-    for _ in range(runs):
-        t = time.perf_counter()
-        out = con.execute(sql).fetchall()
-        ms.append((time.perf_counter() - t) * 1e3)
-    return statistics.median(ms), out
 
 
 def main():

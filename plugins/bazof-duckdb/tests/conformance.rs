@@ -2,13 +2,15 @@
 //! for key lists, a `WHERE` clause on the key for the other predicates.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::ops::Bound;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use arrow::array::RecordBatch;
 use bazof::{KeyPredicate, KeyValue};
 use bazof_testkit::conformance::{run, run_written, DiffQuery, Door, HistoryQuery, Query, Suite};
-use bazof_testkit::{batch_rows, format_time, to_batch, Log, Value};
+use bazof_testkit::{format_time, to_batch, Log, Value};
+use common::rows;
 use duckdb::Connection;
 
 fn key_sql(k: &KeyValue) -> String {
@@ -46,17 +48,6 @@ fn sql(p: &KeyPredicate) -> String {
             format!("({})", ps.iter().map(sql).collect::<Vec<_>>().join(" OR "))
         }
     }
-}
-
-fn rows(con: &Connection, query: &str) -> Vec<Vec<Value>> {
-    let mut stmt = con
-        .prepare(query)
-        .unwrap_or_else(|e| panic!("{query}: {e}"));
-    let batches: Vec<RecordBatch> = stmt
-        .query_arrow([])
-        .unwrap_or_else(|e| panic!("{query}: {e}"))
-        .collect();
-    batch_rows(&batches)
 }
 
 fn keys_arg(keys: &[KeyValue]) -> String {

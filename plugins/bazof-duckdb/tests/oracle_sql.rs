@@ -3,13 +3,16 @@
 //! key filters (`keys =>` and `WHERE key …`) and value filters (after resolution).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int64Array, RecordBatch};
 use arrow::compute::concat_batches;
 use bazof::KeyValue;
-use bazof_testkit::{arb_log, batch_rows, oracle, project, to_batch, Log, Value, TIME_UNIT};
+use bazof_testkit::{arb_log, oracle, project, to_batch, Log, Value, TIME_UNIT};
+use common::rows;
 use duckdb::vtab::arrow::{ArrowBatchRegistration, ArrowVTab};
 use duckdb::Connection;
 use proptest::prelude::*;
@@ -115,15 +118,6 @@ fn value_filter(kind: u8) -> (&'static str, fn(&[Value]) -> bool) {
         3 => ("f < 0", |v| matches!(v[2], Value::Float(f) if f < 0.0)),
         _ => ("t IS NULL", |v| v[4] == Value::Null),
     }
-}
-
-fn rows(con: &Connection, sql: &str) -> Vec<Vec<Value>> {
-    let mut stmt = con.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-    let batches: Vec<RecordBatch> = stmt
-        .query_arrow([])
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .collect();
-    batch_rows(&batches)
 }
 
 fn check(con: &Connection, path: &str, log: &Log, q: &Query) {

@@ -4,10 +4,12 @@
 //! aggregates and sorted rows when DuckDB may spread the ranges over its threads.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use arrow::array::RecordBatch;
+mod common;
+
 use bazof::{KeyType, KeyValue, ScanOptions, Table};
 use bazof_testkit::conformance::{expected_history, HistoryQuery};
-use bazof_testkit::{batch_rows, format_time, oracle, oracle_rows, test_schema, Event, Log, Value};
+use bazof_testkit::{format_time, oracle, oracle_rows, test_schema, Event, Log, Value};
+use common::rows;
 use duckdb::Connection;
 
 /// A deterministic pseudo-random log: 120k keys loaded, then a commit of late and
@@ -55,17 +57,6 @@ fn big_log() -> Log {
         })
         .collect();
     Log::new(schema, vec![first, second, third])
-}
-
-fn rows(con: &Connection, query: &str) -> Vec<Vec<Value>> {
-    let mut stmt = con
-        .prepare(query)
-        .unwrap_or_else(|e| panic!("{query}: {e}"));
-    let batches: Vec<RecordBatch> = stmt
-        .query_arrow([])
-        .unwrap_or_else(|e| panic!("{query}: {e}"))
-        .collect();
-    batch_rows(&batches)
 }
 
 /// Rows sorted by their first two cells (key, then event time or valid_from), here

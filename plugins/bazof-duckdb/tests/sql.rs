@@ -2,12 +2,15 @@
 //! table, argument forms, types, streaming, bazof_log, and errors.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::sync::Arc;
 
 use arrow::array::{Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use bazof::{ColumnDef, ColumnType, KeyType, ScanOptions, Table, TableSchema};
 use bazof_testkit::{batch_rows, test_schema, to_batch, Event, Value};
 use chrono::{TimeZone, Utc};
+use common::rows;
 use duckdb::Connection;
 
 fn compat(name: &str) -> String {
@@ -18,15 +21,6 @@ fn con() -> Connection {
     let con = Connection::open_in_memory().unwrap();
     bazof_duckdb::register(&con).unwrap();
     con
-}
-
-fn rows(con: &Connection, sql: &str) -> Vec<Vec<Value>> {
-    let mut stmt = con.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-    let batches: Vec<RecordBatch> = stmt
-        .query_arrow([])
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .collect();
-    batch_rows(&batches)
 }
 
 fn error(con: &Connection, sql: &str) -> String {
