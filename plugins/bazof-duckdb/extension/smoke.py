@@ -6,8 +6,8 @@
 
 LOADs the extension (unsigned) and queries the bazof 0.2 fixtures in test-data/
 (read in place): the positional and named as_of forms, keys => [...], bazof_log,
-the headline financials query, a clear error for a bad as_of, and bazof_write
-(create, evolve, refuse).
+the headline financials query, a clear error for a bad as_of, bazof_write
+(create, evolve, refuse), bazof_history and bazof_diff.
 """
 import os
 import sys
@@ -72,6 +72,11 @@ assert rows(f"SELECT commit, rows FROM bazof_write('{out}', 'SELECT * FROM ev', 
 assert rows(f"SELECT commit FROM bazof_write('{out}', 'SELECT id, ts, price, ''x'' AS note FROM ev LIMIT 1', "
             "key => 'id', event_time => 'ts', evolve => true)") == [(2,)], "bazof_write evolve"
 assert rows(f"SELECT id, note FROM bazof_scan('{out}')") == [("a", "x"), ("b", None)], "evolved scan"
+# history and diff: a's second write (same event time, later commit) wins the tie.
+assert rows(f"SELECT id, valid_to, note FROM bazof_history('{out}') ORDER BY id") == [
+    ("a", None, "x"), ("b", None, None)], "bazof_history"
+assert rows(f"SELECT id, change FROM bazof_diff('{out}', from_snapshot => 1, to_snapshot => 2)") == [
+    ("a", "update")], "bazof_diff"
 try:
     rows(f"SELECT * FROM bazof_write('{out}', 'SELECT id, ts, 3 AS other FROM ev', key => 'id', event_time => 'ts')")
     raise AssertionError("new columns without evolve must fail")

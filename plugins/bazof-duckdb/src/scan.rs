@@ -19,9 +19,6 @@ pub struct ScanBind {
     options: ScanOptions,
 }
 
-/// The `bazof_scan` table function.
-pub struct BazofScan;
-
 type BoxError = Box<dyn std::error::Error>;
 
 fn bind_scan(bind: &BindInfo) -> Result<ScanBind, BoxError> {
@@ -121,47 +118,18 @@ fn init_scan(init: &InitInfo) -> Result<Emitter, BoxError> {
     Ok(emitter)
 }
 
-impl VTab for BazofScan {
-    type BindData = ScanBind;
-    type InitData = Emitter;
+/// `bazof_scan` (`AT = false`: `as_of` is a named parameter) and `bazof_scan_at`
+/// (`AT = true`: `as_of` is the second positional one): one table function body.
+pub struct ScanFunction<const AT: bool>;
 
-    fn bind(bind: &BindInfo) -> Result<Self::BindData, BoxError> {
-        bind_scan(bind)
-    }
-
-    fn init(init: &InitInfo) -> Result<Self::InitData, BoxError> {
-        init_scan(init)
-    }
-
-    fn func(func: &TableFunctionInfo<Self>, output: &mut DataChunkHandle) -> Result<(), BoxError> {
-        func.get_init_data().next_chunk(output)
-    }
-
-    fn supports_pushdown() -> bool {
-        true
-    }
-
-    fn parameters() -> Option<Vec<LogicalTypeHandle>> {
-        Some(vec![LogicalTypeHandle::from(LogicalTypeId::Varchar)])
-    }
-
-    fn named_parameters() -> Option<Vec<(String, LogicalTypeHandle)>> {
-        Some(vec![
-            ("as_of".into(), LogicalTypeHandle::from(LogicalTypeId::Any)),
-            (
-                "snapshot".into(),
-                LogicalTypeHandle::from(LogicalTypeId::Any),
-            ),
-            ("keys".into(), LogicalTypeHandle::from(LogicalTypeId::Any)),
-        ])
-    }
-}
+/// The `bazof_scan` table function.
+pub type BazofScan = ScanFunction<false>;
 
 /// `bazof_scan_at(path, as_of [, snapshot => N, keys => [...]])`: the scan with a
 /// positional `as_of` (NULL: current); `bazof_scan(path, as_of)` expands to it.
-pub struct BazofScanAt;
+pub type BazofScanAt = ScanFunction<true>;
 
-impl VTab for BazofScanAt {
+impl<const AT: bool> VTab for ScanFunction<AT> {
     type BindData = ScanBind;
     type InitData = Emitter;
 
@@ -182,19 +150,24 @@ impl VTab for BazofScanAt {
     }
 
     fn parameters() -> Option<Vec<LogicalTypeHandle>> {
-        Some(vec![
-            LogicalTypeHandle::from(LogicalTypeId::Varchar),
-            LogicalTypeHandle::from(LogicalTypeId::Any),
-        ])
+        let mut params = vec![LogicalTypeHandle::from(LogicalTypeId::Varchar)];
+        if AT {
+            params.push(LogicalTypeHandle::from(LogicalTypeId::Any));
+        }
+        Some(params)
     }
 
     fn named_parameters() -> Option<Vec<(String, LogicalTypeHandle)>> {
-        Some(vec![
-            (
-                "snapshot".into(),
-                LogicalTypeHandle::from(LogicalTypeId::Any),
-            ),
-            ("keys".into(), LogicalTypeHandle::from(LogicalTypeId::Any)),
-        ])
+        let names: &[&str] = if AT {
+            &["snapshot", "keys"]
+        } else {
+            &["as_of", "snapshot", "keys"]
+        };
+        Some(
+            names
+                .iter()
+                .map(|n| (n.to_string(), LogicalTypeHandle::from(LogicalTypeId::Any)))
+                .collect(),
+        )
     }
 }
