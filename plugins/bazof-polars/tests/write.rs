@@ -7,7 +7,6 @@
 
 mod common;
 
-use bazof::KeyValue;
 use bazof_polars::{batch_to_frame, scan_bazof, write_bazof, ScanArgsBazof, WriteArgs};
 use bazof_testkit::conformance::{run_written, Door, Query, Suite};
 use bazof_testkit::{batch_rows, to_batch, tree_bytes, Log, Value};
@@ -68,37 +67,11 @@ impl Door for CoreAndPolars {
         })
         .unwrap();
         let core = batch_rows(&core);
-        let mut args = ScanArgsBazof::default();
-        if let Some(t) = q.as_of {
-            args = args.with_as_of(chrono::DateTime::from_timestamp_micros(t).unwrap());
-        }
-        if let Some(s) = q.snapshot {
-            args = args.with_snapshot(s);
-        }
-        let mut lf = scan_bazof(location, args).unwrap();
-        if let Some(p) = q.key_list() {
-            let keys: Vec<Expr> = p
-                .iter()
-                .map(|k| match k {
-                    KeyValue::Int(i) => col("key").eq(lit(*i)),
-                    KeyValue::String(s) => col("key").eq(lit(s.as_str())),
-                })
-                .collect();
-            lf = lf.filter(keys.into_iter().reduce(Expr::or).unwrap());
-        }
-        let df = lf
-            .select(
-                q.columns
-                    .iter()
-                    .map(|c| col(c.as_str()))
-                    .collect::<Vec<_>>(),
-            )
-            .collect()
-            .unwrap();
-        let polars = common::rows(&df);
-        if q.key.is_none() || q.key_list().is_some() {
-            assert_eq!(polars, core, "Polars and core disagree on {q:?}");
-        }
+        assert_eq!(
+            common::scan(location, q),
+            core,
+            "Polars and core disagree on {q:?}"
+        );
         core
     }
 }

@@ -3,6 +3,11 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use std::ops::Bound;
+
+use bazof::{KeyPredicate, KeyValue};
+use bazof_polars::{scan_bazof, ScanArgsBazof};
+use bazof_testkit::conformance::Query;
 use bazof_testkit::{Log, Value};
 use polars::prelude::*;
 
@@ -51,4 +56,65 @@ pub fn rows(df: &DataFrame) -> Vec<Vec<Value>> {
                 .collect()
         })
         .collect()
+}
+
+fn key_lit(k: &KeyValue) -> Expr {
+    match k {
+        KeyValue::Int(i) => lit(*i),
+        KeyValue::String(s) => lit(s.as_str()),
+    }
+}
+
+/// A key predicate as the Polars expression a user would write.
+pub fn expr(p: &KeyPredicate) -> Expr {
+    let key = col("key");
+    match p {
+        KeyPredicate::Eq(k) => key.eq(key_lit(k)),
+        KeyPredicate::In(ks) => ks
+            .iter()
+            .map(|k| key.clone().eq(key_lit(k)))
+            .reduce(Expr::or)
+            .unwrap_or(lit(false)),
+        KeyPredicate::Range { lower, upper } => {
+            let lo = match lower {
+                Bound::Included(k) => key.clone().gt_eq(key_lit(k)),
+                Bound::Excluded(k) => key.clone().gt(key_lit(k)),
+                Bound::Unbounded => lit(true),
+            };
+            let hi = match upper {
+                Bound::Included(k) => key.clone().lt_eq(key_lit(k)),
+                Bound::Excluded(k) => key.lt(key_lit(k)),
+                Bound::Unbounded => lit(true),
+            };
+            lo.and(hi)
+        }
+        KeyPredicate::And(ps) => ps.iter().map(expr).reduce(Expr::and).unwrap_or(lit(true)),
+        KeyPredicate::Or(ps) => ps.iter().map(expr).reduce(Expr::or).unwrap_or(lit(false)),
+    }
+}
+
+/// A conformance query through `scan_bazof`: the key predicate as a Polars filter
+/// (pushed into the scan), the columns as a `select`.
+pub fn scan(location: &str, q: &Query) -> Vec<Vec<Value>> {
+    let mut args = ScanArgsBazof::default();
+    if let Some(t) = q.as_of {
+        args = args.with_as_of(chrono::DateTime::from_timestamp_micros(t).unwrap());
+    }
+    if let Some(s) = q.snapshot {
+        args = args.with_snapshot(s);
+    }
+    let mut lf = scan_bazof(location, args).unwrap();
+    if let Some(p) = &q.key {
+        lf = lf.filter(expr(p));
+    }
+    let df = lf
+        .select(
+            q.columns
+                .iter()
+                .map(|c| col(c.as_str()))
+                .collect::<Vec<_>>(),
+        )
+        .collect()
+        .unwrap();
+    rows(&df)
 }
