@@ -1,7 +1,8 @@
 //! A point-in-time join in Polars: orders joined with `scan_bazof_history` on the
 //! customer and the interval `valid_from <= at < valid_to`, checked against one
-//! `scan_bazof` as of each order's time. The data: `src/pit_data.rs` (a late upgrade and a
-//! deletion). Versions of a key never overlap, so at most one matches an order.
+//! `scan_bazof` as of each order's time; then the same with Polars' `join_asof` (by
+//! customer, backward, equal times matching). The data: `src/pit_data.rs` (a late
+//! upgrade and a deletion). Versions of a key never overlap, so at most one matches.
 //!
 //! Run: `cargo run -p bazof-examples --example polars_point_in_time`
 
@@ -49,6 +50,7 @@ pub fn main() -> Result<(), Error> {
         )
         .select([col("id"), col("tier")]);
     let joined = orders
+        .clone()
         .select([col("id")])
         .join(
             in_effect,
@@ -88,5 +90,41 @@ pub fn main() -> Result<(), Error> {
         "the interval join equals one as-of scan per order"
     );
     pit_data::check_story(|id| got.iter().find(|r| r.0 == id).and_then(|r| r.1.clone()));
+
+    // The same with Polars' join_asof: per customer, the latest version starting at or
+    // before the order; a version that ended before it (a deletion's gap) gives no tier.
+    let asof = orders
+        .sort(["at"], SortMultipleOptions::default())
+        .join(
+            scan_bazof_history(&location, HistoryOptions::default())?
+                .sort(["valid_from"], SortMultipleOptions::default()),
+            [col("at")],
+            [col("valid_from")],
+            JoinArgs::new(JoinType::AsOf(Box::new(AsOfOptions {
+                strategy: AsofStrategy::Backward,
+                left_by: Some(vec!["customer".into()]),
+                right_by: Some(vec!["key".into()]),
+                allow_eq: true,
+                ..Default::default()
+            }))),
+        )
+        .select([
+            col("id"),
+            when(col("valid_to").is_null().or(col("at").lt(col("valid_to"))))
+                .then(col("tier"))
+                .otherwise(lit(NULL))
+                .alias("tier"),
+        ])
+        .sort(["id"], SortMultipleOptions::default())
+        .collect()?;
+    let ids = asof.column("id")?.str()?;
+    let tiers = asof.column("tier")?.str()?;
+    let got_asof: Vec<(String, Option<String>)> = (0..asof.height())
+        .map(|r| {
+            let id = ids.get(r).unwrap_or_default().to_string();
+            (id, tiers.get(r).map(String::from))
+        })
+        .collect();
+    assert_eq!(got_asof, naive, "join_asof equals one as-of scan per order");
     Ok(())
 }
