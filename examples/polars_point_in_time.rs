@@ -15,6 +15,18 @@ fn utc() -> DataType {
     DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
 }
 
+/// The (order id, tier) pairs of a joined frame, in row order.
+fn tiers_by_order(df: &DataFrame) -> Result<Vec<(String, Option<String>)>, Error> {
+    let ids = df.column("id")?.str()?;
+    let tiers = df.column("tier")?.str()?;
+    Ok((0..df.height())
+        .map(|r| {
+            let id = ids.get(r).unwrap_or_default().to_string();
+            (id, tiers.get(r).map(String::from))
+        })
+        .collect())
+}
+
 pub fn main() -> Result<(), Error> {
     let dir = tempfile::tempdir()?;
     let location = dir.path().join("customers").to_string_lossy().into_owned();
@@ -62,14 +74,7 @@ pub fn main() -> Result<(), Error> {
         .collect()?;
     println!("{joined}");
 
-    let ids = joined.column("id")?.str()?;
-    let tiers = joined.column("tier")?.str()?;
-    let got: Vec<(String, Option<String>)> = (0..joined.height())
-        .map(|r| {
-            let id = ids.get(r).unwrap_or_default().to_string();
-            (id, tiers.get(r).map(String::from))
-        })
-        .collect();
+    let got = tiers_by_order(&joined)?;
 
     // The naive join: one as-of scan per order.
     let mut naive = Vec::new();
@@ -117,14 +122,7 @@ pub fn main() -> Result<(), Error> {
         ])
         .sort(["id"], SortMultipleOptions::default())
         .collect()?;
-    let ids = asof.column("id")?.str()?;
-    let tiers = asof.column("tier")?.str()?;
-    let got_asof: Vec<(String, Option<String>)> = (0..asof.height())
-        .map(|r| {
-            let id = ids.get(r).unwrap_or_default().to_string();
-            (id, tiers.get(r).map(String::from))
-        })
-        .collect();
+    let got_asof = tiers_by_order(&asof)?;
     assert_eq!(got_asof, naive, "join_asof equals one as-of scan per order");
     Ok(())
 }

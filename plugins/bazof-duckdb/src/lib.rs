@@ -28,7 +28,7 @@
 //!
 //! Columns keep the table's order and map Utf8 → VARCHAR, Int64 → BIGINT,
 //! Float64 → DOUBLE, Boolean → BOOLEAN, Timestamp(µs, UTC) → TIMESTAMPTZ,
-//! Date32 → DATE; nulls stay nulls. Rows come in key order.
+//! Date32 → DATE; nulls stay nulls. Rows come in key order on one thread.
 //!
 //! ## What the table-function API allows, and what this crate does
 //!
@@ -46,13 +46,11 @@
 //!   DuckDB's vector size, 2048 rows); each call of the table function pulls at
 //!   most one batch, on the core's runtime, and emits it as one DuckDB chunk. The
 //!   table is never materialised; `LIMIT` stops the pulls early.
-//! * **Parallelism: inside the core, not across DuckDB threads.** The core's
-//!   answer is one merge of all data files in key order (resolution needs every
-//!   file of a key), and the C API v1 has no way to hand DuckDB partitions other
-//!   than sharing one global state; the scan therefore runs with
-//!   `max_threads = 1`. The core decodes several data files in parallel on its
-//!   own runtime threads while the merge runs, and DuckDB parallelises the
-//!   operators above the scan.
+//! * **Parallelism: across DuckDB's threads.** A scan (and a history) splits into
+//!   key ranges (SPEC §6.5), each its own merge running ahead on the core's
+//!   runtime; the ranges are a shared pool in the global state that DuckDB's
+//!   threads draw from (`max_threads` = number of ranges). Where output order
+//!   matters DuckDB keeps one thread, which reads the ranges in key order.
 //! * `bind` runs twice per query; it reads metadata only (the version hint and
 //!   one snapshot file), never data files.
 //!
