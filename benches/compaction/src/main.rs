@@ -583,8 +583,8 @@ async fn scan_once(table: &Table, p: &Point) -> Result<(Checksum, u64), BoxError
     if p.grouped {
         opts = opts.with_columns(["category", "qty"]);
     }
-    let plan_rows: u64 = table.plan(&opts).await?.files.iter().map(|f| f.rows).sum();
     let mut stream = table.scan(opts).await?;
+    let plan_rows: u64 = stream.plan().files.iter().map(|f| f.rows).sum();
     let mut sum = Checksum::default();
     while let Some(b) = stream.next().await {
         sum.add(&b?, p.grouped)?;

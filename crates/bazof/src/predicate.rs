@@ -70,6 +70,38 @@ impl KeyPredicate {
         }
     }
 
+    /// Whether the keys satisfying the predicate form one interval (no `In` or `Or`):
+    /// then, in a key-sorted column, rows between two matching rows match too.
+    pub(crate) fn is_interval(&self) -> bool {
+        match self {
+            KeyPredicate::Eq(_) | KeyPredicate::Range { .. } => true,
+            KeyPredicate::And(ps) => ps.iter().all(KeyPredicate::is_interval),
+            KeyPredicate::In(_) | KeyPredicate::Or(_) => false,
+        }
+    }
+
+    /// Evaluates the predicate on a key column sorted ascending: for an interval
+    /// predicate whose first and last rows match, `None` (every row matches) without
+    /// looking at the rows between; otherwise as [`KeyPredicate::evaluate`].
+    pub(crate) fn evaluate_sorted(&self, keys: &ArrayRef) -> Option<BooleanArray> {
+        let n = keys.len();
+        if n > 0 && keys.null_count() == 0 && self.is_interval() {
+            let at = |i: usize| {
+                if let Some(a) = keys.as_any().downcast_ref::<StringArray>() {
+                    self.matches_ref(KeyRef::Str(a.value(i)))
+                } else if let Some(a) = keys.as_any().downcast_ref::<Int64Array>() {
+                    self.matches_ref(KeyRef::Int(a.value(i)))
+                } else {
+                    false
+                }
+            };
+            if at(0) && at(n - 1) {
+                return None;
+            }
+        }
+        Some(self.evaluate(keys))
+    }
+
     /// Evaluates the predicate on a key column (Utf8 or Int64), without allocating per row.
     pub fn evaluate(&self, keys: &ArrayRef) -> BooleanArray {
         if let Some(a) = keys.as_any().downcast_ref::<StringArray>() {

@@ -258,7 +258,9 @@ impl BatchMapper {
             &arrow::array::RecordBatchOptions::new().with_row_count(Some(rows)),
         )
         .map_err(|e| err(e.to_string()))?;
-        filter_rows(&batch, self.as_of, self.key_pred.as_ref()).map_err(|e| err(e.to_string()))
+        // bazof 0.2 files are sorted after this filter; every other file is sorted already.
+        filter_rows(&batch, self.as_of, self.key_pred.as_ref(), !self.legacy)
+            .map_err(|e| err(e.to_string()))
     }
 
     /// A merge column the file does not store: the commit rank, the seq rank or the
@@ -354,11 +356,13 @@ fn compatible(found: &DataType, expected: &DataType) -> bool {
     )
 }
 
-/// Keeps rows with `event_time <= as_of` whose key satisfies the predicate.
+/// Keeps rows with `event_time <= as_of` whose key satisfies the predicate
+/// (`sorted`: the batch is sorted by key).
 fn filter_rows(
     batch: &RecordBatch,
     as_of: Option<i64>,
     key_pred: Option<&crate::predicate::KeyPredicate>,
+    sorted: bool,
 ) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
     let mut mask: Option<BooleanArray> = None;
     if let Some(t) = as_of {
@@ -369,8 +373,12 @@ fn filter_rows(
         let m = lt_eq(ts, &arrow::array::Scalar::new(t_arr))?;
         mask = Some(m);
     }
-    if let Some(p) = key_pred {
-        let m = p.evaluate(batch.column(0));
+    let key_mask = match key_pred {
+        Some(p) if sorted => p.evaluate_sorted(batch.column(0)),
+        Some(p) => Some(p.evaluate(batch.column(0))),
+        None => None,
+    };
+    if let Some(m) = key_mask {
         mask = Some(match mask {
             Some(a) => arrow::compute::and(&a, &m)?,
             None => m,
