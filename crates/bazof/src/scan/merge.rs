@@ -513,6 +513,25 @@ impl Merger {
         Ok(resolved)
     }
 
+    /// The picked rows as one batch: a slice when they are consecutive rows of one
+    /// batch (a base read alone), a `take` when they come from one batch, else an
+    /// interleave.
+    fn gather(&self) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
+        let (slot, first) = self.picks[0];
+        if self.picks.iter().all(|&(s, _)| s == slot) {
+            let batch = &self.arena[slot];
+            let n = self.picks.len();
+            if self.picks[n - 1].1 == first + n - 1 {
+                // Rows only increase within a batch, so first..=last holds n rows.
+                return Ok(batch.slice(first, n));
+            }
+            let idx = UInt32Array::from_iter_values(self.picks.iter().map(|&(_, r)| r as u32));
+            return arrow::compute::take_record_batch(batch, &idx);
+        }
+        let refs: Vec<&RecordBatch> = self.arena.iter().collect();
+        interleave_record_batch(&refs, &self.picks)
+    }
+
     fn flush(&mut self) -> Result<Option<RecordBatch>> {
         if self.picks.is_empty() {
             return Ok(None);
@@ -525,8 +544,7 @@ impl Merger {
                 &RecordBatchOptions::new().with_row_count(Some(rows)),
             )
         } else {
-            let refs: Vec<&RecordBatch> = self.arena.iter().collect();
-            interleave_record_batch(&refs, &self.picks).and_then(|b| {
+            self.gather().and_then(|b| {
                 RecordBatch::try_new(self.output_schema.clone(), b.columns().to_vec())
             })
         }
