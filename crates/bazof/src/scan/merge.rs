@@ -513,20 +513,27 @@ impl Merger {
         Ok(resolved)
     }
 
-    /// The picked rows as one batch: a slice when they are consecutive rows of one
-    /// batch (a base read alone), a `take` when they come from one batch, else an
-    /// interleave.
+    /// The picked rows as one batch. Picks mostly come in runs of consecutive rows of
+    /// one batch (a base read alone: all but its tombstones): then slices of the
+    /// arena's batches, concatenated; otherwise an interleave.
     fn gather(&self) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
-        let (slot, first) = self.picks[0];
-        if self.picks.iter().all(|&(s, _)| s == slot) {
-            let batch = &self.arena[slot];
-            let n = self.picks.len();
-            if self.picks[n - 1].1 == first + n - 1 {
-                // Rows only increase within a batch, so first..=last holds n rows.
-                return Ok(batch.slice(first, n));
+        let mut runs: Vec<(usize, usize, usize)> = Vec::new(); // (slot, first row, rows)
+        for &(slot, row) in &self.picks {
+            match runs.last_mut() {
+                Some((s, first, n)) if *s == slot && *first + *n == row => *n += 1,
+                _ => runs.push((slot, row, 1)),
             }
-            let idx = UInt32Array::from_iter_values(self.picks.iter().map(|&(_, r)| r as u32));
-            return arrow::compute::take_record_batch(batch, &idx);
+        }
+        if runs.len() == 1 {
+            let (slot, first, n) = runs[0];
+            return Ok(self.arena[slot].slice(first, n));
+        }
+        if runs.len() * 16 <= self.picks.len() {
+            let slices: Vec<RecordBatch> = runs
+                .iter()
+                .map(|&(slot, first, n)| self.arena[slot].slice(first, n))
+                .collect();
+            return arrow::compute::concat_batches(&self.arena[runs[0].0].schema(), &slices);
         }
         let refs: Vec<&RecordBatch> = self.arena.iter().collect();
         interleave_record_batch(&refs, &self.picks)
@@ -614,8 +621,8 @@ mod tests {
 
     fn arb_source() -> impl Strategy<Value = (Vec<Row>, usize)> {
         (
-            prop::collection::vec((0u8..24, 0i64..5, 1u64..4, 0u32..2), 0..40),
-            1usize..4,
+            prop::collection::vec((0u8..24, 0i64..5, 1u64..4, 0u32..2), 0..120),
+            prop_oneof![1usize..4, 16usize..64],
         )
             .prop_map(|(rows, chunk)| {
                 // Equal ranks are copies of one event (SPEC §5): the flag follows the rank.
@@ -638,7 +645,11 @@ mod tests {
             })
     }
 
-    fn run(sources: &[(Vec<Row>, usize)], mode: ScanMode) -> Vec<(String, i64, u64, u32)> {
+    fn run(
+        sources: &[(Vec<Row>, usize)],
+        mode: ScanMode,
+        batch_size: usize,
+    ) -> Vec<(String, i64, u64, u32)> {
         let streams: Vec<Source> = sources
             .iter()
             .map(|(rows, chunk)| {
@@ -652,7 +663,7 @@ mod tests {
             streams,
             vec![0, 1, 2, 3],
             schema().project(&[0, 1, 2, 3]).unwrap().into(),
-            5,
+            batch_size,
             None,
             mode,
         );
@@ -687,7 +698,10 @@ mod tests {
         }
 
         #[test]
-        fn merge_equals_naive_resolution(sources in prop::collection::vec(arb_source(), 1..5)) {
+        fn merge_equals_naive_resolution(
+            sources in prop::collection::vec(arb_source(), 1..5),
+            batch_size in prop_oneof![Just(5usize), Just(1000)],
+        ) {
             let mut all: Vec<Row> = sources.iter().flat_map(|(r, _)| r.iter().cloned()).collect();
             all.sort_by(|a, b| (&a.0, a.1, a.2, a.3).cmp(&(&b.0, b.1, b.2, b.3)));
             let mut want = Vec::new();
@@ -700,10 +714,10 @@ mod tests {
                     }
                 }
             }
-            prop_assert_eq!(run(&sources, ScanMode::Resolve), want);
-            prop_assert_eq!(run(&sources, ScanMode::Base), with_tombstones);
+            prop_assert_eq!(run(&sources, ScanMode::Resolve, batch_size), want);
+            prop_assert_eq!(run(&sources, ScanMode::Base, batch_size), with_tombstones);
             let every: Vec<_> = all.iter().map(|r| (r.0.clone(), r.1, r.2, r.3)).collect();
-            prop_assert_eq!(run(&sources, ScanMode::AllRows), every);
+            prop_assert_eq!(run(&sources, ScanMode::AllRows, batch_size), every);
         }
     }
 }

@@ -22,8 +22,9 @@ use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use crate::data_file::arrow_err;
 use crate::error::{Error, Result};
 use crate::scan::metrics::ScanMetrics;
-use crate::scan::plan::{PlannedFile, ScanPlan};
+use crate::scan::plan::{PlannedFile, ScanMode, ScanPlan};
 use crate::schema::{timestamp_type, COMMIT_COLUMN, DELETED_COLUMN, SEQ_COLUMN};
+use crate::snapshot::FileKind;
 use crate::table::Table;
 
 /// A stream of merge-schema batches.
@@ -69,7 +70,12 @@ pub(crate) async fn open_source(
 ) -> Result<Source> {
     let legacy = plan.format_version == 0;
     let target = merge_schema(plan);
-    let sources = column_sources(table, plan, file, &target)?;
+    let mut sources = column_sources(table, plan, file, &target)?;
+    let consts = if legacy {
+        [None; 3]
+    } else {
+        constant_reserved(plan, file, &mut sources)
+    };
     let leaf_indices: Vec<usize> = {
         let mut v: Vec<usize> = sources.iter().flatten().copied().collect();
         v.sort_unstable();
@@ -87,6 +93,7 @@ pub(crate) async fn open_source(
             .map(|s| s.and_then(|j| leaf_indices.iter().position(|&c| c == j)))
             .collect(),
         legacy,
+        consts,
         precedence: file.precedence,
         as_of: plan.as_of.map(|t| t.timestamp_micros()),
         key_pred: plan.options.key_predicate.clone(),
@@ -204,6 +211,8 @@ struct BatchMapper {
     target: SchemaRef,
     batch_pos: Vec<Option<usize>>,
     legacy: bool,
+    /// Reserved columns (commit, seq, deleted) not decoded: their value in every row.
+    consts: [Option<u64>; 3],
     precedence: u64,
     as_of: Option<i64>,
     key_pred: Option<crate::predicate::KeyPredicate>,
@@ -263,9 +272,16 @@ impl BatchMapper {
             .map_err(|e| err(e.to_string()))
     }
 
-    /// A merge column the file does not store: the commit rank, the seq rank or the
-    /// deletion flag (bazof 0.2 files).
+    /// A merge column the file does not store (bazof 0.2 files) or that is not
+    /// decoded ([`constant_reserved`]): the commit rank, the seq rank or the deletion flag.
     fn synthesised(&self, i: usize, rows: usize) -> ArrayRef {
+        if let Some(v) = self.consts.get(i.wrapping_sub(2)).copied().flatten() {
+            return match i {
+                2 => Arc::new(UInt64Array::from(vec![v; rows])),
+                3 => Arc::new(UInt32Array::from(vec![v as u32; rows])),
+                _ => Arc::new(BooleanArray::from(vec![v != 0; rows])),
+            };
+        }
         match i {
             2 => Arc::new(UInt64Array::from(vec![self.precedence; rows])),
             // Legacy: earlier rows win ties (bazof 0.2 kept the first row it saw).
@@ -275,6 +291,62 @@ impl BatchMapper {
             _ => Arc::new(BooleanArray::from(vec![false; rows])),
         }
     }
+}
+
+/// Reserved merge columns (commit, seq, deleted) that need no decoding, taken out of
+/// `sources`; their value per row. A column is constant when the statistics of every
+/// planned row group bound it to one value (a delta of one commit and one run, a file
+/// without tombstones). A base read alone by a resolving scan has one row per key, so
+/// its ranks are never compared: they read as 0.
+fn constant_reserved(
+    plan: &ScanPlan,
+    file: &PlannedFile,
+    sources: &mut [Option<usize>],
+) -> [Option<u64>; 3] {
+    let alone_base =
+        plan.mode == ScanMode::Resolve && plan.files.len() == 1 && file.kind == FileKind::Base;
+    let mut consts = [None; 3];
+    for (k, i) in (2..FIRST_VALUE).enumerate() {
+        let Some(j) = sources[i] else { continue };
+        let value = if alone_base && i < 4 {
+            Some(0)
+        } else {
+            constant_column(file, j)
+        };
+        if value.is_some() {
+            consts[k] = value;
+            sources[i] = None;
+        }
+    }
+    consts
+}
+
+/// The one value of an integer or boolean column over the planned row groups, when
+/// their statistics say there is only one (min = max, no nulls).
+fn constant_column(file: &PlannedFile, column: usize) -> Option<u64> {
+    let md = file.metadata.metadata();
+    let mut value = None;
+    for &rg in &file.row_groups {
+        let stats = md.row_group(rg).column(column).statistics()?;
+        if stats.null_count_opt() != Some(0) {
+            return None;
+        }
+        let (min, max) = (stats.min_bytes_opt()?, stats.max_bytes_opt()?);
+        if min != max {
+            return None;
+        }
+        let v = match min.len() {
+            1 => min[0] as u64,
+            4 => u32::from_le_bytes(min.try_into().ok()?) as u64,
+            8 => u64::from_le_bytes(min.try_into().ok()?),
+            _ => return None,
+        };
+        if value.is_some_and(|x| x != v) {
+            return None;
+        }
+        value = Some(v);
+    }
+    value
 }
 
 /// bazof 0.2 files are not sorted by key: sorts the (small) file in memory.
