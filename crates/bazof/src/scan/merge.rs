@@ -260,6 +260,10 @@ pub(crate) struct Merger {
     key: OwnedKey,
     /// Scratch: cursors at the smallest key.
     equal: Vec<usize>,
+    /// The one source has one row per key (a base read alone): no merge needed.
+    unique: bool,
+    /// Pass-through: the rest of a source batch longer than the output batch size.
+    carry: Option<RecordBatch>,
 }
 
 impl Merger {
@@ -286,6 +290,74 @@ impl Merger {
             picks: Vec::new(),
             key: OwnedKey::Int(0),
             equal: Vec::new(),
+            unique: false,
+            carry: None,
+        }
+    }
+
+    /// Declares the merge's single source free of repeated keys (a base file, SPEC §8),
+    /// so that resolution is only dropping tombstones.
+    pub(crate) fn with_unique_keys(mut self) -> Merger {
+        self.unique = self.pending.len() == 1;
+        self
+    }
+
+    /// Resolution of a single source with one row per key: its batches, without
+    /// tombstones (unless the mode keeps them), cut to the batch size and limit.
+    async fn pass_through(&mut self) -> Result<Option<RecordBatch>> {
+        let arrow = |table: &str, e| Error::Arrow {
+            table: table.to_string(),
+            source: e,
+        };
+        loop {
+            if self.remaining == Some(0) {
+                return Ok(None);
+            }
+            let batch = match self.carry.take() {
+                Some(b) => b,
+                None => match self.pending.first_mut() {
+                    None => return Ok(None),
+                    Some(source) => match source.next().await {
+                        None => return Ok(None),
+                        Some(b) => b?,
+                    },
+                },
+            };
+            let mut batch = batch;
+            if self.mode == ScanMode::Resolve {
+                if let Some(deleted) = batch.column(4).as_any().downcast_ref::<BooleanArray>() {
+                    if deleted.true_count() > 0 {
+                        let keep =
+                            arrow::compute::not(deleted).map_err(|e| arrow(&self.table, e))?;
+                        batch = arrow::compute::filter_record_batch(&batch, &keep)
+                            .map_err(|e| arrow(&self.table, e))?;
+                    }
+                }
+            }
+            let n = batch
+                .num_rows()
+                .min(self.batch_size)
+                .min(self.remaining.unwrap_or(usize::MAX));
+            if n < batch.num_rows() {
+                self.carry = Some(batch.slice(n, batch.num_rows() - n));
+                batch = batch.slice(0, n);
+            }
+            if let Some(r) = self.remaining.as_mut() {
+                *r -= n;
+            }
+            if n == 0 {
+                continue;
+            }
+            let projected = batch
+                .project(&self.output)
+                .map_err(|e| arrow(&self.table, e))?;
+            return RecordBatch::try_new_with_options(
+                self.output_schema.clone(),
+                projected.columns().to_vec(),
+                &RecordBatchOptions::new().with_row_count(Some(n)),
+            )
+            .map(Some)
+            .map_err(|e| arrow(&self.table, e));
         }
     }
 
@@ -339,6 +411,9 @@ impl Merger {
 
     /// The next output batch, or `None` at the end.
     pub(crate) async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        if self.unique {
+            return self.pass_through().await;
+        }
         for s in std::mem::take(&mut self.pending) {
             if let Some(c) = Cursor::open(s, &self.table).await? {
                 self.cursors.push(c);
@@ -650,6 +725,16 @@ mod tests {
         mode: ScanMode,
         batch_size: usize,
     ) -> Vec<(String, i64, u64, u32)> {
+        run_with(sources, mode, batch_size, None, false)
+    }
+
+    fn run_with(
+        sources: &[(Vec<Row>, usize)],
+        mode: ScanMode,
+        batch_size: usize,
+        limit: Option<usize>,
+        unique: bool,
+    ) -> Vec<(String, i64, u64, u32)> {
         let streams: Vec<Source> = sources
             .iter()
             .map(|(rows, chunk)| {
@@ -664,9 +749,12 @@ mod tests {
             vec![0, 1, 2, 3],
             schema().project(&[0, 1, 2, 3]).unwrap().into(),
             batch_size,
-            None,
+            limit,
             mode,
         );
+        if unique {
+            m = m.with_unique_keys();
+        }
         let mut out = Vec::new();
         futures::executor::block_on(async {
             while let Some(b) = m.next_batch().await.unwrap() {
@@ -695,6 +783,26 @@ mod tests {
                 o => o,
             };
             prop_assert_eq!(got, x.cmp(y));
+        }
+
+        #[test]
+        fn base_alone_passes_through(
+            (rows, chunk) in arb_source(),
+            batch_size in prop_oneof![Just(5usize), Just(1000)],
+            limit in prop::option::of(0usize..30),
+        ) {
+            // A base: the last row of every key.
+            let mut base: Vec<Row> = Vec::new();
+            for (i, r) in rows.iter().enumerate() {
+                if rows.get(i + 1).is_none_or(|n| n.0 != r.0) {
+                    base.push(r.clone());
+                }
+            }
+            let src = [(base, chunk)];
+            for mode in [ScanMode::Resolve, ScanMode::Base] {
+                let merged = run_with(&src, mode, batch_size, limit, false);
+                prop_assert_eq!(run_with(&src, mode, batch_size, limit, true), merged);
+            }
         }
 
         #[test]
