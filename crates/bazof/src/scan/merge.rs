@@ -19,10 +19,13 @@ use crate::scan::plan::ScanMode;
 use crate::scan::read::Source;
 
 /// Bytes of a string key held in its [`prefix_of`].
-const PREFIX: usize = 16;
+const PREFIX: usize = 15;
 
-/// A batch's key column. String keys carry each row's first 16 bytes as a big-endian
-/// integer (zero-padded), so most comparisons are one integer compare, not a `memcmp`.
+/// Last byte of the prefix of a key longer than [`PREFIX`] bytes.
+const LONG: u8 = 0xFF;
+
+/// A batch's key column. String keys carry each row's [`prefix_of`], so most
+/// comparisons are one integer compare, not a `memcmp`.
 enum KeyCol {
     Str {
         keys: StringArray,
@@ -31,24 +34,32 @@ enum KeyCol {
     Int(ScalarBuffer<i64>),
 }
 
-/// The first [`PREFIX`] bytes of `s`, zero-padded, as a big-endian integer: ordering
-/// these orders the strings, except that equal prefixes need [`cmp_tail`] to decide.
+/// The first [`PREFIX`] bytes of `s`, zero-padded, then its length (or [`LONG`]), as
+/// a big-endian integer: ordering these orders the strings, and equal values mean
+/// equal strings unless both are long ([`needs_tail`]).
 fn prefix_of(s: &[u8]) -> u128 {
-    let mut buf = [0u8; PREFIX];
+    let mut buf = [0u8; PREFIX + 1];
     let n = s.len().min(PREFIX);
     buf[..n].copy_from_slice(&s[..n]);
+    // A shorter string that is zero-padded equal is a prefix of the other: smaller.
+    buf[PREFIX] = if s.len() <= PREFIX {
+        s.len() as u8
+    } else {
+        LONG
+    };
     u128::from_be_bytes(buf)
 }
 
-/// Byte-wise order of two strings whose prefixes are equal.
+/// Whether two equal prefixes still need [`cmp_tail`] (both keys are long).
+#[inline]
+fn needs_tail(prefix: u128) -> bool {
+    prefix as u8 == LONG
+}
+
+/// Byte-wise order of two long strings whose prefixes are equal.
 #[cold]
 fn cmp_tail(a: &[u8], b: &[u8]) -> Ordering {
-    if a.len() <= PREFIX && b.len() <= PREFIX {
-        // Both fit in the prefix: the shorter is the other's prefix (zero padding).
-        a.len().cmp(&b.len())
-    } else {
-        a[PREFIX.min(a.len())..].cmp(&b[PREFIX.min(b.len())..])
-    }
+    a[PREFIX.min(a.len())..].cmp(&b[PREFIX.min(b.len())..])
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord, Clone)]
@@ -149,8 +160,9 @@ impl Cursor {
     fn order_prefix(&self, r: usize) -> u128 {
         match &self.keys {
             KeyCol::Str { prefix, .. } => prefix[r],
-            // Flipping the sign bit maps i64 order onto u64 order.
-            KeyCol::Int(k) => ((k[r] as u64) ^ (1 << 63)) as u128,
+            // Flipping the sign bit maps i64 order onto u64 order; the low byte stays
+            // 0, so equal values are equal keys.
+            KeyCol::Int(k) => (((k[r] as u64) ^ (1 << 63)) as u128) << 64,
         }
     }
 
@@ -164,7 +176,7 @@ impl Cursor {
 
     fn cmp_key(&self, other: &Cursor) -> Ordering {
         match self.cur.cmp(&other.cur) {
-            Ordering::Equal => self.cmp_key_at(self.row, other),
+            Ordering::Equal if needs_tail(self.cur) => self.cmp_key_at(self.row, other),
             o => o,
         }
     }
@@ -183,7 +195,9 @@ impl Cursor {
                     prefix: py,
                 },
             ) => match px[a].cmp(&py[b]) {
-                Ordering::Equal => cmp_tail(x.value(a).as_bytes(), y.value(b).as_bytes()),
+                Ordering::Equal if needs_tail(px[a]) => {
+                    cmp_tail(x.value(a).as_bytes(), y.value(b).as_bytes())
+                }
                 o => o,
             },
             (KeyCol::Int(x), KeyCol::Int(y)) => x[a].cmp(&y[b]),
@@ -195,9 +209,7 @@ impl Cursor {
     fn same_key(&self, a: usize, b: usize) -> bool {
         match &self.keys {
             KeyCol::Str { keys, prefix } => {
-                prefix[a] == prefix[b]
-                    && keys.value_length(a) == keys.value_length(b)
-                    && (keys.value_length(a) as usize <= PREFIX || keys.value(a) == keys.value(b))
+                prefix[a] == prefix[b] && (!needs_tail(prefix[a]) || keys.value(a) == keys.value(b))
             }
             KeyCol::Int(k) => k[a] == k[b],
         }
@@ -211,9 +223,7 @@ impl Cursor {
         let r = self.row;
         match (&self.keys, k) {
             (KeyCol::Str { keys, prefix }, OwnedKey::Str(p, s)) => {
-                prefix[r] == *p
-                    && keys.value_length(r) as usize == s.len()
-                    && (s.len() <= PREFIX || keys.value(r) == s)
+                prefix[r] == *p && (!needs_tail(*p) || keys.value(r) == s)
             }
             (KeyCol::Int(a), OwnedKey::Int(i)) => a[r] == *i,
             _ => false,
@@ -779,7 +789,7 @@ mod tests {
         fn prefix_order_is_byte_order(a in "[ab\\x00]{0,20}", b in "[ab\\x00]{0,20}") {
             let (x, y) = (a.as_bytes(), b.as_bytes());
             let got = match prefix_of(x).cmp(&prefix_of(y)) {
-                Ordering::Equal => cmp_tail(x, y),
+                Ordering::Equal if needs_tail(prefix_of(x)) => cmp_tail(x, y),
                 o => o,
             };
             prop_assert_eq!(got, x.cmp(y));
