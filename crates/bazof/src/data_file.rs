@@ -1,12 +1,12 @@
 //! SPEC §4: data files: Parquet, sorted by (key, event time), with reserved columns.
 
-use std::sync::Arc;
+use std::cmp::Ordering;
 
 use arrow::array::{
     Array, ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray, UInt32Array,
     UInt64Array,
 };
-use arrow::compute::{lexsort_to_indices, take_record_batch, SortColumn};
+use arrow::compute::take_record_batch;
 use chrono::{DateTime, Utc};
 use object_store::buffered::BufWriter;
 use parquet::arrow::AsyncArrowWriter;
@@ -15,6 +15,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, Result};
+use crate::key_order;
 use crate::schema::{TableSchema, COMMIT_COLUMN, SEQ_COLUMN};
 use crate::snapshot::{DataFile, FileKind, KeyValue};
 use crate::table::Table;
@@ -43,47 +44,55 @@ pub(crate) fn sort_for_file(
                 reason: format!("column '{name}' missing"),
             })
     };
-    let position: ArrayRef = Arc::new(UInt64Array::from_iter_values(0..batch.num_rows() as u64));
     let sort_cols = [
         col(&schema.key)?,
         col(&schema.event_time)?,
         col(COMMIT_COLUMN)?,
         col(SEQ_COLUMN)?,
-        position,
-    ]
-    .into_iter()
-    .map(|values| SortColumn {
-        values,
-        options: None,
-    })
-    .collect::<Vec<_>>();
-    let idx = lexsort_to_indices(&sort_cols, None).map_err(|e| arrow_err(table, e))?;
-    // Drop rows followed by a row with the same (key, event time, commit, seq).
-    let keys = Keys::new(sort_cols[0].values.as_ref());
-    let ts = sort_cols[1]
-        .values
-        .as_any()
-        .downcast_ref::<TimestampMicrosecondArray>();
-    let commits = sort_cols[2].values.as_any().downcast_ref::<UInt64Array>();
-    let seqs = sort_cols[3].values.as_any().downcast_ref::<UInt32Array>();
-    let (Some(ts), Some(commits), Some(seqs)) = (ts, commits, seqs) else {
-        return Err(Error::Internal {
-            table: table.location().into(),
-            reason: "unexpected column types".into(),
-        });
-    };
-    let order = idx.values();
-    let same = |a: usize, b: usize| {
-        keys.eq(a, b)
-            && ts.value(a) == ts.value(b)
-            && commits.value(a) == commits.value(b)
-            && seqs.value(a) == seqs.value(b)
-    };
-    let kept: Vec<u32> = (0..order.len())
-        .filter(|&i| i + 1 == order.len() || !same(order[i] as usize, order[i + 1] as usize))
-        .map(|i| order[i])
-        .collect();
+    ];
+    let kept = file_order(&sort_cols).ok_or_else(|| Error::Internal {
+        table: table.location().to_string(),
+        reason: "unexpected column types".into(),
+    })?;
     take_record_batch(batch, &UInt32Array::from(kept)).map_err(|e| arrow_err(table, e))
+}
+
+/// Row indices in file order (key, event time, commit, seq, input position), keeping
+/// only the last of rows equal in (key, event time, commit, seq). Keys compare by
+/// their integer prefix (`key_order`), so sorting a run costs integer compares, not
+/// one `memcmp` per comparison.
+fn file_order(cols: &[ArrayRef; 4]) -> Option<Vec<u32>> {
+    let prefix = key_order::prefixes(cols[0].as_ref())?;
+    let strings = cols[0].as_any().downcast_ref::<StringArray>();
+    let ts = cols[1]
+        .as_any()
+        .downcast_ref::<TimestampMicrosecondArray>()?
+        .values();
+    let commits = cols[2].as_any().downcast_ref::<UInt64Array>()?.values();
+    let seqs = cols[3].as_any().downcast_ref::<UInt32Array>()?.values();
+    // Sorting the sort keys themselves (not indices into them) keeps the comparisons
+    // on contiguous memory.
+    let mut rows: Vec<(u128, i64, u64, u32, u32)> = (0..prefix.len())
+        .map(|i| (prefix[i], ts[i], commits[i], seqs[i], i as u32))
+        .collect();
+    rows.sort_unstable_by(|a, b| match (a.0.cmp(&b.0), strings) {
+        (Ordering::Equal, Some(s)) if key_order::needs_tail(a.0) => {
+            let (x, y) = (s.value(a.4 as usize), s.value(b.4 as usize));
+            key_order::cmp_tail(x.as_bytes(), y.as_bytes())
+                .then_with(|| (a.1, a.2, a.3, a.4).cmp(&(b.1, b.2, b.3, b.4)))
+        }
+        _ => a.cmp(b),
+    });
+    let same = |a: &(u128, i64, u64, u32, u32), b: &(u128, i64, u64, u32, u32)| {
+        (a.0, a.1, a.2, a.3) == (b.0, b.1, b.2, b.3)
+            && (!key_order::needs_tail(a.0)
+                || strings.is_none_or(|s| s.value(a.4 as usize) == s.value(b.4 as usize)))
+    };
+    let idx: Vec<u32> = (0..rows.len())
+        .filter(|&i| i + 1 == rows.len() || !same(&rows[i], &rows[i + 1]))
+        .map(|i| rows[i].4)
+        .collect();
+    Some(idx)
 }
 
 pub(crate) fn arrow_err(table: &Table, source: arrow::error::ArrowError) -> Error {
@@ -108,14 +117,6 @@ impl<'a> Keys<'a> {
             Keys::Int(i)
         } else {
             Keys::None
-        }
-    }
-
-    pub(crate) fn eq(&self, a: usize, b: usize) -> bool {
-        match self {
-            Keys::Str(s) => s.value(a) == s.value(b),
-            Keys::Int(i) => i.value(a) == i.value(b),
-            Keys::None => false,
         }
     }
 
@@ -420,5 +421,39 @@ fn data_err(table: &Table, path: &str, e: parquet::errors::ParquetError) -> Erro
         table: table.location().to_string(),
         file: path.to_string(),
         reason: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::Arc;
+
+    proptest! {
+        /// File order against a plain sort and dedup of the same tuples, with string
+        /// keys that share long prefixes or differ only in trailing NULs.
+        #[test]
+        fn file_order_is_sorted_and_deduplicated(rows in prop::collection::vec(
+            ("[ab\\x00]{0,20}", 0i64..3, 0u64..2, 0u32..2), 0..60)) {
+            let cols: [ArrayRef; 4] = [
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0.clone()))),
+                Arc::new(TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.1))),
+                Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.2))),
+                Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.3))),
+            ];
+            let got = file_order(&cols).unwrap();
+            let tuple = |i: u32| {
+                let r = &rows[i as usize];
+                (r.0.as_bytes().to_vec(), r.1, r.2, r.3)
+            };
+            let mut want: Vec<u32> = (0..rows.len() as u32).collect();
+            want.sort_by_key(|&i| (tuple(i), i));
+            let want: Vec<u32> = (0..want.len())
+                .filter(|&j| j + 1 == want.len() || tuple(want[j]) != tuple(want[j + 1]))
+                .map(|j| want[j])
+                .collect();
+            prop_assert_eq!(got, want);
+        }
     }
 }

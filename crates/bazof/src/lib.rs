@@ -41,6 +41,7 @@ mod commit;
 mod compact;
 mod data_file;
 pub mod error;
+mod key_order;
 mod location;
 pub mod predicate;
 pub mod scan;

@@ -15,16 +15,11 @@ use futures::StreamExt;
 use std::cmp::Ordering;
 
 use crate::error::{Error, Result};
+use crate::key_order::{cmp_tail, int_prefix, needs_tail, prefixes};
 use crate::scan::plan::ScanMode;
 use crate::scan::read::Source;
 
-/// Bytes of a string key held in its [`prefix_of`].
-const PREFIX: usize = 15;
-
-/// Last byte of the prefix of a key longer than [`PREFIX`] bytes.
-const LONG: u8 = 0xFF;
-
-/// A batch's key column. String keys carry each row's [`prefix_of`], so most
+/// A batch's key column. String keys carry each row's prefix ([`crate::key_order`]), so most
 /// comparisons are one integer compare, not a `memcmp`.
 enum KeyCol {
     Str {
@@ -32,34 +27,6 @@ enum KeyCol {
         prefix: Vec<u128>,
     },
     Int(ScalarBuffer<i64>),
-}
-
-/// The first [`PREFIX`] bytes of `s`, zero-padded, then its length (or [`LONG`]), as
-/// a big-endian integer: ordering these orders the strings, and equal values mean
-/// equal strings unless both are long ([`needs_tail`]).
-fn prefix_of(s: &[u8]) -> u128 {
-    let mut buf = [0u8; PREFIX + 1];
-    let n = s.len().min(PREFIX);
-    buf[..n].copy_from_slice(&s[..n]);
-    // A shorter string that is zero-padded equal is a prefix of the other: smaller.
-    buf[PREFIX] = if s.len() <= PREFIX {
-        s.len() as u8
-    } else {
-        LONG
-    };
-    u128::from_be_bytes(buf)
-}
-
-/// Whether two equal prefixes still need [`cmp_tail`] (both keys are long).
-#[inline]
-fn needs_tail(prefix: u128) -> bool {
-    prefix as u8 == LONG
-}
-
-/// Byte-wise order of two long strings whose prefixes are equal.
-#[cold]
-fn cmp_tail(a: &[u8], b: &[u8]) -> Ordering {
-    a[PREFIX.min(a.len())..].cmp(&b[PREFIX.min(b.len())..])
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord, Clone)]
@@ -106,13 +73,9 @@ impl Cursor {
             reason: "merge schema mismatch".into(),
         };
         let keys = if let Some(s) = batch.column(0).as_any().downcast_ref::<StringArray>() {
-            let prefix = s
-                .iter()
-                .map(|k| prefix_of(k.unwrap_or("").as_bytes()))
-                .collect();
             KeyCol::Str {
                 keys: s.clone(),
-                prefix,
+                prefix: prefixes(s).ok_or_else(bad)?,
             }
         } else if let Some(i) = batch.column(0).as_any().downcast_ref::<Int64Array>() {
             KeyCol::Int(i.values().clone())
@@ -156,13 +119,11 @@ impl Cursor {
     }
 
     /// An integer whose order is the key order of row `r`, except that equal values
-    /// of string keys longer than [`PREFIX`] bytes need the tail compared.
+    /// of string keys longer than 15 bytes need the tail compared.
     fn order_prefix(&self, r: usize) -> u128 {
         match &self.keys {
             KeyCol::Str { prefix, .. } => prefix[r],
-            // Flipping the sign bit maps i64 order onto u64 order; the low byte stays
-            // 0, so equal values are equal keys.
-            KeyCol::Int(k) => (((k[r] as u64) ^ (1 << 63)) as u128) << 64,
+            KeyCol::Int(k) => int_prefix(k[r]),
         }
     }
 
@@ -270,6 +231,8 @@ pub(crate) struct Merger {
     key: OwnedKey,
     /// Scratch: cursors at the smallest key.
     equal: Vec<usize>,
+    /// Scratch: every row of the key being resolved (`AllRows`): rank, slot, row.
+    all_rows: Vec<((i64, u64, u32), usize, usize)>,
     /// The one source has one row per key (a base read alone): no merge needed.
     unique: bool,
     /// Pass-through: the rest of a source batch longer than the output batch size.
@@ -300,6 +263,7 @@ impl Merger {
             picks: Vec::new(),
             key: OwnedKey::Int(0),
             equal: Vec::new(),
+            all_rows: Vec::new(),
             unique: false,
             carry: None,
         }
@@ -474,7 +438,7 @@ impl Merger {
     /// `equal` (ascending indices), reading on across batch ends.
     async fn resolve_key(&mut self, equal: &[usize]) -> Result<()> {
         let mut best: Option<Pick> = None;
-        let mut all_rows: Vec<((i64, u64, u32), usize, usize)> = Vec::new();
+        let mut all_rows = std::mem::take(&mut self.all_rows);
         // Descending: removing an exhausted cursor swaps in one of a higher index,
         // which is already done.
         for &i in equal.iter().rev() {
@@ -523,7 +487,8 @@ impl Merger {
         // Merged files keep SPEC §4's order: a key's rows by rank.
         all_rows.sort_by_key(|(rank, _, _)| *rank);
         self.picks
-            .extend(all_rows.into_iter().map(|(_, slot, row)| (slot, row)));
+            .extend(all_rows.drain(..).map(|(_, slot, row)| (slot, row)));
+        self.all_rows = all_rows;
         if let Some(b) = best {
             if !b.deleted || self.mode == ScanMode::Base {
                 self.picks.push((b.slot, b.row));
@@ -785,16 +750,6 @@ mod tests {
     }
 
     proptest! {
-        #[test]
-        fn prefix_order_is_byte_order(a in "[ab\\x00]{0,20}", b in "[ab\\x00]{0,20}") {
-            let (x, y) = (a.as_bytes(), b.as_bytes());
-            let got = match prefix_of(x).cmp(&prefix_of(y)) {
-                Ordering::Equal if needs_tail(prefix_of(x)) => cmp_tail(x, y),
-                o => o,
-            };
-            prop_assert_eq!(got, x.cmp(y));
-        }
-
         #[test]
         fn base_alone_passes_through(
             (rows, chunk) in arb_source(),

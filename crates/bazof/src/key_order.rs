@@ -1,0 +1,85 @@
+//! SPEC §2 and §4: the key order, packed into integers so that most comparisons of
+//! keys (merging, sorting runs) are one integer compare instead of a `memcmp`.
+
+use std::cmp::Ordering;
+
+use arrow::array::{Array, Int64Array, StringArray};
+
+/// Bytes of a string key held in its [`prefix_of`].
+pub(crate) const PREFIX: usize = 15;
+
+/// Last byte of the prefix of a key longer than [`PREFIX`] bytes.
+const LONG: u8 = 0xFF;
+
+/// The first [`PREFIX`] bytes of `s`, zero-padded, then its length (or [`LONG`]), as
+/// a big-endian integer: ordering these orders the strings, and equal values mean
+/// equal strings unless both are long ([`needs_tail`]).
+pub(crate) fn prefix_of(s: &[u8]) -> u128 {
+    let mut buf = [0u8; PREFIX + 1];
+    let n = s.len().min(PREFIX);
+    buf[..n].copy_from_slice(&s[..n]);
+    // A shorter string that is zero-padded equal is a prefix of the other: smaller.
+    buf[PREFIX] = if s.len() <= PREFIX {
+        s.len() as u8
+    } else {
+        LONG
+    };
+    u128::from_be_bytes(buf)
+}
+
+/// An integer key as a prefix: flipping the sign bit maps i64 order onto u64 order,
+/// and the low byte stays 0, so equal values are equal keys.
+pub(crate) fn int_prefix(k: i64) -> u128 {
+    (((k as u64) ^ (1 << 63)) as u128) << 64
+}
+
+/// Whether two equal prefixes still need [`cmp_tail`] (both keys are long).
+#[inline]
+pub(crate) fn needs_tail(prefix: u128) -> bool {
+    prefix as u8 == LONG
+}
+
+/// Byte-wise order of two long strings whose prefixes are equal.
+#[cold]
+pub(crate) fn cmp_tail(a: &[u8], b: &[u8]) -> Ordering {
+    a[PREFIX.min(a.len())..].cmp(&b[PREFIX.min(b.len())..])
+}
+
+/// The prefixes of a key column (Utf8 or Int64; `None` for any other type).
+pub(crate) fn prefixes(keys: &dyn Array) -> Option<Vec<u128>> {
+    if let Some(s) = keys.as_any().downcast_ref::<StringArray>() {
+        Some(
+            s.iter()
+                .map(|k| prefix_of(k.unwrap_or("").as_bytes()))
+                .collect(),
+        )
+    } else {
+        keys.as_any()
+            .downcast_ref::<Int64Array>()
+            .map(|i| i.values().iter().map(|&k| int_prefix(k)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn prefix_order_is_byte_order(a in "[ab\\x00]{0,20}", b in "[ab\\x00]{0,20}") {
+            let (x, y) = (a.as_bytes(), b.as_bytes());
+            let got = match prefix_of(x).cmp(&prefix_of(y)) {
+                Ordering::Equal if needs_tail(prefix_of(x)) => cmp_tail(x, y),
+                o => o,
+            };
+            prop_assert_eq!(got, x.cmp(y));
+        }
+
+        #[test]
+        fn int_prefix_order_is_int_order(a in any::<i64>(), b in any::<i64>()) {
+            prop_assert_eq!(int_prefix(a).cmp(&int_prefix(b)), a.cmp(&b));
+            prop_assert!(!needs_tail(int_prefix(a)));
+        }
+    }
+}
