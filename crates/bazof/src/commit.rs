@@ -45,6 +45,8 @@ pub struct CommitWriter {
     buffer: Vec<RecordBatch>,
     buffered: usize,
     files: Vec<DataFile>,
+    /// The previous run, sorted and written on another thread while input is read.
+    in_flight: Option<tokio::task::JoinHandle<Result<Vec<DataFile>>>>,
     rows_in: u64,
     /// The input column marking tombstones.
     deleted: String,
@@ -119,6 +121,7 @@ impl Table {
             buffer: Vec::new(),
             buffered: 0,
             files: Vec::new(),
+            in_flight: None,
             rows_in: 0,
             deleted: DELETED_COLUMN.to_string(),
         })
@@ -193,6 +196,9 @@ impl CommitWriter {
         Ok(())
     }
 
+    /// Sorts and writes the buffered run as one file. On a runtime this happens on
+    /// one of its threads while the caller reads the next run (at most one run in
+    /// flight, so memory stays at two runs); [`CommitWriter::settle`] waits for it.
     async fn flush(&mut self) -> Result<()> {
         if self.buffered == 0 {
             return Ok(());
@@ -202,26 +208,47 @@ impl CommitWriter {
             concat_batches(&file_schema, &self.buffer).map_err(|e| arrow_err(&self.table, e))?;
         self.buffer.clear();
         self.buffered = 0;
-        let sorted = sort_for_file(&self.table, &all, &self.schema)?;
-        drop(all);
+        self.settle().await?;
+        let (table, schema) = (self.table.clone(), self.schema.clone());
         let new = NewFile {
             kind: FileKind::Delta,
             commit: self.commit,
             base_start: None,
             folds_through: None,
         };
-        // One sorted run is one file (a run is at most `run_rows` rows).
-        let batches = futures::stream::iter([Ok(sorted)]);
-        let files = write_stream(&self.table, &self.schema, batches, new, usize::MAX).await?;
-        self.files.extend(files);
+        let run = async move {
+            let sorted = sort_for_file(&table, &all, &schema)?;
+            drop(all);
+            // One sorted run is one file (a run is at most `run_rows` rows).
+            let batches = futures::stream::iter([Ok(sorted)]);
+            write_stream(&table, &schema, batches, new, usize::MAX).await
+        };
         self.run += 1;
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => self.in_flight = Some(handle.spawn(run)),
+            Err(_) => self.files.extend(run.await?),
+        }
+        Ok(())
+    }
+
+    /// Waits for the run in flight and records its file.
+    async fn settle(&mut self) -> Result<()> {
+        if let Some(task) = self.in_flight.take() {
+            let files = task.await.map_err(|e| Error::Internal {
+                table: self.table.location().to_string(),
+                reason: format!("writing a sorted run failed: {e}"),
+            })??;
+            self.files.extend(files);
+        }
         Ok(())
     }
 
     /// Abandons the commit and deletes the data files this writer already wrote (runs
     /// flushed by [`CommitWriter::write`]), so that a failed import leaves the table
     /// exactly as before. Dropping the writer instead leaves them as orphans for `vacuum`.
-    pub async fn abort(self) -> Result<()> {
+    pub async fn abort(mut self) -> Result<()> {
+        // A run still being written is deleted with the others once it is done.
+        let _ = self.settle().await;
         for f in &self.files {
             match self
                 .table
@@ -241,6 +268,7 @@ impl CommitWriter {
     /// every reader; on [`Error::Conflict`] another writer took the commit number.
     pub async fn finish(mut self) -> Result<CommitInfo> {
         self.flush().await?;
+        self.settle().await?;
         let mut segments = match self.parent.as_deref() {
             Some(AnySnapshot::V1(p)) => p.segments.clone(),
             _ => vec![Segment::default()],
