@@ -5,8 +5,8 @@
 //! a tombstone. Memory: one batch per source plus one output batch.
 
 use arrow::array::{
-    Array, BooleanArray, Int64Array, RecordBatch, RecordBatchOptions, StringArray,
-    TimestampMicrosecondArray, UInt32Array, UInt64Array,
+    Array, BooleanArray, RecordBatch, RecordBatchOptions, StringArray, TimestampMicrosecondArray,
+    UInt32Array, UInt64Array,
 };
 use arrow::buffer::ScalarBuffer;
 use arrow::compute::interleave_record_batch;
@@ -15,25 +15,46 @@ use futures::StreamExt;
 use std::cmp::Ordering;
 
 use crate::error::{Error, Result};
-use crate::key_order::{cmp_tail, int_prefix, needs_tail, prefixes};
+use crate::key_order::{cmp_tail, needs_tail, prefixes};
 use crate::scan::plan::ScanMode;
 use crate::scan::read::Source;
 
-/// A batch's key column. String keys carry each row's prefix ([`crate::key_order`]), so most
-/// comparisons are one integer compare, not a `memcmp`.
-enum KeyCol {
-    Str {
-        keys: StringArray,
-        prefix: Vec<u128>,
-    },
-    Int(ScalarBuffer<i64>),
+/// A batch's key column as packed prefixes ([`crate::key_order`]): most comparisons
+/// are one integer compare; only string keys longer than 15 bytes with equal prefixes
+/// compare their bytes.
+struct KeyCol {
+    prefix: Vec<u128>,
+    /// String keys (for the tails); `None` for integer keys.
+    strings: Option<StringArray>,
 }
 
-#[derive(PartialEq, Eq, PartialOrd, Ord, Clone)]
-enum OwnedKey {
-    Str(u128, String),
-    Int(i64),
+impl KeyCol {
+    /// Whether row `a` and row `b` of `other` hold the same key.
+    fn eq_at(&self, a: usize, other: &KeyCol, b: usize) -> bool {
+        self.prefix[a] == other.prefix[b] && self.tail_at(a, other, b) == Ordering::Equal
+    }
+
+    /// Order of rows `a` and `b` of `other`.
+    fn cmp_at(&self, a: usize, other: &KeyCol, b: usize) -> Ordering {
+        self.prefix[a]
+            .cmp(&other.prefix[b])
+            .then_with(|| self.tail_at(a, other, b))
+    }
+
+    /// Order of the tails of rows with equal prefixes.
+    fn tail_at(&self, a: usize, other: &KeyCol, b: usize) -> Ordering {
+        match (&self.strings, &other.strings) {
+            (Some(x), Some(y)) if needs_tail(self.prefix[a]) => {
+                cmp_tail(x.value(a).as_bytes(), y.value(b).as_bytes())
+            }
+            _ => Ordering::Equal,
+        }
+    }
 }
+
+/// The key being resolved, when it runs past a batch end: prefix and string bytes.
+#[derive(Default)]
+struct OwnedKey(u128, String);
 
 struct Cursor {
     stream: Source,
@@ -72,15 +93,13 @@ impl Cursor {
             table: table.to_string(),
             reason: "merge schema mismatch".into(),
         };
-        let keys = if let Some(s) = batch.column(0).as_any().downcast_ref::<StringArray>() {
-            KeyCol::Str {
-                keys: s.clone(),
-                prefix: prefixes(s).ok_or_else(bad)?,
-            }
-        } else if let Some(i) = batch.column(0).as_any().downcast_ref::<Int64Array>() {
-            KeyCol::Int(i.values().clone())
-        } else {
-            return Err(bad());
+        let keys = KeyCol {
+            prefix: prefixes(batch.column(0).as_ref()).ok_or_else(bad)?,
+            strings: batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .cloned(),
         };
         let get = |i: usize| batch.column(i).as_any();
         Ok(Cursor {
@@ -118,62 +137,29 @@ impl Cursor {
         self
     }
 
-    /// An integer whose order is the key order of row `r`, except that equal values
-    /// of string keys longer than 15 bytes need the tail compared.
-    fn order_prefix(&self, r: usize) -> u128 {
-        match &self.keys {
-            KeyCol::Str { prefix, .. } => prefix[r],
-            KeyCol::Int(k) => int_prefix(k[r]),
-        }
-    }
-
     /// Moves to row `r` of the current batch (or past its end).
     fn set_row(&mut self, r: usize) {
         self.row = r;
         if r < self.batch.num_rows() {
-            self.cur = self.order_prefix(r);
+            self.cur = self.keys.prefix[r];
         }
     }
 
     fn cmp_key(&self, other: &Cursor) -> Ordering {
         match self.cur.cmp(&other.cur) {
-            Ordering::Equal if needs_tail(self.cur) => self.cmp_key_at(self.row, other),
+            Ordering::Equal => self.keys.tail_at(self.row, &other.keys, other.row),
             o => o,
         }
     }
 
     /// Compares the key of row `a` of the current batch with `other`'s current key.
     fn cmp_key_at(&self, a: usize, other: &Cursor) -> Ordering {
-        let b = other.row;
-        match (&self.keys, &other.keys) {
-            (
-                KeyCol::Str {
-                    keys: x,
-                    prefix: px,
-                },
-                KeyCol::Str {
-                    keys: y,
-                    prefix: py,
-                },
-            ) => match px[a].cmp(&py[b]) {
-                Ordering::Equal if needs_tail(px[a]) => {
-                    cmp_tail(x.value(a).as_bytes(), y.value(b).as_bytes())
-                }
-                o => o,
-            },
-            (KeyCol::Int(x), KeyCol::Int(y)) => x[a].cmp(&y[b]),
-            _ => Ordering::Equal,
-        }
+        self.keys.cmp_at(a, &other.keys, other.row)
     }
 
     /// Whether rows `a` and `b` of the current batch have the same key.
     fn same_key(&self, a: usize, b: usize) -> bool {
-        match &self.keys {
-            KeyCol::Str { keys, prefix } => {
-                prefix[a] == prefix[b] && (!needs_tail(prefix[a]) || keys.value(a) == keys.value(b))
-            }
-            KeyCol::Int(k) => k[a] == k[b],
-        }
+        self.keys.eq_at(a, &self.keys, b)
     }
 
     fn rank_at(&self, row: usize) -> (i64, u64, u32) {
@@ -182,27 +168,21 @@ impl Cursor {
 
     fn key_is(&self, k: &OwnedKey) -> bool {
         let r = self.row;
-        match (&self.keys, k) {
-            (KeyCol::Str { keys, prefix }, OwnedKey::Str(p, s)) => {
-                prefix[r] == *p && (!needs_tail(*p) || keys.value(r) == s)
-            }
-            (KeyCol::Int(a), OwnedKey::Int(i)) => a[r] == *i,
-            _ => false,
-        }
+        self.keys.prefix[r] == k.0
+            && (!needs_tail(k.0)
+                || self
+                    .keys
+                    .strings
+                    .as_ref()
+                    .is_some_and(|s| s.value(r) == k.1))
     }
 
     /// Copies the key of row `r` into `into`.
     fn owned_key(&self, r: usize, into: &mut OwnedKey) {
-        match (&self.keys, into) {
-            (KeyCol::Str { keys, prefix }, OwnedKey::Str(p, s)) => {
-                *p = prefix[r];
-                s.clear();
-                s.push_str(keys.value(r));
-            }
-            (KeyCol::Int(a), k) => *k = OwnedKey::Int(a[r]),
-            (KeyCol::Str { keys, prefix }, k) => {
-                *k = OwnedKey::Str(prefix[r], keys.value(r).to_string())
-            }
+        into.0 = self.keys.prefix[r];
+        into.1.clear();
+        if let Some(s) = &self.keys.strings {
+            into.1.push_str(s.value(r));
         }
     }
 }
@@ -261,7 +241,7 @@ impl Merger {
             mode,
             arena: Vec::new(),
             picks: Vec::new(),
-            key: OwnedKey::Int(0),
+            key: OwnedKey::default(),
             equal: Vec::new(),
             all_rows: Vec::new(),
             unique: false,
@@ -468,7 +448,7 @@ impl Merger {
                 // The key may go on in the cursor's next batch.
                 let at_batch_end = end + 1 == rows;
                 if at_batch_end && !key_saved {
-                    let mut key = std::mem::replace(&mut self.key, OwnedKey::Int(0));
+                    let mut key = std::mem::take(&mut self.key);
                     c.owned_key(end, &mut key);
                     self.key = key;
                     key_saved = true;

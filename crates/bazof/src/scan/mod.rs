@@ -24,7 +24,6 @@ use self::metrics::ScanMetrics;
 use self::plan::{ScanMode, ScanOptions, ScanPlan};
 use self::read::{merge_schema, open_source, Source};
 use crate::error::{Error, Result};
-use crate::snapshot::FileKind;
 use crate::table::Table;
 
 /// The batches of one key range of a scan, in key order.
@@ -261,11 +260,7 @@ impl Table {
             plan.options.limit,
             plan.mode,
         );
-        // A base holds one row per key (SPEC §8): read alone, it needs no merge.
-        let alone_base = plan.format_version != 0
-            && plan.mode != ScanMode::AllRows
-            && matches!(&plan.files[..], [f] if f.kind == FileKind::Base);
-        let merger = if alone_base {
+        let merger = if plan.base_alone() {
             merger.with_unique_keys()
         } else {
             merger

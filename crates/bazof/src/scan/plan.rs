@@ -188,6 +188,14 @@ pub struct ScanPlan {
 }
 
 impl ScanPlan {
+    /// Whether the plan reads one base file and nothing else: one row per key
+    /// (SPEC §8), so resolution needs no merge and no ranks (SPEC §5).
+    pub(crate) fn base_alone(&self) -> bool {
+        self.format_version != 0
+            && self.mode != ScanMode::AllRows
+            && matches!(&self.files[..], [f] if f.kind == crate::snapshot::FileKind::Base)
+    }
+
     /// Total row groups read.
     pub fn row_groups_read(&self) -> usize {
         self.files.iter().map(|f| f.row_groups.len()).sum()

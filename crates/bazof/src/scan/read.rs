@@ -24,7 +24,6 @@ use crate::error::{Error, Result};
 use crate::scan::metrics::ScanMetrics;
 use crate::scan::plan::{PlannedFile, ScanMode, ScanPlan};
 use crate::schema::{timestamp_type, COMMIT_COLUMN, DELETED_COLUMN, SEQ_COLUMN};
-use crate::snapshot::FileKind;
 use crate::table::Table;
 
 /// A stream of merge-schema batches.
@@ -303,8 +302,8 @@ fn constant_reserved(
     file: &PlannedFile,
     sources: &mut [Option<usize>],
 ) -> [Option<u64>; 3] {
-    let alone_base =
-        plan.mode == ScanMode::Resolve && plan.files.len() == 1 && file.kind == FileKind::Base;
+    // Ranks are only compared between rows of one key; a base alone has one per key.
+    let alone_base = plan.mode == ScanMode::Resolve && plan.base_alone();
     let mut consts = [None; 3];
     for (k, i) in (2..FIRST_VALUE).enumerate() {
         let Some(j) = sources[i] else { continue };
