@@ -26,8 +26,8 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use bazof::{
-    ColumnDef, ColumnType, CompactionPolicy, KeyPredicate, KeyType, KeyValue, ScanOptions,
-    SegmentWidth, Table, TableSchema, VacuumOptions, DELETED_COLUMN,
+    ColumnDef, ColumnType, CompactionPolicy, HistoryOptions, KeyPredicate, KeyType, KeyValue,
+    ScanOptions, SegmentWidth, Table, TableSchema, VacuumOptions, DELETED_COLUMN,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use futures::StreamExt;
@@ -630,6 +630,24 @@ async fn scan(dir: &Path, point: &str, runs: usize) -> Result<serde_json::Value,
     Ok(serde_json::json!({ "ms": ms, "answer": sum, "rows_planned": plan_rows }))
 }
 
+/// Times a full history (every version of every key, all columns) and counts its rows.
+async fn history(dir: &Path, runs: usize) -> Result<serde_json::Value, BoxError> {
+    let meta: Meta = serde_json::from_slice(&std::fs::read(dir.join("meta.json"))?)?;
+    let mut ms = Vec::new();
+    let mut rows = 0usize;
+    for _ in 0..runs {
+        let s = Instant::now();
+        let table = Table::open(&meta.table).await?;
+        let mut stream = table.history(HistoryOptions::default()).await?;
+        rows = 0;
+        while let Some(b) = stream.next().await {
+            rows += b?.num_rows();
+        }
+        ms.push(s.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(serde_json::json!({ "ms": ms, "rows": rows }))
+}
+
 fn main() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().collect();
     let opt = |name: &str, default: &str| -> String {
@@ -664,11 +682,17 @@ fn main() -> Result<(), BoxError> {
             let v = rt.block_on(scan(&dir, &opt("--point", "q1-current"), runs))?;
             println!("{v}");
         }
+        Some("history") => {
+            let dir = PathBuf::from(opt("--dir", "bench-compaction"));
+            let runs: usize = opt("--runs", "3").parse()?;
+            println!("{}", rt.block_on(history(&dir, runs))?);
+        }
         _ => {
             eprintln!(
                 "usage: bazof-compaction-bench gen --workload dense|scd --keys N --out DIR \
                  [--policy volume[:H[:C]]|month|...] [--compact-every N]\n       \
-                 bazof-compaction-bench scan --dir DIR --point NAME [--runs N]"
+                 bazof-compaction-bench scan --dir DIR --point NAME [--runs N]\n       \
+                 bazof-compaction-bench history --dir DIR [--runs N]"
             );
             std::process::exit(2);
         }
