@@ -203,10 +203,7 @@ impl CommitWriter {
         if self.buffered == 0 {
             return Ok(());
         }
-        let file_schema = self.schema.file_schema();
-        let all =
-            concat_batches(&file_schema, &self.buffer).map_err(|e| arrow_err(&self.table, e))?;
-        self.buffer.clear();
+        let buffer = std::mem::take(&mut self.buffer);
         self.buffered = 0;
         self.settle().await?;
         let (table, schema) = (self.table.clone(), self.schema.clone());
@@ -217,6 +214,9 @@ impl CommitWriter {
             folds_through: None,
         };
         let run = async move {
+            let all =
+                concat_batches(&schema.file_schema(), &buffer).map_err(|e| arrow_err(&table, e))?;
+            drop(buffer);
             let sorted = sort_for_file(&table, &all, &schema)?;
             drop(all);
             // One sorted run is one file (a run is at most `run_rows` rows).
