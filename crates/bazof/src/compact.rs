@@ -270,8 +270,10 @@ impl EventDensity {
 /// SPEC §8.1, thinning: which segment starts to keep, given for every segment the rows
 /// of its base (`base_rows[0]`: the first segment has none, 0) and the events that lie in
 /// it. Walking oldest first, a start is dropped while the merged gap keeps an as-of scan
-/// just before the next start within `1 + alpha` times that start's base rows: the scan
-/// reads the previous kept base plus the gap's events. The last start is always kept.
+/// within `1 + alpha` times the state it returns, both just after the dropped start
+/// (the scan reads the dropped segment's deltas whole) and just before the next start:
+/// the scan reads the previous kept base plus the gap's events, the state is the base
+/// rows at either start. The last start is always kept.
 fn thin(base_rows: &[u64], events: &[u64], alpha: f64) -> Vec<bool> {
     let n = base_rows.len();
     let mut keep = vec![true; n];
@@ -283,7 +285,10 @@ fn thin(base_rows: &[u64], events: &[u64], alpha: f64) -> Vec<bool> {
     for i in 1..n - 1 {
         let merged = acc + events[i];
         let reads = (base_rows[p] + merged) as f64;
-        if reads <= (1.0 + alpha) * base_rows[i + 1] as f64 {
+        // A growing state is smallest just after the dropped start, a shrinking one
+        // just before the next.
+        let state = base_rows[i].min(base_rows[i + 1]);
+        if reads <= (1.0 + alpha) * state as f64 {
             keep[i] = false;
             acc = merged;
         } else {
@@ -885,6 +890,12 @@ mod tests {
         );
         // The first and the last start are always kept.
         assert_eq!(thin(&[0, 5], &[100, 0], 1.0), [true, true]);
+        // A growing state: dropping start 1 would make a scan just after it read
+        // 1000 events for a state of 100; the end of the gap alone (state 1000) hides it.
+        assert_eq!(
+            thin(&[0, 100, 1000, 1000], &[100, 900, 100, 0], 1.0),
+            [true, true, false, true]
+        );
     }
 
     #[test]
