@@ -15,7 +15,7 @@
 //! and times DuckDB over the state files (the limit) and over the raw events.
 
 use std::collections::{BTreeMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -513,23 +513,6 @@ async fn gen(
     Ok(meta)
 }
 
-/// An FxHash-style hasher for the distinct-category count: the checksum is the
-/// benchmark's bookkeeping (DuckDB's hash aggregate does the same for the limit), and
-/// SipHash per row made it a tenth of the core cell's CPU.
-#[derive(Default)]
-struct Fx(u64);
-
-impl Hasher for Fx {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(5) ^ b as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
-        }
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
 #[derive(Default, Serialize)]
 struct Checksum {
     rows: i64,
@@ -541,7 +524,9 @@ struct Checksum {
     price: f64,
     groups: BTreeMap<String, i64>,
     #[serde(skip)]
-    cats: HashSet<String, BuildHasherDefault<Fx>>,
+    /// aHash (arrow's own hasher), not SipHash: SipHash per row was a tenth of the
+    /// core cell's CPU, while DuckDB's hash aggregate does this work for the limit.
+    cats: HashSet<String, BuildHasherDefault<ahash::AHasher>>,
 }
 
 impl Checksum {
