@@ -15,7 +15,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, Result};
-use crate::key_order;
+use crate::key_order::KeyColumn;
 use crate::schema::{TableSchema, COMMIT_COLUMN, SEQ_COLUMN};
 use crate::snapshot::{DataFile, FileKind, KeyValue};
 use crate::table::Table;
@@ -24,9 +24,9 @@ use crate::Commit;
 /// Rows per Parquet row group: small enough for key predicates to skip most of a file.
 pub const ROW_GROUP_ROWS: usize = 64 * 1024;
 
-/// Sorts a batch in file order (key, event time, commit, seq) and, when `dedupe` is set,
-/// keeps only the last row of each (key, event time, commit, seq): within one run of one
-/// commit that is the later row, the only one that can ever win resolution.
+/// Sorts a batch in file order (key, event time, commit, seq) and keeps only the last
+/// row of each (key, event time, commit, seq): within one run of one commit that is
+/// the later row, the only one that can ever win resolution.
 pub(crate) fn sort_for_file(
     table: &Table,
     batch: &RecordBatch,
@@ -59,11 +59,10 @@ pub(crate) fn sort_for_file(
 
 /// Row indices in file order (key, event time, commit, seq, input position), keeping
 /// only the last of rows equal in (key, event time, commit, seq). Keys compare by
-/// their integer prefix (`key_order`), so sorting a run costs integer compares, not
+/// their integer prefix ([`KeyColumn`]), so sorting a run costs integer compares, not
 /// one `memcmp` per comparison.
 fn file_order(cols: &[ArrayRef; 4]) -> Option<Vec<u32>> {
-    let prefix = key_order::prefixes(cols[0].as_ref())?;
-    let strings = cols[0].as_any().downcast_ref::<StringArray>();
+    let keys = KeyColumn::new(cols[0].as_ref())?;
     let ts = cols[1]
         .as_any()
         .downcast_ref::<TimestampMicrosecondArray>()?
@@ -71,22 +70,20 @@ fn file_order(cols: &[ArrayRef; 4]) -> Option<Vec<u32>> {
     let commits = cols[2].as_any().downcast_ref::<UInt64Array>()?.values();
     let seqs = cols[3].as_any().downcast_ref::<UInt32Array>()?.values();
     // Sorting the sort keys themselves (not indices into them) keeps the comparisons
-    // on contiguous memory.
-    let mut rows: Vec<(u128, i64, u64, u32, u32)> = (0..prefix.len())
-        .map(|i| (prefix[i], ts[i], commits[i], seqs[i], i as u32))
+    // on contiguous memory; only equal prefixes of long keys look at the strings.
+    let mut rows: Vec<(u128, i64, u64, u32, u32)> = (0..keys.prefix.len())
+        .map(|i| (keys.prefix[i], ts[i], commits[i], seqs[i], i as u32))
         .collect();
-    rows.sort_unstable_by(|a, b| match (a.0.cmp(&b.0), strings) {
-        (Ordering::Equal, Some(s)) if key_order::needs_tail(a.0) => {
-            let (x, y) = (s.value(a.4 as usize), s.value(b.4 as usize));
-            key_order::cmp_tail(x.as_bytes(), y.as_bytes())
-                .then_with(|| (a.1, a.2, a.3, a.4).cmp(&(b.1, b.2, b.3, b.4)))
-        }
-        _ => a.cmp(b),
+    let tail = |a: &(u128, i64, u64, u32, u32), b: &(u128, i64, u64, u32, u32)| {
+        keys.tail_at(a.4 as usize, &keys, b.4 as usize)
+    };
+    rows.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| tail(a, b))
+            .then_with(|| (a.1, a.2, a.3, a.4).cmp(&(b.1, b.2, b.3, b.4)))
     });
     let same = |a: &(u128, i64, u64, u32, u32), b: &(u128, i64, u64, u32, u32)| {
-        (a.0, a.1, a.2, a.3) == (b.0, b.1, b.2, b.3)
-            && (!key_order::needs_tail(a.0)
-                || strings.is_none_or(|s| s.value(a.4 as usize) == s.value(b.4 as usize)))
+        (a.0, a.1, a.2, a.3) == (b.0, b.1, b.2, b.3) && tail(a, b) == Ordering::Equal
     };
     let idx: Vec<u32> = (0..rows.len())
         .filter(|&i| i + 1 == rows.len() || !same(&rows[i], &rows[i + 1]))

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use arrow::array::{Array, Int64Array, StringArray};
 
 /// Bytes of a string key held in its [`prefix_of`].
-pub(crate) const PREFIX: usize = 15;
+const PREFIX: usize = 15;
 
 /// Last byte of the prefix of a key longer than [`PREFIX`] bytes.
 const LONG: u8 = 0xFF;
@@ -14,7 +14,7 @@ const LONG: u8 = 0xFF;
 /// The first [`PREFIX`] bytes of `s`, zero-padded, then its length (or [`LONG`]), as
 /// a big-endian integer: ordering these orders the strings, and equal values mean
 /// equal strings unless both are long ([`needs_tail`]).
-pub(crate) fn prefix_of(s: &[u8]) -> u128 {
+fn prefix_of(s: &[u8]) -> u128 {
     let mut buf = [0u8; PREFIX + 1];
     let n = s.len().min(PREFIX);
     buf[..n].copy_from_slice(&s[..n]);
@@ -29,34 +29,88 @@ pub(crate) fn prefix_of(s: &[u8]) -> u128 {
 
 /// An integer key as a prefix: flipping the sign bit maps i64 order onto u64 order,
 /// and the low byte stays 0, so equal values are equal keys.
-pub(crate) fn int_prefix(k: i64) -> u128 {
+fn int_prefix(k: i64) -> u128 {
     (((k as u64) ^ (1 << 63)) as u128) << 64
 }
 
 /// Whether two equal prefixes still need [`cmp_tail`] (both keys are long).
 #[inline]
-pub(crate) fn needs_tail(prefix: u128) -> bool {
+fn needs_tail(prefix: u128) -> bool {
     prefix as u8 == LONG
 }
 
 /// Byte-wise order of two long strings whose prefixes are equal.
 #[cold]
-pub(crate) fn cmp_tail(a: &[u8], b: &[u8]) -> Ordering {
+fn cmp_tail(a: &[u8], b: &[u8]) -> Ordering {
     a[PREFIX.min(a.len())..].cmp(&b[PREFIX.min(b.len())..])
 }
 
-/// The prefixes of a key column (Utf8 or Int64; `None` for any other type).
-pub(crate) fn prefixes(keys: &dyn Array) -> Option<Vec<u128>> {
-    if let Some(s) = keys.as_any().downcast_ref::<StringArray>() {
-        Some(
-            s.iter()
+/// A key column as packed prefixes: most comparisons are one integer compare; only
+/// string keys longer than [`PREFIX`] bytes with equal prefixes compare their bytes.
+pub(crate) struct KeyColumn {
+    /// One prefix per row.
+    pub(crate) prefix: Vec<u128>,
+    /// String keys (for the tails); `None` for integer keys.
+    strings: Option<StringArray>,
+}
+
+impl KeyColumn {
+    /// The prefixes of a key column (Utf8 or Int64; `None` for any other type).
+    pub(crate) fn new(keys: &dyn Array) -> Option<KeyColumn> {
+        if let Some(s) = keys.as_any().downcast_ref::<StringArray>() {
+            let prefix = s
+                .iter()
                 .map(|k| prefix_of(k.unwrap_or("").as_bytes()))
-                .collect(),
-        )
-    } else {
-        keys.as_any()
-            .downcast_ref::<Int64Array>()
-            .map(|i| i.values().iter().map(|&k| int_prefix(k)).collect())
+                .collect();
+            Some(KeyColumn {
+                prefix,
+                strings: Some(s.clone()),
+            })
+        } else {
+            keys.as_any()
+                .downcast_ref::<Int64Array>()
+                .map(|i| KeyColumn {
+                    prefix: i.values().iter().map(|&k| int_prefix(k)).collect(),
+                    strings: None,
+                })
+        }
+    }
+
+    /// Whether row `a` and row `b` of `other` hold the same key.
+    #[inline]
+    pub(crate) fn eq_at(&self, a: usize, other: &KeyColumn, b: usize) -> bool {
+        self.prefix[a] == other.prefix[b] && self.tail_at(a, other, b) == Ordering::Equal
+    }
+
+    /// Order of row `a` and row `b` of `other`.
+    #[inline]
+    pub(crate) fn cmp_at(&self, a: usize, other: &KeyColumn, b: usize) -> Ordering {
+        self.prefix[a]
+            .cmp(&other.prefix[b])
+            .then_with(|| self.tail_at(a, other, b))
+    }
+
+    /// Order of the tails of rows `a` and `b` (of `other`) whose prefixes are equal.
+    #[inline]
+    pub(crate) fn tail_at(&self, a: usize, other: &KeyColumn, b: usize) -> Ordering {
+        match (&self.strings, &other.strings) {
+            (Some(x), Some(y)) if needs_tail(self.prefix[a]) => {
+                cmp_tail(x.value(a).as_bytes(), y.value(b).as_bytes())
+            }
+            _ => Ordering::Equal,
+        }
+    }
+
+    /// Whether row `r` holds `key`, whose prefix is `prefix`.
+    #[inline]
+    pub(crate) fn is_at(&self, r: usize, prefix: u128, key: &str) -> bool {
+        self.prefix[r] == prefix
+            && (!needs_tail(prefix) || self.strings.as_ref().is_some_and(|s| s.value(r) == key))
+    }
+
+    /// The string key of row `r` (empty for integer keys).
+    pub(crate) fn str_at(&self, r: usize) -> &str {
+        self.strings.as_ref().map_or("", |s| s.value(r))
     }
 }
 

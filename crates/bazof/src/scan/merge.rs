@@ -5,8 +5,8 @@
 //! a tombstone. Memory: one batch per source plus one output batch.
 
 use arrow::array::{
-    Array, BooleanArray, RecordBatch, RecordBatchOptions, StringArray, TimestampMicrosecondArray,
-    UInt32Array, UInt64Array,
+    Array, BooleanArray, RecordBatch, RecordBatchOptions, TimestampMicrosecondArray, UInt32Array,
+    UInt64Array,
 };
 use arrow::buffer::ScalarBuffer;
 use arrow::compute::interleave_record_batch;
@@ -15,42 +15,9 @@ use futures::StreamExt;
 use std::cmp::Ordering;
 
 use crate::error::{Error, Result};
-use crate::key_order::{cmp_tail, needs_tail, prefixes};
+use crate::key_order::KeyColumn;
 use crate::scan::plan::ScanMode;
 use crate::scan::read::Source;
-
-/// A batch's key column as packed prefixes ([`crate::key_order`]): most comparisons
-/// are one integer compare; only string keys longer than 15 bytes with equal prefixes
-/// compare their bytes.
-struct KeyCol {
-    prefix: Vec<u128>,
-    /// String keys (for the tails); `None` for integer keys.
-    strings: Option<StringArray>,
-}
-
-impl KeyCol {
-    /// Whether row `a` and row `b` of `other` hold the same key.
-    fn eq_at(&self, a: usize, other: &KeyCol, b: usize) -> bool {
-        self.prefix[a] == other.prefix[b] && self.tail_at(a, other, b) == Ordering::Equal
-    }
-
-    /// Order of rows `a` and `b` of `other`.
-    fn cmp_at(&self, a: usize, other: &KeyCol, b: usize) -> Ordering {
-        self.prefix[a]
-            .cmp(&other.prefix[b])
-            .then_with(|| self.tail_at(a, other, b))
-    }
-
-    /// Order of the tails of rows with equal prefixes.
-    fn tail_at(&self, a: usize, other: &KeyCol, b: usize) -> Ordering {
-        match (&self.strings, &other.strings) {
-            (Some(x), Some(y)) if needs_tail(self.prefix[a]) => {
-                cmp_tail(x.value(a).as_bytes(), y.value(b).as_bytes())
-            }
-            _ => Ordering::Equal,
-        }
-    }
-}
 
 /// The key being resolved, when it runs past a batch end: prefix and string bytes.
 #[derive(Default)]
@@ -60,7 +27,7 @@ struct Cursor {
     stream: Source,
     batch: RecordBatch,
     row: usize,
-    keys: KeyCol,
+    keys: KeyColumn,
     et: ScalarBuffer<i64>,
     commit: ScalarBuffer<u64>,
     seq: ScalarBuffer<u32>,
@@ -93,14 +60,7 @@ impl Cursor {
             table: table.to_string(),
             reason: "merge schema mismatch".into(),
         };
-        let keys = KeyCol {
-            prefix: prefixes(batch.column(0).as_ref()).ok_or_else(bad)?,
-            strings: batch
-                .column(0)
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .cloned(),
-        };
+        let keys = KeyColumn::new(batch.column(0).as_ref()).ok_or_else(bad)?;
         let get = |i: usize| batch.column(i).as_any();
         Ok(Cursor {
             keys,
@@ -167,23 +127,14 @@ impl Cursor {
     }
 
     fn key_is(&self, k: &OwnedKey) -> bool {
-        let r = self.row;
-        self.keys.prefix[r] == k.0
-            && (!needs_tail(k.0)
-                || self
-                    .keys
-                    .strings
-                    .as_ref()
-                    .is_some_and(|s| s.value(r) == k.1))
+        self.keys.is_at(self.row, k.0, &k.1)
     }
 
     /// Copies the key of row `r` into `into`.
     fn owned_key(&self, r: usize, into: &mut OwnedKey) {
         into.0 = self.keys.prefix[r];
         into.1.clear();
-        if let Some(s) = &self.keys.strings {
-            into.1.push_str(s.value(r));
-        }
+        into.1.push_str(self.keys.str_at(r));
     }
 }
 
@@ -603,6 +554,7 @@ mod tests {
     //! The merge against a naive resolution, on sources cut into tiny batches (keys run
     //! across batch ends) with string keys that share long prefixes (the tail compare).
     use super::*;
+    use arrow::array::StringArray;
     use arrow::datatypes::{DataType, Field, Schema};
     use futures::StreamExt;
     use proptest::prelude::*;

@@ -274,7 +274,11 @@ impl BatchMapper {
     /// A merge column the file does not store (bazof 0.2 files) or that is not
     /// decoded ([`constant_reserved`]): the commit rank, the seq rank or the deletion flag.
     fn synthesised(&self, i: usize, rows: usize) -> ArrayRef {
-        if let Some(v) = self.consts.get(i.wrapping_sub(2)).copied().flatten() {
+        let constant = (2..FIRST_VALUE)
+            .contains(&i)
+            .then(|| self.consts[i - 2])
+            .flatten();
+        if let Some(v) = constant {
             return match i {
                 2 => Arc::new(UInt64Array::from(vec![v; rows])),
                 3 => Arc::new(UInt32Array::from(vec![v as u32; rows])),
