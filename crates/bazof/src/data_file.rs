@@ -10,13 +10,13 @@ use arrow::compute::take_record_batch;
 use chrono::{DateTime, Utc};
 use object_store::buffered::BufWriter;
 use parquet::arrow::AsyncArrowWriter;
-use parquet::basic::Compression;
+use parquet::basic::{Compression, Encoding};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, Result};
 use crate::key_order::KeyColumn;
-use crate::schema::{TableSchema, COMMIT_COLUMN, SEQ_COLUMN};
+use crate::schema::{ColumnType, KeyType, TableSchema, COMMIT_COLUMN, SEQ_COLUMN};
 use crate::snapshot::{DataFile, FileKind, KeyValue};
 use crate::table::Table;
 use crate::Commit;
@@ -141,16 +141,37 @@ const DICTIONARY_PAGE_BYTES: usize = 64 * 1024;
 
 /// Writer settings: statistics down to the page level, zstd, bounded row groups and
 /// pages; no dictionary for the key and event time (nearly every value is distinct).
+/// Delta encodings where plain bytes compress badly: the sorted key shares prefixes
+/// with its neighbour (delta strings) or is a sorted integer, and microsecond times
+/// carry some 46 random bits in 8 bytes (delta-packed: about 6 bytes a value where
+/// plain bytes under zstd take 7); an integer or time value column falls back to the
+/// same once its dictionary outgrows its page.
 pub(crate) fn writer_properties(schema: &TableSchema) -> WriterProperties {
-    WriterProperties::builder()
+    let key = ColumnPath::from(schema.key.as_str());
+    let event_time = ColumnPath::from(schema.event_time.as_str());
+    let key_encoding = match schema.key_type {
+        KeyType::String => Encoding::DELTA_BYTE_ARRAY,
+        KeyType::Int => Encoding::DELTA_BINARY_PACKED,
+    };
+    let mut props = WriterProperties::builder()
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_data_page_row_count_limit(PAGE_ROWS)
         .set_dictionary_page_size_limit(DICTIONARY_PAGE_BYTES)
-        .set_column_dictionary_enabled(ColumnPath::from(schema.key.as_str()), false)
-        .set_column_dictionary_enabled(ColumnPath::from(schema.event_time.as_str()), false)
+        .set_column_dictionary_enabled(key.clone(), false)
+        .set_column_encoding(key, key_encoding)
+        .set_column_dictionary_enabled(event_time.clone(), false)
+        .set_column_encoding(event_time, Encoding::DELTA_BINARY_PACKED)
         .set_statistics_enabled(EnabledStatistics::Page)
-        .set_compression(Compression::ZSTD(Default::default()))
-        .build()
+        .set_compression(Compression::ZSTD(Default::default()));
+    for c in &schema.columns {
+        if matches!(c.data_type, ColumnType::Int | ColumnType::DateTime) {
+            props = props.set_column_encoding(
+                ColumnPath::from(c.name.as_str()),
+                Encoding::DELTA_BINARY_PACKED,
+            );
+        }
+    }
+    props.build()
 }
 
 /// What a new data file is.
