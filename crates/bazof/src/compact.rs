@@ -127,7 +127,7 @@ impl Default for CompactionPolicy {
             max_segments: 120,
             close_at: None,
             history_ratio: 1.0,
-            current_ratio: 0.25,
+            current_ratio: 0.1,
         }
     }
 }
