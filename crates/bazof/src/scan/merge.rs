@@ -5,8 +5,8 @@
 //! a tombstone. Memory: one batch per source plus one output batch.
 
 use arrow::array::{
-    Array, BooleanArray, RecordBatch, RecordBatchOptions, TimestampMicrosecondArray, UInt32Array,
-    UInt64Array,
+    make_array, Array, ArrayData, BooleanArray, MutableArrayData, RecordBatch, RecordBatchOptions,
+    TimestampMicrosecondArray, UInt32Array, UInt64Array,
 };
 use arrow::buffer::ScalarBuffer;
 use arrow::compute::interleave_record_batch;
@@ -18,6 +18,10 @@ use crate::error::{Error, Result};
 use crate::key_order::KeyColumn;
 use crate::scan::plan::ScanMode;
 use crate::scan::read::Source;
+
+/// Picks gathered run by run (one extend per column and run) when their runs average
+/// at least this many rows; shorter runs interleave row by row.
+const RUN_GATHER_MIN_ROWS: usize = 4;
 
 /// The key being resolved, when it runs past a batch end: prefix and string bytes.
 #[derive(Default)]
@@ -35,11 +39,13 @@ struct Cursor {
     slot: Option<usize>,
     /// [`Cursor::order_prefix`] of the current row: most cursor comparisons end here.
     cur: u128,
+    /// The source holds one row per key (a base, SPEC §8).
+    unique: bool,
 }
 
 impl Cursor {
     /// Reads the next non-empty batch; `None` when the source is exhausted.
-    async fn open(mut stream: Source, table: &str) -> Result<Option<Cursor>> {
+    async fn open(mut stream: Source, unique: bool, table: &str) -> Result<Option<Cursor>> {
         loop {
             match stream.next().await {
                 None => return Ok(None),
@@ -49,13 +55,13 @@ impl Cursor {
                     if batch.num_rows() == 0 {
                         continue;
                     }
-                    return Cursor::from_batch(stream, batch, table).map(Some);
+                    return Cursor::from_batch(stream, batch, unique, table).map(Some);
                 }
             }
         }
     }
 
-    fn from_batch(stream: Source, batch: RecordBatch, table: &str) -> Result<Cursor> {
+    fn from_batch(stream: Source, batch: RecordBatch, unique: bool, table: &str) -> Result<Cursor> {
         let bad = || Error::Internal {
             table: table.to_string(),
             reason: "merge schema mismatch".into(),
@@ -88,6 +94,7 @@ impl Cursor {
             row: 0,
             slot: None,
             cur: 0,
+            unique,
         }
         .at_first_row())
     }
@@ -150,7 +157,8 @@ struct Pick {
 pub(crate) struct Merger {
     table: String,
     cursors: Vec<Cursor>,
-    pending: Vec<Source>,
+    /// Sources not yet opened, each with whether it holds one row per key.
+    pending: Vec<(Source, bool)>,
     output: Vec<usize>,
     output_schema: SchemaRef,
     batch_size: usize,
@@ -171,16 +179,19 @@ pub(crate) struct Merger {
 }
 
 impl Merger {
+    /// `sources`: each with whether it holds one row per key (a base, SPEC §8);
     /// `output`: merge-schema column indices to return, in order.
     pub(crate) fn new(
         table: String,
-        sources: Vec<Source>,
+        sources: Vec<(Source, bool)>,
         output: Vec<usize>,
         output_schema: SchemaRef,
         batch_size: usize,
         limit: Option<usize>,
         mode: ScanMode,
     ) -> Merger {
+        // A base read alone (SPEC §5); `AllRows` still merges (it keeps every row anyway).
+        let unique = mode != ScanMode::AllRows && matches!(&sources[..], [(_, true)]);
         Merger {
             table,
             cursors: Vec::new(),
@@ -195,16 +206,9 @@ impl Merger {
             key: OwnedKey::default(),
             equal: Vec::new(),
             all_rows: Vec::new(),
-            unique: false,
+            unique,
             carry: None,
         }
-    }
-
-    /// Declares the merge's single source free of repeated keys (a base file, SPEC §8),
-    /// so that resolution is only dropping tombstones.
-    pub(crate) fn with_unique_keys(mut self) -> Merger {
-        self.unique = self.pending.len() == 1;
-        self
     }
 
     /// Resolution of a single source with one row per key: its batches, without
@@ -222,7 +226,7 @@ impl Merger {
                 Some(b) => b,
                 None => match self.pending.first_mut() {
                     None => return Ok(None),
-                    Some(source) => match source.next().await {
+                    Some((source, _)) => match source.next().await {
                         None => return Ok(None),
                         Some(b) => b?,
                     },
@@ -289,7 +293,8 @@ impl Merger {
                         &mut self.cursors[i].stream,
                         futures::stream::empty().boxed(),
                     );
-                    self.cursors[i] = Cursor::from_batch(stream, b, &self.table)?;
+                    let unique = self.cursors[i].unique;
+                    self.cursors[i] = Cursor::from_batch(stream, b, unique, &self.table)?;
                     return Ok(());
                 }
             }
@@ -319,8 +324,8 @@ impl Merger {
         if self.unique {
             return self.pass_through().await;
         }
-        for s in std::mem::take(&mut self.pending) {
-            if let Some(c) = Cursor::open(s, &self.table).await? {
+        for (s, unique) in std::mem::take(&mut self.pending) {
+            if let Some(c) = Cursor::open(s, unique, &self.table).await? {
                 self.cursors.push(c);
             }
         }
@@ -357,12 +362,49 @@ impl Merger {
                     }
                 }
             }
-            let resolved = equal.len() == 1 && self.resolve_run(min, second)?;
+            let resolved = if equal.len() == 1 {
+                self.resolve_run(min, second)?
+            } else {
+                self.resolve_single_rows(&equal)?
+            };
             if !resolved {
                 self.resolve_key(&equal).await?;
             }
             self.equal = equal;
         }
+    }
+
+    /// Fast path for a key that each of the cursors `equal` holds in exactly one row,
+    /// not the last of its batch (a key in a base and in one delta, say): the row of
+    /// greatest rank wins, and every cursor steps past it. Returns whether it applied.
+    fn resolve_single_rows(&mut self, equal: &[usize]) -> Result<bool> {
+        if self.mode == ScanMode::AllRows {
+            return Ok(false);
+        }
+        let single = |c: &Cursor| c.row + 1 < c.batch.num_rows() && !c.same_key(c.row, c.row + 1);
+        if !equal.iter().all(|&i| single(&self.cursors[i])) {
+            return Ok(false);
+        }
+        let rank = |c: &Cursor| c.rank_at(c.row);
+        let mut best = equal[0];
+        for &i in &equal[1..] {
+            if rank(&self.cursors[i]) > rank(&self.cursors[best]) {
+                best = i;
+            }
+        }
+        let row = self.cursors[best].row;
+        if !self.cursors[best].deleted.value(row) || self.mode == ScanMode::Base {
+            let slot = self.slot_of(best)?;
+            self.picks.push((slot, row));
+            if let Some(r) = self.remaining.as_mut() {
+                *r -= 1;
+            }
+        }
+        for &i in equal {
+            let next = self.cursors[i].row + 1;
+            self.cursors[i].set_row(next);
+        }
+        Ok(true)
     }
 
     /// General path: resolves one key, held at their current rows by the cursors
@@ -443,18 +485,35 @@ impl Merger {
             None => last,
             Some(j) => {
                 let other = &self.cursors[j];
-                let (mut lo, mut hi) = (c.row, last);
+                let below = |r: usize| c.cmp_key_at(r, other) == Ordering::Less;
+                // Gallop from the current row (below, as `min` is alone at its key):
+                // between the keys of another file runs are often a few rows long.
+                let (mut lo, mut hi, mut step) = (c.row, last, 1);
+                while lo + step < hi {
+                    if below(lo + step) {
+                        lo += step;
+                        step *= 2;
+                    } else {
+                        hi = lo + step;
+                        break;
+                    }
+                }
+                // The first row of (lo, hi) that is not below, else `hi`.
+                let mut lo = lo + 1;
                 while lo < hi {
                     let mid = lo + (hi - lo) / 2;
-                    if c.cmp_key_at(mid, other) == Ordering::Less {
+                    if below(mid) {
                         lo = mid + 1;
                     } else {
                         hi = mid;
                     }
                 }
-                lo
+                lo.min(last)
             }
         };
+        if c.unique {
+            return self.take_run(min, end);
+        }
         if end <= c.row + 1 {
             return Ok(false);
         }
@@ -494,9 +553,43 @@ impl Merger {
         Ok(resolved)
     }
 
+    /// [`Merger::resolve_run`] for a source with one row per key: every row before
+    /// `end` is its key's winner, so the run is taken whole, less its tombstones
+    /// when they are dropped.
+    fn take_run(&mut self, min: usize, end: usize) -> Result<bool> {
+        let start = self.cursors[min].row;
+        let room = self.batch_size.saturating_sub(self.picks.len());
+        let n = (end - start)
+            .min(room)
+            .min(self.remaining.unwrap_or(usize::MAX));
+        if n == 0 {
+            return Ok(false);
+        }
+        let slot = self.slot_of(min)?;
+        let c = &self.cursors[min];
+        let before = self.picks.len();
+        let tombstones = c.deleted.slice(start, n).true_count();
+        if self.mode == ScanMode::Resolve && tombstones > 0 {
+            let deleted = &c.deleted;
+            self.picks.extend(
+                (start..start + n)
+                    .filter(|&r| !deleted.value(r))
+                    .map(|r| (slot, r)),
+            );
+        } else {
+            self.picks.extend((start..start + n).map(|r| (slot, r)));
+        }
+        if let Some(r) = self.remaining.as_mut() {
+            *r -= self.picks.len() - before;
+        }
+        self.cursors[min].set_row(start + n);
+        Ok(true)
+    }
+
     /// The picked rows as one batch. Picks mostly come in runs of consecutive rows of
-    /// one batch (a base read alone: all but its tombstones): then slices of the
-    /// arena's batches, concatenated; otherwise an interleave.
+    /// one batch (a base read alone: all but its tombstones; a base between the keys
+    /// of a small level): then one slice, or each column extended run by run;
+    /// otherwise (runs of a row or two) an interleave.
     fn gather(&self) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
         let mut runs: Vec<(usize, usize, usize)> = Vec::new(); // (slot, first row, rows)
         for &(slot, row) in &self.picks {
@@ -509,15 +602,28 @@ impl Merger {
             let (slot, first, n) = runs[0];
             return Ok(self.arena[slot].slice(first, n));
         }
-        if runs.len() * 16 <= self.picks.len() {
-            let slices: Vec<RecordBatch> = runs
-                .iter()
-                .map(|&(slot, first, n)| self.arena[slot].slice(first, n))
-                .collect();
-            return arrow::compute::concat_batches(&self.arena[runs[0].0].schema(), &slices);
+        if runs.len() * RUN_GATHER_MIN_ROWS > self.picks.len() {
+            let refs: Vec<&RecordBatch> = self.arena.iter().collect();
+            return interleave_record_batch(&refs, &self.picks);
         }
-        let refs: Vec<&RecordBatch> = self.arena.iter().collect();
-        interleave_record_batch(&refs, &self.picks)
+        let schema = self.arena[runs[0].0].schema();
+        let rows = self.picks.len();
+        let columns = (0..schema.fields().len())
+            .map(|c| {
+                let data: Vec<ArrayData> =
+                    self.arena.iter().map(|b| b.column(c).to_data()).collect();
+                let mut out = MutableArrayData::try_new(data.iter().collect(), false, rows)?;
+                for &(slot, first, n) in &runs {
+                    out.try_extend(slot, first, first + n)?;
+                }
+                Ok(make_array(out.freeze()))
+            })
+            .collect::<std::result::Result<Vec<_>, arrow::error::ArrowError>>()?;
+        RecordBatch::try_new_with_options(
+            schema,
+            columns,
+            &RecordBatchOptions::new().with_row_count(Some(rows)),
+        )
     }
 
     fn flush(&mut self) -> Result<Option<RecordBatch>> {
@@ -631,23 +737,27 @@ mod tests {
         sources: &[(Vec<Row>, usize)],
         mode: ScanMode,
         batch_size: usize,
+        unique: &[bool],
     ) -> Vec<(String, i64, u64, u32)> {
-        run_with(sources, mode, batch_size, None, false)
+        run_with(sources, mode, batch_size, None, unique)
     }
 
+    /// `unique[i]`: source `i` is declared to hold one row per key (a base).
     fn run_with(
         sources: &[(Vec<Row>, usize)],
         mode: ScanMode,
         batch_size: usize,
         limit: Option<usize>,
-        unique: bool,
+        unique: &[bool],
     ) -> Vec<(String, i64, u64, u32)> {
-        let streams: Vec<Source> = sources
+        let streams: Vec<(Source, bool)> = sources
             .iter()
-            .map(|(rows, chunk)| {
+            .enumerate()
+            .map(|(i, (rows, chunk))| {
                 let batches: Vec<Result<RecordBatch>> =
                     rows.chunks(*chunk).map(|c| Ok(batch(c))).collect();
-                futures::stream::iter(batches).boxed()
+                let stream: Source = futures::stream::iter(batches).boxed();
+                (stream, unique.get(i).copied().unwrap_or(false))
             })
             .collect();
         let mut m = Merger::new(
@@ -659,9 +769,6 @@ mod tests {
             limit,
             mode,
         );
-        if unique {
-            m = m.with_unique_keys();
-        }
         let mut out = Vec::new();
         futures::executor::block_on(async {
             while let Some(b) = m.next_batch().await.unwrap() {
@@ -697,16 +804,29 @@ mod tests {
             }
             let src = [(base, chunk)];
             for mode in [ScanMode::Resolve, ScanMode::Base] {
-                let merged = run_with(&src, mode, batch_size, limit, false);
-                prop_assert_eq!(run_with(&src, mode, batch_size, limit, true), merged);
+                let merged = run_with(&src, mode, batch_size, limit, &[false]);
+                prop_assert_eq!(run_with(&src, mode, batch_size, limit, &[true]), merged);
             }
         }
 
         #[test]
         fn merge_equals_naive_resolution(
-            sources in prop::collection::vec(arb_source(), 1..5),
+            mut sources in prop::collection::vec(arb_source(), 1..5),
             batch_size in prop_oneof![Just(5usize), Just(1000)],
+            with_base in any::<bool>(),
+            limit in prop::option::of(0usize..30),
         ) {
+            // A base (one row per key, declared so) among the sources: the last row
+            // of each key of the first source.
+            if with_base {
+                let rows = &mut sources[0].0;
+                let last: Vec<bool> = (0..rows.len())
+                    .map(|i| rows.get(i + 1).is_none_or(|n| n.0 != rows[i].0))
+                    .collect();
+                let mut it = last.iter();
+                rows.retain(|_| *it.next().unwrap_or(&true));
+            }
+            let unique = [with_base];
             let mut all: Vec<Row> = sources.iter().flat_map(|(r, _)| r.iter().cloned()).collect();
             all.sort_by(|a, b| (&a.0, a.1, a.2, a.3).cmp(&(&b.0, b.1, b.2, b.3)));
             let mut want = Vec::new();
@@ -719,10 +839,14 @@ mod tests {
                     }
                 }
             }
-            prop_assert_eq!(run(&sources, ScanMode::Resolve, batch_size), want);
-            prop_assert_eq!(run(&sources, ScanMode::Base, batch_size), with_tombstones);
+            prop_assert_eq!(run(&sources, ScanMode::Resolve, batch_size, &unique), want.clone());
+            prop_assert_eq!(run(&sources, ScanMode::Base, batch_size, &unique), with_tombstones);
             let every: Vec<_> = all.iter().map(|r| (r.0.clone(), r.1, r.2, r.3)).collect();
-            prop_assert_eq!(run(&sources, ScanMode::AllRows, batch_size), every);
+            prop_assert_eq!(run(&sources, ScanMode::AllRows, batch_size, &unique), every);
+            if let Some(n) = limit {
+                let got = run_with(&sources, ScanMode::Resolve, batch_size, Some(n), &unique);
+                prop_assert_eq!(&got[..], &want[..n.min(want.len())]);
+            }
         }
     }
 }

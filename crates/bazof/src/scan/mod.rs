@@ -249,7 +249,8 @@ impl Table {
         };
         let mut sources = Vec::with_capacity(plan.files.len());
         for f in &plan.files {
-            sources.push(prefetch(open_source(self, plan, f, metrics).await?));
+            let source = prefetch(open_source(self, plan, f, metrics).await?);
+            sources.push((source, plan.unique_keys(f)));
         }
         let merger = Merger::new(
             self.location().to_string(),
@@ -260,11 +261,6 @@ impl Table {
             plan.options.limit,
             plan.mode,
         );
-        let merger = if plan.base_alone() {
-            merger.with_unique_keys()
-        } else {
-            merger
-        };
         Ok((merger, out_schema))
     }
 }

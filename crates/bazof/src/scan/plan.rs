@@ -191,9 +191,13 @@ impl ScanPlan {
     /// Whether the plan reads one base file and nothing else: one row per key
     /// (SPEC §8), so resolution needs no merge and no ranks (SPEC §5).
     pub(crate) fn base_alone(&self) -> bool {
-        self.format_version != 0
-            && self.mode != ScanMode::AllRows
-            && matches!(&self.files[..], [f] if f.kind == crate::snapshot::FileKind::Base)
+        self.mode != ScanMode::AllRows && matches!(&self.files[..], [f] if self.unique_keys(f))
+    }
+
+    /// Whether a file of the plan holds one row per key: a base of a bazof table
+    /// (SPEC §8; a bazof 0.2 table's bases need not).
+    pub(crate) fn unique_keys(&self, f: &PlannedFile) -> bool {
+        self.format_version != 0 && f.kind == crate::snapshot::FileKind::Base
     }
 
     /// Total row groups read.
