@@ -385,11 +385,12 @@ impl Merger {
         if !equal.iter().all(|&i| single(&self.cursors[i])) {
             return Ok(false);
         }
-        let rank = |c: &Cursor| c.rank_at(c.row);
-        let mut best = equal[0];
+        let rank = |i: usize| self.cursors[i].rank_at(self.cursors[i].row);
+        let (mut best, mut best_rank) = (equal[0], rank(equal[0]));
         for &i in &equal[1..] {
-            if rank(&self.cursors[i]) > rank(&self.cursors[best]) {
-                best = i;
+            let r = rank(i);
+            if r > best_rank {
+                (best, best_rank) = (i, r);
             }
         }
         let row = self.cursors[best].row;
@@ -568,8 +569,7 @@ impl Merger {
         let slot = self.slot_of(min)?;
         let c = &self.cursors[min];
         let before = self.picks.len();
-        let tombstones = c.deleted.slice(start, n).true_count();
-        if self.mode == ScanMode::Resolve && tombstones > 0 {
+        if self.mode == ScanMode::Resolve && c.deleted.slice(start, n).true_count() > 0 {
             let deleted = &c.deleted;
             self.picks.extend(
                 (start..start + n)
@@ -589,7 +589,7 @@ impl Merger {
     /// The picked rows as one batch. Picks mostly come in runs of consecutive rows of
     /// one batch (a base read alone: all but its tombstones; a base between the keys
     /// of a small level): then one slice, or each column extended run by run;
-    /// otherwise (runs of a row or two) an interleave.
+    /// otherwise (runs averaging under [`RUN_GATHER_MIN_ROWS`]) an interleave.
     fn gather(&self) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
         let mut runs: Vec<(usize, usize, usize)> = Vec::new(); // (slot, first row, rows)
         for &(slot, row) in &self.picks {
@@ -742,6 +742,15 @@ mod tests {
         run_with(sources, mode, batch_size, None, unique)
     }
 
+    /// A base of sorted rows: the last (greatest-rank) row of every key.
+    fn last_per_key(rows: &[Row]) -> Vec<Row> {
+        let last = |i: usize| rows.get(i + 1).is_none_or(|n| n.0 != rows[i].0);
+        (0..rows.len())
+            .filter(|&i| last(i))
+            .map(|i| rows[i].clone())
+            .collect()
+    }
+
     /// `unique[i]`: source `i` is declared to hold one row per key (a base).
     fn run_with(
         sources: &[(Vec<Row>, usize)],
@@ -795,14 +804,7 @@ mod tests {
             batch_size in prop_oneof![Just(5usize), Just(1000)],
             limit in prop::option::of(0usize..30),
         ) {
-            // A base: the last row of every key.
-            let mut base: Vec<Row> = Vec::new();
-            for (i, r) in rows.iter().enumerate() {
-                if rows.get(i + 1).is_none_or(|n| n.0 != r.0) {
-                    base.push(r.clone());
-                }
-            }
-            let src = [(base, chunk)];
+            let src = [(last_per_key(&rows), chunk)];
             for mode in [ScanMode::Resolve, ScanMode::Base] {
                 let merged = run_with(&src, mode, batch_size, limit, &[false]);
                 prop_assert_eq!(run_with(&src, mode, batch_size, limit, &[true]), merged);
@@ -819,12 +821,7 @@ mod tests {
             // A base (one row per key, declared so) among the sources: the last row
             // of each key of the first source.
             if with_base {
-                let rows = &mut sources[0].0;
-                let last: Vec<bool> = (0..rows.len())
-                    .map(|i| rows.get(i + 1).is_none_or(|n| n.0 != rows[i].0))
-                    .collect();
-                let mut it = last.iter();
-                rows.retain(|_| *it.next().unwrap_or(&true));
+                sources[0].0 = last_per_key(&sources[0].0);
             }
             let unique = [with_base];
             let mut all: Vec<Row> = sources.iter().flat_map(|(r, _)| r.iter().cloned()).collect();
