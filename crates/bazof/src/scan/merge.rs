@@ -173,7 +173,7 @@ pub(crate) struct Merger {
     /// Scratch: every row of the key being resolved (`AllRows`): rank, slot, row.
     all_rows: Vec<((i64, u64, u32), usize, usize)>,
     /// The one source has one row per key (a base read alone): no merge needed.
-    unique: bool,
+    base_alone: bool,
     /// Pass-through: the rest of a source batch longer than the output batch size.
     carry: Option<RecordBatch>,
 }
@@ -191,7 +191,7 @@ impl Merger {
         mode: ScanMode,
     ) -> Merger {
         // A base read alone (SPEC §5); `AllRows` still merges (it keeps every row anyway).
-        let unique = mode != ScanMode::AllRows && matches!(&sources[..], [(_, true)]);
+        let base_alone = mode != ScanMode::AllRows && matches!(&sources[..], [(_, true)]);
         Merger {
             table,
             cursors: Vec::new(),
@@ -206,7 +206,7 @@ impl Merger {
             key: OwnedKey::default(),
             equal: Vec::new(),
             all_rows: Vec::new(),
-            unique,
+            base_alone,
             carry: None,
         }
     }
@@ -321,7 +321,7 @@ impl Merger {
 
     /// The next output batch, or `None` at the end.
     pub(crate) async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        if self.unique {
+        if self.base_alone {
             return self.pass_through().await;
         }
         for (s, unique) in std::mem::take(&mut self.pending) {
@@ -477,7 +477,8 @@ impl Merger {
     /// Fast path: resolves, inside cursor `min`'s current batch, the keys that no other
     /// cursor can hold (smaller than cursor `second`'s current key) without stepping
     /// key by key through every cursor. The batch's last key is left to the general
-    /// path, since the next batch may continue it. Returns whether it resolved any key.
+    /// path, since the next batch may continue it; a cursor with one row per key hands
+    /// its run to [`Merger::take_run`]. Returns whether it resolved any key.
     fn resolve_run(&mut self, min: usize, second: Option<usize>) -> Result<bool> {
         let c = &self.cursors[min];
         let last = c.batch.num_rows() - 1;
