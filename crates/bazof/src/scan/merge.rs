@@ -5,23 +5,19 @@
 //! a tombstone. Memory: one batch per source plus one output batch.
 
 use arrow::array::{
-    make_array, Array, ArrayData, BooleanArray, MutableArrayData, RecordBatch, RecordBatchOptions,
-    TimestampMicrosecondArray, UInt32Array, UInt64Array,
+    Array, BooleanArray, RecordBatch, RecordBatchOptions, TimestampMicrosecondArray, UInt32Array,
+    UInt64Array,
 };
 use arrow::buffer::ScalarBuffer;
-use arrow::compute::interleave_record_batch;
 use arrow::datatypes::SchemaRef;
 use futures::StreamExt;
 use std::cmp::Ordering;
 
 use crate::error::{Error, Result};
 use crate::key_order::KeyColumn;
+use crate::scan::gather::Picks;
 use crate::scan::plan::ScanMode;
 use crate::scan::read::Source;
-
-/// Picks gathered run by run (one extend per column and run) when their runs average
-/// at least this many rows; shorter runs interleave row by row.
-const RUN_GATHER_MIN_ROWS: usize = 4;
 
 /// The key being resolved, when it runs past a batch end: prefix and string bytes.
 #[derive(Default)]
@@ -165,7 +161,7 @@ pub(crate) struct Merger {
     remaining: Option<usize>,
     mode: ScanMode,
     arena: Vec<RecordBatch>,
-    picks: Vec<(usize, usize)>,
+    picks: Picks,
     /// The key being resolved, when it runs past a batch end.
     key: OwnedKey,
     /// Scratch: cursors at the smallest key.
@@ -202,7 +198,7 @@ impl Merger {
             remaining: limit,
             mode,
             arena: Vec::new(),
-            picks: Vec::new(),
+            picks: Picks::default(),
             key: OwnedKey::default(),
             equal: Vec::new(),
             all_rows: Vec::new(),
@@ -396,7 +392,7 @@ impl Merger {
         let row = self.cursors[best].row;
         if !self.cursors[best].deleted.value(row) || self.mode == ScanMode::Base {
             let slot = self.slot_of(best)?;
-            self.picks.push((slot, row));
+            self.picks.push(slot, row);
             if let Some(r) = self.remaining.as_mut() {
                 *r -= 1;
             }
@@ -460,12 +456,13 @@ impl Merger {
         }
         // Merged files keep SPEC §4's order: a key's rows by rank.
         all_rows.sort_by_key(|(rank, _, _)| *rank);
-        self.picks
-            .extend(all_rows.drain(..).map(|(_, slot, row)| (slot, row)));
+        for (_, slot, row) in all_rows.drain(..) {
+            self.picks.push(slot, row);
+        }
         self.all_rows = all_rows;
         if let Some(b) = best {
             if !b.deleted || self.mode == ScanMode::Base {
-                self.picks.push((b.slot, b.row));
+                self.picks.push(b.slot, b.row);
                 if let Some(r) = self.remaining.as_mut() {
                     *r -= 1;
                 }
@@ -536,10 +533,10 @@ impl Merger {
             resolved = true;
             match self.mode {
                 // A data file's rows of one key are already in rank order (SPEC §4).
-                ScanMode::AllRows => self.picks.extend((run_start..=row).map(|r| (slot, r))),
+                ScanMode::AllRows => self.picks.push_run(slot, run_start, row + 1 - run_start),
                 ScanMode::Resolve if c.deleted.value(best) => {}
                 ScanMode::Resolve | ScanMode::Base => {
-                    self.picks.push((slot, best));
+                    self.picks.push(slot, best);
                     if let Some(r) = self.remaining.as_mut() {
                         *r -= 1;
                     }
@@ -571,60 +568,17 @@ impl Merger {
         let c = &self.cursors[min];
         let before = self.picks.len();
         if self.mode == ScanMode::Resolve && c.deleted.slice(start, n).true_count() > 0 {
-            let deleted = &c.deleted;
-            self.picks.extend(
-                (start..start + n)
-                    .filter(|&r| !deleted.value(r))
-                    .map(|r| (slot, r)),
-            );
+            for r in (start..start + n).filter(|&r| !c.deleted.value(r)) {
+                self.picks.push(slot, r);
+            }
         } else {
-            self.picks.extend((start..start + n).map(|r| (slot, r)));
+            self.picks.push_run(slot, start, n);
         }
         if let Some(r) = self.remaining.as_mut() {
             *r -= self.picks.len() - before;
         }
         self.cursors[min].set_row(start + n);
         Ok(true)
-    }
-
-    /// The picked rows as one batch. Picks mostly come in runs of consecutive rows of
-    /// one batch (a base read alone: all but its tombstones; a base between the keys
-    /// of a small level): then one slice, or each column extended run by run;
-    /// otherwise (runs averaging under [`RUN_GATHER_MIN_ROWS`]) an interleave.
-    fn gather(&self) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
-        let mut runs: Vec<(usize, usize, usize)> = Vec::new(); // (slot, first row, rows)
-        for &(slot, row) in &self.picks {
-            match runs.last_mut() {
-                Some((s, first, n)) if *s == slot && *first + *n == row => *n += 1,
-                _ => runs.push((slot, row, 1)),
-            }
-        }
-        if runs.len() == 1 {
-            let (slot, first, n) = runs[0];
-            return Ok(self.arena[slot].slice(first, n));
-        }
-        if runs.len() * RUN_GATHER_MIN_ROWS > self.picks.len() {
-            let refs: Vec<&RecordBatch> = self.arena.iter().collect();
-            return interleave_record_batch(&refs, &self.picks);
-        }
-        let schema = self.arena[runs[0].0].schema();
-        let rows = self.picks.len();
-        let columns = (0..schema.fields().len())
-            .map(|c| {
-                let data: Vec<ArrayData> =
-                    self.arena.iter().map(|b| b.column(c).to_data()).collect();
-                let mut out = MutableArrayData::try_new(data.iter().collect(), false, rows)?;
-                for &(slot, first, n) in &runs {
-                    out.try_extend(slot, first, first + n)?;
-                }
-                Ok(make_array(out.freeze()))
-            })
-            .collect::<std::result::Result<Vec<_>, arrow::error::ArrowError>>()?;
-        RecordBatch::try_new_with_options(
-            schema,
-            columns,
-            &RecordBatchOptions::new().with_row_count(Some(rows)),
-        )
     }
 
     fn flush(&mut self) -> Result<Option<RecordBatch>> {
@@ -639,7 +593,7 @@ impl Merger {
                 &RecordBatchOptions::new().with_row_count(Some(rows)),
             )
         } else {
-            self.gather().and_then(|b| {
+            self.picks.gather(&self.arena).and_then(|b| {
                 RecordBatch::try_new(self.output_schema.clone(), b.columns().to_vec())
             })
         }
