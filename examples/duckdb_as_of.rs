@@ -61,6 +61,8 @@ pub fn main() -> Result<(), Error> {
         Ok::<_, Error>(())
     })?;
 
+    // Before the database opens: `WHERE key = …` then prunes by key (C API v2).
+    bazof_duckdb::install()?;
     let con = duckdb::Connection::open_in_memory()?;
     bazof_duckdb::register(&con)?;
 

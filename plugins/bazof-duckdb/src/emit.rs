@@ -63,6 +63,17 @@ impl Emitter {
     /// Fills `output` with the next slice of some range; an empty chunk ends this
     /// thread's share of the output.
     pub(crate) fn next_chunk(&self, output: &mut DataChunkHandle) -> Result<(), BoxError> {
+        match self.next_slice()? {
+            None => output.set_len(0),
+            Some(slice) if self.no_columns => output.set_len(slice.num_rows()),
+            Some(slice) => write_batch(&slice, output)?,
+        }
+        Ok(())
+    }
+
+    /// The next slice (at most a DuckDB vector) of some range; `None` ends this
+    /// thread's share of the output.
+    pub(crate) fn next_slice(&self) -> Result<Option<RecordBatch>, BoxError> {
         loop {
             let part = self
                 .idle
@@ -70,34 +81,28 @@ impl Emitter {
                 .map_err(|_| "bazof: output state poisoned by an earlier error")?
                 .pop_front();
             let Some(mut part) = part else {
-                output.set_len(0);
-                return Ok(());
+                return Ok(None);
             };
-            if self.fill(&mut part, output)? {
+            if let Some(slice) = self.fill(&mut part)? {
                 self.idle
                     .lock()
                     .map_err(|_| "bazof: output state poisoned by an earlier error")?
                     .push_front(part);
-                return Ok(());
+                return Ok(Some(slice));
             }
             // That range is exhausted: it is dropped, the next one is tried.
         }
     }
 
-    /// Writes the next slice of `part` into `output`; false when `part` is exhausted.
-    fn fill(&self, part: &mut Part, output: &mut DataChunkHandle) -> Result<bool, BoxError> {
+    /// The next slice of `part`; `None` when `part` is exhausted.
+    fn fill(&self, part: &mut Part) -> Result<Option<RecordBatch>, BoxError> {
         loop {
             if let Some((batch, offset)) = part.current.as_mut() {
                 if *offset < batch.num_rows() {
                     let len = (batch.num_rows() - *offset).min(self.vector_size);
                     let slice = batch.slice(*offset, len);
                     *offset += len;
-                    if self.no_columns {
-                        output.set_len(len);
-                    } else {
-                        write_batch(&slice, output)?;
-                    }
-                    return Ok(true);
+                    return Ok(Some(slice));
                 }
                 part.current = None;
             }
@@ -105,7 +110,7 @@ impl Emitter {
             let stream = &mut part.stream;
             let item = block_on(async move { Ok::<_, bazof::Error>(stream.next().await) })?;
             match item {
-                None => return Ok(false),
+                None => return Ok(None),
                 Some(Err(e)) => return Err(e.into()),
                 Some(Ok(batch)) => part.current = Some((batch, 0)),
             }

@@ -36,12 +36,15 @@
 //!   DuckDB passes the columns the query needs (`InitInfo::get_column_indices`)
 //!   and only those go into [`bazof::ScanOptions::columns`]. `count(*)` asks for
 //!   no column (or one), and the scan then reads the key column only.
-//! * **Filter pushdown: no.** The duckdb crate's table functions use DuckDB's C
-//!   API v1, which never hands filters to a table function (2.0's unstable C API
-//!   v2 has raw bindings only). DuckDB applies every `WHERE` above the scan, that
-//!   is after resolution, which is what DESIGN §5 requires for value columns.
-//!   `WHERE key = …` is therefore correct but reads every key; the key-pruning
-//!   path of the core is reached with `keys => [...]` instead.
+//! * **Filter pushdown: key predicates, in-process.** After [`install`] (before the
+//!   database opens), `bazof_scan` is a C API v2 table function: DuckDB offers it
+//!   every `WHERE` conjunct, and those that compare the bare key column with
+//!   constants of the key's type (`=`, `IN`, `<`, `<=`, `>`, `>=`, `BETWEEN`, AND/OR
+//!   of them) become the core's key predicate, pruning files, row groups and pages
+//!   as `keys => [...]` does. None is accepted: DuckDB applies every filter above the
+//!   scan, that is after resolution, which is what DESIGN §5 requires for value
+//!   columns. Without [`install`], and in the loadable extension, the functions use
+//!   C API v1, which passes no filters; `keys => [...]` prunes there.
 //! * **Streaming: yes.** `init` opens the core's [`bazof::ScanStream`] (batches of
 //!   DuckDB's vector size, 2048 rows); each call of the table function pulls at
 //!   most one batch, on the core's runtime, and emits it as one DuckDB chunk. The
@@ -69,6 +72,8 @@
 #![warn(missing_docs)]
 
 mod bitemporal;
+#[cfg(feature = "bundled")]
+mod capi_v2;
 mod emit;
 mod log;
 mod params;
@@ -77,6 +82,8 @@ mod types;
 mod write;
 
 pub use bitemporal::{BazofDiff, BazofHistory};
+#[cfg(feature = "bundled")]
+pub use capi_v2::{install, InstallError};
 pub use log::BazofLog;
 pub use scan::{BazofScan, BazofScanAt};
 pub use write::{write_query, BazofWrite, WriteConnection, WriteError};
@@ -85,7 +92,9 @@ pub use write::{write_query, BazofWrite, WriteConnection, WriteError};
 /// to a DuckDB connection.
 ///
 /// `bazof_scan_at(path, as_of)` and `bazof_scan(path, as_of => …)` are table
-/// functions in DuckDB's system catalog. DuckDB's C API (v1) keeps only the first
+/// functions in DuckDB's system catalog. If [`install`] ran before the database
+/// opened, the database already has the C API v2 `bazof_scan` (key predicates in
+/// `WHERE` prune), and this function leaves it in place. DuckDB's C API (v1) keeps only the first
 /// of two table functions registered under one name, so the optional positional
 /// `as_of` of `bazof_scan(path [, as_of])` is a table macro over
 /// `bazof_scan_at`, which shadows the named-only function: a `TEMP` macro of this
@@ -104,13 +113,29 @@ pub use write::{write_query, BazofWrite, WriteConnection, WriteError};
 /// ```
 pub fn register(con: &duckdb::Connection) -> duckdb::Result<()> {
     con.register_table_function::<BazofScanAt>("bazof_scan_at")?;
-    con.register_table_function::<BazofScan>("bazof_scan")?;
+    // With [`install`] run before the database opened, `bazof_scan` is already there
+    // (C API v2, with key pushdown from WHERE); it takes the positional as_of itself.
+    let v2_scan = con
+        .query_row(
+            "SELECT count(*) FROM duckdb_functions() WHERE function_name = 'bazof_scan'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap_or(0)
+        > 0;
+    if !v2_scan {
+        con.register_table_function::<BazofScan>("bazof_scan")?;
+    }
     con.register_table_function::<BazofLog>("bazof_log")?;
     con.register_table_function::<BazofHistory>("bazof_history")?;
     con.register_table_function::<BazofDiff>("bazof_diff")?;
     let writer: WriteConnection = std::sync::Arc::new(std::sync::Mutex::new(con.try_clone()?));
     con.register_table_function_with_extra_info::<BazofWrite, _>("bazof_write", &writer)?;
-    install_positional_form(con, false)
+    if v2_scan {
+        Ok(())
+    } else {
+        install_positional_form(con, false)
+    }
 }
 
 /// The table macro giving `bazof_scan` its optional positional `as_of`. `shared`:

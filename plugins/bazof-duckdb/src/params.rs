@@ -8,6 +8,29 @@ use duckdb::vtab::Value;
 
 use bazof::{KeyPredicate, KeyType, KeyValue};
 
+/// An argument value as the table functions read it: the C API v1 [`Value`] of the
+/// duckdb crate, or a C API v2 value (the pushdown scan, `capi_v2`).
+pub(crate) trait ArgValue: Sized + std::fmt::Display {
+    /// Whether it is SQL `NULL`.
+    fn is_null(&self) -> bool;
+    /// Its type.
+    fn logical_type_id(&self) -> LogicalTypeId;
+    /// Its elements, if it is a list.
+    fn to_list(&self) -> Option<Vec<Self>>;
+}
+
+impl ArgValue for Value {
+    fn is_null(&self) -> bool {
+        Value::is_null(self)
+    }
+    fn logical_type_id(&self) -> LogicalTypeId {
+        Value::logical_type_id(self)
+    }
+    fn to_list(&self) -> Option<Vec<Self>> {
+        Value::to_list(self)
+    }
+}
+
 /// A SQL-facing argument error (becomes the DuckDB error message).
 pub(crate) type ArgResult<T> = Result<T, String>;
 
@@ -55,12 +78,12 @@ pub(crate) fn type_name(id: LogicalTypeId) -> String {
 }
 
 /// Reads an `as_of` argument. SQL `NULL` means "current" (no event-time limit).
-pub(crate) fn as_of(value: &Value) -> ArgResult<Option<DateTime<Utc>>> {
+pub(crate) fn as_of(value: &impl ArgValue) -> ArgResult<Option<DateTime<Utc>>> {
     time("as_of", value)
 }
 
 /// Reads a time argument named `name`. SQL `NULL` means none (no limit).
-pub(crate) fn time(name: &str, value: &Value) -> ArgResult<Option<DateTime<Utc>>> {
+pub(crate) fn time(name: &str, value: &impl ArgValue) -> ArgResult<Option<DateTime<Utc>>> {
     if value.is_null() {
         return Ok(None);
     }
@@ -124,12 +147,12 @@ fn is_string(id: LogicalTypeId) -> bool {
 }
 
 /// Reads `snapshot => N` (a positive commit number).
-pub(crate) fn snapshot(value: &Value) -> ArgResult<Option<u64>> {
+pub(crate) fn snapshot(value: &impl ArgValue) -> ArgResult<Option<u64>> {
     commit("snapshot", value)
 }
 
 /// Reads a commit-number argument named `name`.
-pub(crate) fn commit(name: &str, value: &Value) -> ArgResult<Option<u64>> {
+pub(crate) fn commit(name: &str, value: &impl ArgValue) -> ArgResult<Option<u64>> {
     if value.is_null() {
         return Ok(None);
     }
@@ -154,8 +177,8 @@ pub(crate) fn commit(name: &str, value: &Value) -> ArgResult<Option<u64>> {
 /// Reads `keys => [...]` into a key predicate for the table's key type: a list (or a
 /// single value) of VARCHAR for a String key, of integers for an Int key. NULL
 /// elements match no key. An empty list matches no key.
-pub(crate) fn keys(
-    value: &Value,
+pub(crate) fn keys<V: ArgValue>(
+    value: &V,
     key_type: KeyType,
     key_name: &str,
 ) -> ArgResult<Option<KeyPredicate>> {
@@ -178,7 +201,7 @@ pub(crate) fn keys(
     Ok(Some(KeyPredicate::In(out)))
 }
 
-fn key_value(v: &Value, key_type: KeyType, key_name: &str) -> ArgResult<Option<KeyValue>> {
+fn key_value(v: &impl ArgValue, key_type: KeyType, key_name: &str) -> ArgResult<Option<KeyValue>> {
     if v.is_null() {
         return Ok(None);
     }

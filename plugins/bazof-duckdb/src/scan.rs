@@ -4,31 +4,84 @@ use arrow::datatypes::Field;
 use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
 
-use bazof::{ScanOptions, Table};
+use bazof::{KeyPredicate, KeyType, ScanOptions, Table};
 
 use crate::emit::Emitter;
-use crate::params::{self, in_function};
+use crate::params::{self, in_function, ArgValue};
 use crate::types::{logical_type, vector_size};
 use bazof::blocking::block_on;
 
 /// What `bind` learned: the table, its columns and the scan's time-travel options.
 pub struct ScanBind {
     table: Table,
-    fields: Vec<Field>,
+    /// The table's columns, in order (the function's result columns).
+    pub(crate) fields: Vec<Field>,
     key: String,
+    /// The key column's type (what SQL key predicates must compare with).
+    pub(crate) key_type: KeyType,
     options: ScanOptions,
+    /// Events in the snapshot: an upper bound of the rows (for DuckDB's planner).
+    pub(crate) total_rows: Option<u64>,
+}
+
+impl ScanBind {
+    /// The position of the key column among the result columns.
+    pub(crate) fn key_index(&self) -> Option<usize> {
+        self.fields.iter().position(|f| f.name() == &self.key)
+    }
 }
 
 type BoxError = Box<dyn std::error::Error>;
 
-fn bind_scan(bind: &BindInfo) -> Result<ScanBind, BoxError> {
-    let path_value = bind.get_parameter(0);
-    if path_value.is_null() {
+/// Opens the table a scan names and reads its arguments (either C API's values).
+/// Metadata only (the version hint and one snapshot file): bind runs twice per query.
+pub(crate) fn bind_args<V: ArgValue>(
+    path: &V,
+    as_of: Option<&V>,
+    snapshot: Option<&V>,
+    keys: Option<&V>,
+) -> Result<ScanBind, BoxError> {
+    if path.is_null() {
         return Err("bazof_scan: the table path must not be NULL".into());
     }
-    let path = path_value.to_string();
+    let path = path.to_string();
     let mut options = ScanOptions::default();
+    if let Some(v) = as_of {
+        options.as_of = in_function("bazof_scan", params::as_of(v))?;
+    }
+    if let Some(v) = snapshot {
+        options.snapshot = in_function("bazof_scan", params::snapshot(v))?;
+    }
+    let snapshot = options.snapshot;
+    let (table, snap) = block_on(async move {
+        let table = Table::open(&path).await?;
+        let snap = table.snapshot(snapshot).await?;
+        Ok::<_, bazof::Error>((table, snap))
+    })?;
+    let schema = snap.schema().clone();
+    if let Some(v) = keys {
+        options.key_predicate =
+            in_function("bazof_scan", params::keys(v, schema.key_type, &schema.key))?;
+    }
+    let mut fields = Vec::new();
+    for name in schema.column_names() {
+        let field = schema
+            .arrow_field(name)
+            .ok_or_else(|| format!("bazof_scan: internal: no field '{name}'"))?;
+        fields.push(field);
+    }
+    Ok(ScanBind {
+        table,
+        fields,
+        key: schema.key.clone(),
+        key_type: schema.key_type,
+        options,
+        total_rows: snap.total_rows(),
+    })
+}
 
+fn bind_scan(bind: &BindInfo) -> Result<ScanBind, BoxError> {
+    let path = bind.get_parameter(0);
     let positional = if bind.get_parameter_count() > 1 {
         Some(bind.get_parameter(1))
     } else {
@@ -38,54 +91,34 @@ fn bind_scan(bind: &BindInfo) -> Result<ScanBind, BoxError> {
     if positional.is_some() && named.is_some() {
         return Err("bazof_scan: as_of is given twice (positionally and as as_of => …)".into());
     }
-    if let Some(v) = positional.as_ref().or(named.as_ref()) {
-        options.as_of = in_function("bazof_scan", params::as_of(v))?;
+    let snapshot = bind.get_named_parameter("snapshot");
+    let keys = bind.get_named_parameter("keys");
+    let scan = bind_args(
+        &path,
+        positional.as_ref().or(named.as_ref()),
+        snapshot.as_ref(),
+        keys.as_ref(),
+    )?;
+    for field in &scan.fields {
+        bind.add_result_column(field.name(), logical_type(field.data_type())?);
     }
-    if let Some(v) = bind.get_named_parameter("snapshot") {
-        options.snapshot = in_function("bazof_scan", params::snapshot(&v))?;
-    }
-
-    // Metadata only (the version hint and one snapshot file): bind runs twice per query.
-    let snapshot = options.snapshot;
-    let (table, snap) = block_on(async move {
-        let table = Table::open(&path).await?;
-        let snap = table.snapshot(snapshot).await?;
-        Ok::<_, bazof::Error>((table, snap))
-    })?;
-    let schema = snap.schema().clone();
-
-    if let Some(v) = bind.get_named_parameter("keys") {
-        options.key_predicate =
-            in_function("bazof_scan", params::keys(&v, schema.key_type, &schema.key))?;
-    }
-
-    let mut fields = Vec::new();
-    for name in schema.column_names() {
-        let field = schema
-            .arrow_field(name)
-            .ok_or_else(|| format!("bazof_scan: internal: no field '{name}'"))?;
-        bind.add_result_column(name, logical_type(field.data_type())?);
-        fields.push(field);
-    }
-    if let Some(rows) = snap.total_rows() {
+    if let Some(rows) = scan.total_rows {
         // An upper bound (events, not keys) that helps DuckDB's join planning.
         bind.set_cardinality(rows, false);
     }
-    Ok(ScanBind {
-        table,
-        fields,
-        key: schema.key.clone(),
-        options,
-    })
+    Ok(scan)
 }
 
-fn init_scan(init: &InitInfo) -> Result<Emitter, BoxError> {
-    // SAFETY: DuckDB hands init the bind data that `bind` stored for this query;
-    // it lives until the query ends.
-    let bind = unsafe { init.get_bind_data::<ScanBind>().as_ref() }
-        .ok_or("bazof_scan: missing bind data")?;
+/// Starts the scan `bind` describes for the result columns `indices` (DuckDB's
+/// projection; none for `count(*)`), restricted further by `pushed`, key predicates
+/// taken from the query's `WHERE` (pruning only: DuckDB still applies its filters).
+pub(crate) fn start_scan(
+    bind: &ScanBind,
+    indices: &[u64],
+    pushed: Option<KeyPredicate>,
+) -> Result<Emitter, BoxError> {
     let mut columns = Vec::new();
-    for idx in init.get_column_indices() {
+    for &idx in indices {
         let field = usize::try_from(idx)
             .ok()
             .and_then(|i| bind.fields.get(i))
@@ -102,18 +135,30 @@ fn init_scan(init: &InitInfo) -> Result<Emitter, BoxError> {
         columns.push(bind.key.clone());
     }
     let vector_size = vector_size();
-    // The core merges in larger batches (fewer flushes and runtime hand-overs);
-    // `next_chunk` slices each into DuckDB vectors.
-    let options = bind
+    // The core merges in larger batches (fewer flushes and runtime hand-overs); the
+    // emitter slices each into DuckDB vectors.
+    let mut options = bind
         .options
         .clone()
         .with_columns(columns)
         .with_batch_size(bazof::DEFAULT_BATCH_SIZE.max(vector_size));
+    options.key_predicate = match (options.key_predicate.take(), pushed) {
+        (Some(a), Some(b)) => Some(KeyPredicate::And(vec![a, b])),
+        (a, b) => a.or(b),
+    };
     let table = bind.table.clone();
     let stream = block_on(async move { table.scan(options).await })?;
     // The scan's key ranges are DuckDB's work units: as many threads as ranges (DuckDB
     // keeps one thread, reading them in key order, where the output order matters).
-    let emitter = Emitter::new(stream.into_parts(), no_columns);
+    Ok(Emitter::new(stream.into_parts(), no_columns))
+}
+
+fn init_scan(init: &InitInfo) -> Result<Emitter, BoxError> {
+    // SAFETY: DuckDB hands init the bind data that `bind` stored for this query;
+    // it lives until the query ends.
+    let bind = unsafe { init.get_bind_data::<ScanBind>().as_ref() }
+        .ok_or("bazof_scan: missing bind data")?;
+    let emitter = start_scan(bind, &init.get_column_indices(), None)?;
     init.set_max_threads(emitter.parallelism());
     Ok(emitter)
 }

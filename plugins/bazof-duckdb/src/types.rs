@@ -9,7 +9,12 @@ type BoxError = Box<dyn std::error::Error>;
 /// The DuckDB type of a bazof column: Utf8 → VARCHAR, Int64 → BIGINT, Float64 →
 /// DOUBLE, Boolean → BOOLEAN, Timestamp(µs, UTC) → TIMESTAMPTZ, Date32 → DATE.
 pub(crate) fn logical_type(t: &DataType) -> Result<LogicalTypeHandle, BoxError> {
-    let id = match t {
+    Ok(LogicalTypeHandle::from(type_id(t)?))
+}
+
+/// The id of [`logical_type`].
+pub(crate) fn type_id(t: &DataType) -> Result<LogicalTypeId, BoxError> {
+    Ok(match t {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => LogicalTypeId::Varchar,
         DataType::Int64 => LogicalTypeId::Bigint,
         DataType::Float64 => LogicalTypeId::Double,
@@ -18,8 +23,7 @@ pub(crate) fn logical_type(t: &DataType) -> Result<LogicalTypeHandle, BoxError> 
         DataType::Timestamp(TimeUnit::Microsecond, None) => LogicalTypeId::Timestamp,
         DataType::Date32 => LogicalTypeId::Date,
         other => return Err(format!("bazof: column type {other} has no DuckDB mapping").into()),
-    };
-    Ok(LogicalTypeHandle::from(id))
+    })
 }
 
 /// DuckDB's vector size (rows per output chunk), 2048 unless DuckDB was built otherwise.

@@ -252,8 +252,10 @@ mod tests {
         assert_eq!(got.to_data(), want.to_data());
     }
 
-    fn runs_strategy() -> impl Strategy<Value = (Vec<Vec<Option<i64>>>, Vec<(usize, usize, usize)>)>
-    {
+    /// Source columns (as optional ints) and runs over them.
+    type Case = (Vec<Vec<Option<i64>>>, Vec<Run>);
+
+    fn runs_strategy() -> impl Strategy<Value = Case> {
         prop::collection::vec(
             prop::collection::vec(prop::option::weighted(0.8, -50i64..50), 1..20),
             1..4,

@@ -1,0 +1,373 @@
+//! `bazof_scan(path [, as_of] [, snapshot => N, keys => [...]])` as a C API v2 table
+//! function: the v1 function's arguments, columns, projection and threads, plus the
+//! `WHERE` conjuncts on the key column read as key predicates (`filter`). They only
+//! prune: none is accepted, so DuckDB applies every filter to the resolved rows.
+
+use std::os::raw::c_void;
+use std::ptr;
+use std::sync::Mutex;
+
+use arrow::array::{Array, StructArray};
+use arrow::ffi::{FFI_ArrowArray, FFI_ArrowSchema};
+use duckdb::core::LogicalTypeId;
+
+use bazof::KeyPredicate;
+
+use super::ffi::{self, ErrSlot, Handle, Str};
+use super::filter::{key_predicate, Expr, KeyColumn};
+use super::value::Value;
+use super::{call, factory, guard, opaque, LogicalType};
+use crate::emit::Emitter;
+use crate::scan::{bind_args, start_scan, ScanBind};
+use crate::types::type_id;
+
+/// The bind data: the v1 function's, and the key predicates read from `WHERE`.
+struct Bind {
+    scan: ScanBind,
+    pushed: Mutex<Vec<KeyPredicate>>,
+}
+
+/// A thread's state: the Arrow importer that turns its slices into DuckDB chunks.
+struct Local {
+    importer: Handle,
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        // SAFETY: the importer (or NULL) belongs to this state and is destroyed once.
+        unsafe { ffi::duckdb_v2_arrow_importer_destroy(&mut self.importer) };
+    }
+}
+
+/// Registers the function in the database being loaded (`extension`, `context`: the
+/// entry point's).
+pub(super) fn register(extension: Handle, context: Handle) -> Result<(), String> {
+    let factory = factory(context)?;
+    let mut f: Handle = ptr::null_mut();
+    // SAFETY: `factory` is the loading context's; `f` receives a function we own and
+    // destroy below (registration copies it).
+    call(|e| unsafe { ffi::duckdb_v2_table_function_create(factory, &mut f, e) })?;
+    let r = configure(factory, f).and_then(|()| {
+        // SAFETY: `extension` is live during the entry point; `f` is configured.
+        call(|e| unsafe { ffi::duckdb_v2_extension_register_table_function(extension, f, e) })
+    });
+    // SAFETY: `f` is ours; the registered copy is the engine's.
+    unsafe { ffi::duckdb_v2_table_function_destroy(&mut f) };
+    r
+}
+
+fn configure(factory: Handle, f: Handle) -> Result<(), String> {
+    // SAFETY (every call below): `f` is the live function being configured, `factory`
+    // the loading context's; names and types are borrowed and copied by the engine.
+    call(|e| unsafe { ffi::duckdb_v2_table_function_set_name(f, &Str::of("bazof_scan"), e) })?;
+    let mut sig: Handle = ptr::null_mut();
+    call(|e| unsafe { ffi::duckdb_v2_table_function_get_signature(f, &mut sig, e) })?;
+    let varchar = LogicalType::new(factory, ffi::TYPE_VARCHAR)?;
+    let any = LogicalType::new(factory, ffi::TYPE_ANY)?;
+    let mut null: Handle = ptr::null_mut();
+    call(|e| unsafe { ffi::duckdb_v2_value_create_null(factory, varchar.0, &mut null, e) })?;
+    let null = Value::owned(null).ok_or("bazof_scan: no NULL value")?;
+    // Argument order at bind: path, as_of, then the named-only ones as added.
+    let params: [(&str, &LogicalType, Handle, u32); 4] = [
+        ("path", &varchar, ptr::null_mut(), ffi::PARAM_STANDARD),
+        ("as_of", &any, null.0, ffi::PARAM_STANDARD),
+        ("snapshot", &any, null.0, ffi::PARAM_NAMED_ONLY),
+        ("keys", &any, null.0, ffi::PARAM_NAMED_ONLY),
+    ];
+    for (name, t, default, kind) in params {
+        call(|e| unsafe {
+            ffi::duckdb_v2_function_signature_add_parameter(
+                sig,
+                &Str::of(name),
+                t.0,
+                default,
+                kind,
+                e,
+            )
+        })?;
+    }
+    call(|e| unsafe { ffi::duckdb_v2_table_function_set_bind_callback(f, Some(bind), e) })?;
+    call(|e| unsafe {
+        ffi::duckdb_v2_table_function_set_init_global_callback(f, Some(init_global), e)
+    })?;
+    call(|e| unsafe {
+        ffi::duckdb_v2_table_function_set_init_local_callback(f, Some(init_local), e)
+    })?;
+    call(|e| unsafe { ffi::duckdb_v2_table_function_set_exec_callback(f, Some(exec), e) })?;
+    call(|e| unsafe { ffi::duckdb_v2_table_function_set_projection_pushdown(f, true, e) })?;
+    call(|e| unsafe {
+        ffi::duckdb_v2_table_function_set_filter_pushdown_callback(f, Some(filter), e)
+    })
+}
+
+/// DuckDB's v2 type id of a bazof column.
+fn v2_type(t: &arrow::datatypes::DataType) -> Result<u32, String> {
+    Ok(match type_id(t).map_err(|e| e.to_string())? {
+        LogicalTypeId::Varchar => ffi::TYPE_VARCHAR,
+        LogicalTypeId::Bigint => ffi::TYPE_BIGINT,
+        LogicalTypeId::Double => ffi::TYPE_DOUBLE,
+        LogicalTypeId::Boolean => ffi::TYPE_BOOLEAN,
+        LogicalTypeId::TimestampTZ => ffi::TYPE_TIMESTAMP_TZ,
+        LogicalTypeId::Timestamp => ffi::TYPE_TIMESTAMP,
+        LogicalTypeId::Date => ffi::TYPE_DATE,
+        other => return Err(format!("bazof_scan: no DuckDB type for {other:?}")),
+    })
+}
+
+unsafe extern "C" fn bind(info: Handle, result: Handle, context: Handle, err: ErrSlot) {
+    guard(err, || {
+        let arg = |i: u64| -> Result<Value, String> {
+            let mut v: Handle = ptr::null_mut();
+            // SAFETY: `info` is the bind info of this call; `i` is below the
+            // signature's four parameters (an omitted one holds its default); `v`
+            // receives an owned value.
+            call(|e| unsafe { ffi::duckdb_v2_function_bind_get_arg_value(info, i, &mut v, e) })?;
+            Value::owned(v).ok_or_else(|| format!("bazof_scan: argument {i} is missing"))
+        };
+        let (path, as_of, snapshot, keys) = (arg(0)?, arg(1)?, arg(2)?, arg(3)?);
+        let scan = bind_args(&path, Some(&as_of), Some(&snapshot), Some(&keys))
+            .map_err(|e| e.to_string())?;
+        let factory = factory(context)?;
+        for field in &scan.fields {
+            let t = LogicalType::new(factory, v2_type(field.data_type())?)?;
+            // SAFETY: `result` is this call's table bind info; name and type are copied.
+            call(|e| unsafe {
+                ffi::duckdb_v2_table_function_bind_add_result_column(
+                    result,
+                    &Str::of(field.name()),
+                    t.0,
+                    e,
+                )
+            })?;
+        }
+        if let Some(rows) = scan.total_rows {
+            // An upper bound (events, not keys) that helps DuckDB's join planning.
+            // SAFETY: as above.
+            call(|e| unsafe {
+                ffi::duckdb_v2_table_function_bind_set_cardinality(result, rows, false, e)
+            })?;
+        }
+        let mut data = opaque(Bind {
+            scan,
+            pushed: Mutex::new(Vec::new()),
+        });
+        // SAFETY: the engine takes the bind data and destroys it with the query.
+        call(|e| unsafe { ffi::duckdb_v2_function_bind_set_bind_data(info, &mut data, e) })
+    })
+}
+
+/// Reads the data pointer a `*_get_*` accessor hands out, as a `&T`.
+///
+/// # Safety
+/// `get` must return a pointer this module stored as a `T` (through [`opaque`]),
+/// which the engine keeps alive for the callback's duration.
+unsafe fn state<'a, T>(
+    get: impl FnOnce(*mut *mut c_void, ErrSlot) -> ffi::Status,
+) -> Result<&'a T, String> {
+    let mut p: *mut c_void = ptr::null_mut();
+    call(|e| get(&mut p, e))?;
+    // SAFETY: guaranteed by the caller.
+    unsafe { p.cast::<T>().as_ref() }.ok_or_else(|| "bazof_scan: missing state".to_string())
+}
+
+unsafe extern "C" fn filter(info: Handle, _context: Handle, err: ErrSlot) {
+    // Never fails the query: a filter that cannot be read is left to DuckDB alone.
+    guard(err, || {
+        // SAFETY: the bind data is the `Bind` stored by `bind`, alive while the query is
+        // planned.
+        let bind: &Bind = unsafe {
+            state(|p, e| ffi::duckdb_v2_table_function_filter_pushdown_get_bind_data(info, p, e))
+        }?;
+        let Some(index) = bind.scan.key_index() else {
+            return Ok(());
+        };
+        let declared = |i: u64| {
+            let mut d: ffi::idx_t = 0;
+            // SAFETY: `info` is this call's; an index out of range is an error result.
+            call(|e| unsafe {
+                ffi::duckdb_v2_table_function_filter_pushdown_get_column_index(info, i, &mut d, e)
+            })
+            .ok()
+            .map(|()| d)
+        };
+        let key = KeyColumn {
+            index: index as u64,
+            key_type: bind.scan.key_type,
+            declared: &declared,
+        };
+        let mut n: ffi::idx_t = 0;
+        // SAFETY: as above.
+        if call(|e| unsafe {
+            ffi::duckdb_v2_table_function_filter_pushdown_get_filter_count(info, &mut n, e)
+        })
+        .is_err()
+        {
+            return Ok(());
+        }
+        let mut found = Vec::new();
+        for i in 0..n {
+            let mut f: Handle = ptr::null_mut();
+            // SAFETY: `i` is below the filter count; the filter is borrowed for the call.
+            if call(|e| unsafe {
+                ffi::duckdb_v2_table_function_filter_pushdown_get_filter(info, i, &mut f, e)
+            })
+            .is_ok()
+                && !f.is_null()
+            {
+                found.extend(key_predicate(Expr(f), &key));
+            }
+        }
+        // The callback may run more than once, offering the same filters again.
+        if let Ok(mut pushed) = bind.pushed.lock() {
+            for p in found {
+                if !pushed.contains(&p) {
+                    pushed.push(p);
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+unsafe extern "C" fn init_global(info: Handle, _context: Handle, err: ErrSlot) {
+    guard(err, || {
+        // SAFETY: the bind data is the `Bind` stored by `bind`, alive for the query.
+        let bind: &Bind = unsafe {
+            state(|p, e| ffi::duckdb_v2_table_function_init_global_get_bind_data(info, p, e))
+        }?;
+        let mut n: ffi::idx_t = 0;
+        // SAFETY: `info` is this call's.
+        call(|e| unsafe {
+            ffi::duckdb_v2_table_function_init_global_get_column_count(info, &mut n, e)
+        })?;
+        let indices = (0..n)
+            .map(|i| {
+                let mut c: ffi::idx_t = 0;
+                // SAFETY: `i` is below the column count.
+                call(|e| unsafe {
+                    ffi::duckdb_v2_table_function_init_global_get_column_index(info, i, &mut c, e)
+                })
+                .map(|()| c)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let pushed = bind
+            .pushed
+            .lock()
+            .map_err(|_| "bazof_scan: pushed filters poisoned")?
+            .clone();
+        let pushed = match pushed.len() {
+            0 => None,
+            1 => pushed.into_iter().next(),
+            _ => Some(KeyPredicate::And(pushed)),
+        };
+        let emitter = start_scan(&bind.scan, &indices, pushed).map_err(|e| e.to_string())?;
+        let threads = emitter.parallelism();
+        // SAFETY: `info` is this call's; the engine takes and later destroys the state.
+        call(|e| unsafe {
+            ffi::duckdb_v2_table_function_init_global_set_max_threads(info, threads, e)
+        })?;
+        let mut state = opaque(emitter);
+        call(|e| unsafe {
+            ffi::duckdb_v2_table_function_init_global_set_global_state(info, &mut state, e)
+        })
+    })
+}
+
+unsafe extern "C" fn init_local(info: Handle, _context: Handle, err: ErrSlot) {
+    guard(err, || {
+        let mut state = opaque(Local {
+            importer: ptr::null_mut(),
+        });
+        // SAFETY: `info` is this call's; the engine takes and later destroys the state.
+        call(|e| unsafe {
+            ffi::duckdb_v2_table_function_init_local_set_local_state(info, &mut state, e)
+        })
+    })
+}
+
+unsafe extern "C" fn exec(info: Handle, context: Handle, err: ErrSlot) {
+    guard(err, || {
+        // SAFETY: the global state is the `Emitter` stored by `init_global`.
+        let emitter: &Emitter = unsafe {
+            state(|p, e| ffi::duckdb_v2_table_function_exec_get_global_state(info, p, e))
+        }?;
+        let mut local: *mut c_void = ptr::null_mut();
+        // SAFETY: the local state is this thread's `Local` (one thread calls at a time).
+        call(|e| unsafe {
+            ffi::duckdb_v2_table_function_exec_get_local_state(info, &mut local, e)
+        })?;
+        // SAFETY: as above; no other reference to it exists during this call.
+        let local =
+            unsafe { local.cast::<Local>().as_mut() }.ok_or("bazof_scan: missing local state")?;
+        let mut out: Handle = ptr::null_mut();
+        // SAFETY: the output chunk is borrowed for this call.
+        call(|e| unsafe {
+            ffi::duckdb_v2_table_function_exec_get_output_chunk(info, &mut out, e)
+        })?;
+        let vector = |chunk: Handle, i: u64| -> Result<Handle, String> {
+            let mut v: Handle = ptr::null_mut();
+            // SAFETY: `chunk` is live; `i` is one of its columns.
+            call(|e| unsafe { ffi::duckdb_v2_data_chunk_get_vector(chunk, i, &mut v, e) })?;
+            Ok(v)
+        };
+        let Some(slice) = emitter.next_slice().map_err(|e| e.to_string())? else {
+            // An empty chunk ends this thread's share.
+            let v = vector(out, 0)?;
+            // SAFETY: `v` is the output's first vector.
+            return call(|e| unsafe { ffi::duckdb_v2_vector_set_size(v, 0, e) });
+        };
+        if local.importer.is_null() {
+            let mut schema = FFI_ArrowSchema::try_from(&arrow::datatypes::DataType::Struct(
+                slice.schema().fields().clone(),
+            ))
+            .map_err(|e| e.to_string())?;
+            let mut imp: Handle = ptr::null_mut();
+            // SAFETY: `context` is this query's; the schema is read, not consumed, and
+            // outlives the call; the importer is owned by `local` from here on.
+            call(|e| unsafe {
+                ffi::duckdb_v2_arrow_importer_create(
+                    context,
+                    (&mut schema as *mut FFI_ArrowSchema).cast(),
+                    0,
+                    &mut imp,
+                    e,
+                )
+            })?;
+            local.importer = imp;
+        }
+        let rows = slice.num_rows() as u64;
+        let columns = slice.num_columns() as u64;
+        let mut array = FFI_ArrowArray::new(&StructArray::from(slice).to_data());
+        // SAFETY: the array is a valid C Data Interface struct array of the importer's
+        // schema; with `consume` the importer takes it over (sets `release` to NULL),
+        // so dropping `array` afterwards frees nothing twice.
+        call(|e| unsafe {
+            ffi::duckdb_v2_arrow_importer_append(
+                local.importer,
+                (&mut array as *mut FFI_ArrowArray).cast(),
+                true,
+                true,
+                e,
+            )
+        })?;
+        let mut chunk: Handle = ptr::null_mut();
+        // SAFETY: the importer holds one array of at most a vector's rows: one chunk.
+        call(|e| unsafe {
+            ffi::duckdb_v2_arrow_importer_next_chunk(local.importer, &mut chunk, e)
+        })?;
+        let r = (|| {
+            for i in 0..columns {
+                let (to, from) = (vector(out, i)?, vector(chunk, i)?);
+                // SAFETY: both vectors are live and of the same type (the importer's
+                // types are the declared ones); the output shares the chunk's buffers.
+                call(|e| unsafe { ffi::duckdb_v2_vector_reference(to, from, e) })?;
+            }
+            let v = vector(out, 0)?;
+            // SAFETY: `v` is the output's first vector, whose size is the row count.
+            call(|e| unsafe { ffi::duckdb_v2_vector_set_size(v, rows, e) })
+        })();
+        // SAFETY: the imported chunk is ours; the output keeps its buffers alive.
+        unsafe { ffi::duckdb_v2_data_chunk_destroy(&mut chunk) };
+        r
+    })
+}
