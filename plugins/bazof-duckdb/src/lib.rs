@@ -115,14 +115,10 @@ pub fn register(con: &duckdb::Connection) -> duckdb::Result<()> {
     con.register_table_function::<BazofScanAt>("bazof_scan_at")?;
     // With [`install`] run before the database opened, `bazof_scan` is already there
     // (C API v2, with key pushdown from WHERE); it takes the positional as_of itself.
-    let v2_scan = con
-        .query_row(
-            "SELECT count(*) FROM duckdb_functions() WHERE function_name = 'bazof_scan'",
-            [],
-            |r| r.get::<_, i64>(0),
-        )
-        .unwrap_or(0)
-        > 0;
+    let v2_scan = any_row(
+        con,
+        "SELECT count(*) FROM duckdb_functions() WHERE function_name = 'bazof_scan'",
+    );
     if !v2_scan {
         con.register_table_function::<BazofScan>("bazof_scan")?;
     }
@@ -138,6 +134,13 @@ pub fn register(con: &duckdb::Connection) -> duckdb::Result<()> {
     }
 }
 
+/// Whether a `SELECT count(*) …` of the catalog counts anything (false if it fails).
+fn any_row(con: &duckdb::Connection, count_sql: &str) -> bool {
+    con.query_row(count_sql, [], |r| r.get::<_, i64>(0))
+        .unwrap_or(0)
+        > 0
+}
+
 /// The table macro giving `bazof_scan` its optional positional `as_of`. `shared`:
 /// create it in the database (if in-memory) rather than as a TEMP macro.
 #[doc(hidden)]
@@ -145,14 +148,10 @@ pub fn install_positional_form(con: &duckdb::Connection, shared: bool) -> duckdb
     const BODY: &str =
         "MACRO bazof_scan(path, as_of := NULL, snapshot := NULL, keys := NULL) AS TABLE \
         SELECT * FROM bazof_scan_at(path, as_of, snapshot => snapshot, keys => keys)";
-    let in_memory = con
-        .query_row(
-            "SELECT count(*) FROM duckdb_databases() WHERE database_name = current_database() AND path IS NULL",
-            [],
-            |r| r.get::<_, i64>(0),
-        )
-        .unwrap_or(0)
-        > 0;
+    let in_memory = any_row(
+        con,
+        "SELECT count(*) FROM duckdb_databases() WHERE database_name = current_database() AND path IS NULL",
+    );
     if shared && in_memory {
         con.execute_batch(&format!("CREATE OR REPLACE {BODY}"))
     } else {

@@ -175,9 +175,13 @@ unsafe extern "C" fn filter(info: Handle, _context: Handle, err: ErrSlot) {
     guard(err, || {
         // SAFETY: the bind data is the `Bind` stored by `bind`, alive while the query is
         // planned.
-        let bind: &Bind = unsafe {
-            state(|p, e| ffi::duckdb_v2_table_function_filter_pushdown_get_bind_data(info, p, e))
-        }?;
+        let Ok(bind) = (unsafe {
+            state::<Bind>(|p, e| {
+                ffi::duckdb_v2_table_function_filter_pushdown_get_bind_data(info, p, e)
+            })
+        }) else {
+            return Ok(());
+        };
         let Some(index) = bind.scan.key_index() else {
             return Ok(());
         };
