@@ -94,9 +94,9 @@ pub use write::{write_query, BazofWrite, WriteConnection, WriteError};
 /// `bazof_scan_at(path, as_of)` and `bazof_scan(path, as_of => …)` are table
 /// functions in DuckDB's system catalog. If [`install`] ran before the database
 /// opened, the database already has the C API v2 `bazof_scan` (key predicates in
-/// `WHERE` prune), and this function leaves it in place. DuckDB's C API (v1) keeps only the first
-/// of two table functions registered under one name, so the optional positional
-/// `as_of` of `bazof_scan(path [, as_of])` is a table macro over
+/// `WHERE` prune), and this function leaves it in place. DuckDB's C API (v1) keeps
+/// only the first of two table functions registered under one name, so the optional
+/// positional `as_of` of `bazof_scan(path [, as_of])` is a table macro over
 /// `bazof_scan_at`, which shadows the named-only function: a `TEMP` macro of this
 /// connection, or, for an in-memory database (the CLI's and Python's default),
 /// a macro of the database that every connection sees.

@@ -115,19 +115,20 @@ pub(crate) fn gather_runs(
             "gather of no arrays".into(),
         ));
     };
-    let nulls = gather_nulls(sources, runs, rows);
+    // The generic copy carries its own validity; only the typed kernels need this.
+    let nulls = || gather_nulls(sources, runs, rows);
     Ok(match first.data_type() {
-        DataType::Int64 => primitive::<Int64Type>(sources, runs, rows, nulls),
-        DataType::Float64 => primitive::<Float64Type>(sources, runs, rows, nulls),
-        DataType::Int32 => primitive::<Int32Type>(sources, runs, rows, nulls),
-        DataType::UInt64 => primitive::<UInt64Type>(sources, runs, rows, nulls),
-        DataType::UInt32 => primitive::<UInt32Type>(sources, runs, rows, nulls),
-        DataType::Date32 => primitive::<Date32Type>(sources, runs, rows, nulls),
+        DataType::Int64 => primitive::<Int64Type>(sources, runs, rows, nulls()),
+        DataType::Float64 => primitive::<Float64Type>(sources, runs, rows, nulls()),
+        DataType::Int32 => primitive::<Int32Type>(sources, runs, rows, nulls()),
+        DataType::UInt64 => primitive::<UInt64Type>(sources, runs, rows, nulls()),
+        DataType::UInt32 => primitive::<UInt32Type>(sources, runs, rows, nulls()),
+        DataType::Date32 => primitive::<Date32Type>(sources, runs, rows, nulls()),
         DataType::Timestamp(TimeUnit::Microsecond, _) => {
-            primitive::<TimestampMicrosecondType>(sources, runs, rows, nulls)
+            primitive::<TimestampMicrosecondType>(sources, runs, rows, nulls())
         }
-        DataType::Boolean => boolean(sources, runs, rows, nulls),
-        DataType::Utf8 => utf8(sources, runs, rows, nulls)?,
+        DataType::Boolean => boolean(sources, runs, rows, nulls()),
+        DataType::Utf8 => utf8(sources, runs, rows, nulls())?,
         _ => generic(sources, runs, rows)?,
     })
 }
