@@ -118,8 +118,11 @@ impl Query {
     Deserialize,
 )]
 pub enum Engine {
-    /// DuckDB SQL over `bazof_scan`.
+    /// DuckDB SQL over `bazof_scan` (key lookups as `keys => [...]`).
     DuckdbBazof,
+    /// DuckDB SQL over `bazof_scan`, key lookups as `WHERE key IN (...)` (pushed to
+    /// the core as a key predicate); only queries with keys.
+    DuckdbBazofWhere,
     /// DuckDB SQL over the raw Parquet (`read_parquet` + QUALIFY row_number()).
     DuckdbParquet,
     /// Polars over `scan_bazof`.
@@ -137,8 +140,9 @@ pub enum Engine {
 }
 
 impl Engine {
-    pub const QUERY_ENGINES: [Engine; 6] = [
+    pub const QUERY_ENGINES: [Engine; 7] = [
         Engine::DuckdbBazof,
+        Engine::DuckdbBazofWhere,
         Engine::DuckdbParquet,
         Engine::PolarsBazof,
         Engine::PolarsParquet,
@@ -150,6 +154,7 @@ impl Engine {
     pub fn name(self) -> &'static str {
         match self {
             Engine::DuckdbBazof => "duckdb-bazof",
+            Engine::DuckdbBazofWhere => "duckdb-bazof-where",
             Engine::DuckdbParquet => "duckdb-parquet",
             Engine::PolarsBazof => "polars-bazof",
             Engine::PolarsParquet => "polars-parquet",
@@ -171,7 +176,9 @@ impl Engine {
     /// The baseline this cell is compared with (same engine, raw Parquet).
     pub fn baseline(self) -> Option<Engine> {
         match self {
-            Engine::DuckdbBazof | Engine::Core => Some(Engine::DuckdbParquet),
+            Engine::DuckdbBazof | Engine::DuckdbBazofWhere | Engine::Core => {
+                Some(Engine::DuckdbParquet)
+            }
             Engine::PolarsBazof => Some(Engine::PolarsParquet),
             Engine::BazofImport => Some(Engine::DuckdbImport),
             _ => None,
@@ -181,7 +188,11 @@ impl Engine {
     pub fn is_bazof(self) -> bool {
         matches!(
             self,
-            Engine::DuckdbBazof | Engine::PolarsBazof | Engine::Core | Engine::BazofImport
+            Engine::DuckdbBazof
+                | Engine::DuckdbBazofWhere
+                | Engine::PolarsBazof
+                | Engine::Core
+                | Engine::BazofImport
         )
     }
 
@@ -321,17 +332,25 @@ pub fn run_cell(
     let as_of = q.as_of(meta);
     let keys = q.keys(meta);
     match e {
-        Engine::DuckdbBazof => {
+        Engine::DuckdbBazof | Engine::DuckdbBazofWhere => {
+            let in_where = e == Engine::DuckdbBazofWhere;
+            if in_where && keys.is_none() {
+                return Ok(None);
+            }
+            // The C API v2 `bazof_scan`, which prunes by key predicates in WHERE.
+            bazof_duckdb::install()?;
             let con = duckdb::Connection::open_in_memory()?;
             bazof_duckdb::register(&con)?;
             let mut args = format!("'{}'", meta.table);
             if let Some(t) = as_of {
                 args += &format!(", as_of => {}", ts_sql(t));
             }
-            if let Some(k) = keys {
-                args += &format!(", keys => [{}]", sql_list(k));
+            let mut src = format!("SELECT * FROM bazof_scan({args}");
+            match keys {
+                Some(k) if in_where => src += &format!(") WHERE key IN ({})", sql_list(k)),
+                Some(k) => src += &format!(", keys => [{}])", sql_list(k)),
+                None => src += ")",
             }
-            let src = format!("SELECT * FROM bazof_scan({args})");
             let start = Instant::now();
             let answer = duckdb_answer(&con, q, &src, &[])?;
             Ok(Some(CellOutcome {
