@@ -43,6 +43,54 @@ fn below_upper(v: &KeyValue, upper: &Bound<KeyValue>) -> bool {
     }
 }
 
+/// A key as SQL would write it: strings quoted (quotes doubled), integers bare.
+fn key_sql(v: &KeyValue) -> String {
+    match v {
+        KeyValue::Int(i) => i.to_string(),
+        KeyValue::String(s) => format!("'{}'", s.replace('\'', "''")),
+    }
+}
+
+/// SQL-like text (`key = 'a'`, `key IN (1, 2)`, `key >= 'a' AND key < 'b'`), for
+/// plans and logs.
+impl std::fmt::Display for KeyPredicate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let join = |ps: &[KeyPredicate], op: &str| {
+            let parts: Vec<String> = ps.iter().map(|p| format!("({p})")).collect();
+            parts.join(op)
+        };
+        match self {
+            KeyPredicate::Eq(v) => write!(f, "key = {}", key_sql(v)),
+            KeyPredicate::In(vs) => {
+                let vs: Vec<String> = vs.iter().map(key_sql).collect();
+                write!(f, "key IN ({})", vs.join(", "))
+            }
+            KeyPredicate::Range { lower, upper } => {
+                let lower = match lower {
+                    Bound::Included(v) => Some(format!("key >= {}", key_sql(v))),
+                    Bound::Excluded(v) => Some(format!("key > {}", key_sql(v))),
+                    Bound::Unbounded => None,
+                };
+                let upper = match upper {
+                    Bound::Included(v) => Some(format!("key <= {}", key_sql(v))),
+                    Bound::Excluded(v) => Some(format!("key < {}", key_sql(v))),
+                    Bound::Unbounded => None,
+                };
+                let parts: Vec<String> = lower.into_iter().chain(upper).collect();
+                if parts.is_empty() {
+                    write!(f, "true")
+                } else {
+                    write!(f, "{}", parts.join(" AND "))
+                }
+            }
+            KeyPredicate::And(ps) if ps.is_empty() => write!(f, "true"),
+            KeyPredicate::Or(ps) if ps.is_empty() => write!(f, "false"),
+            KeyPredicate::And(ps) => write!(f, "{}", join(ps, " AND ")),
+            KeyPredicate::Or(ps) => write!(f, "{}", join(ps, " OR ")),
+        }
+    }
+}
+
 impl KeyPredicate {
     /// Whether one key satisfies the predicate.
     pub fn matches(&self, key: &KeyValue) -> bool {
@@ -157,5 +205,33 @@ impl KeyRef<'_> {
             (KeyRef::Int(_), KeyValue::String(_)) => Ordering::Less,
             (KeyRef::Str(_), KeyValue::Int(_)) => Ordering::Greater,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_reads_as_sql() {
+        let s = |v: &str| KeyValue::String(v.into());
+        let p = KeyPredicate::Or(vec![
+            KeyPredicate::Range {
+                lower: Bound::Excluded(s("a")),
+                upper: Bound::Included(s("it's")),
+            },
+            KeyPredicate::And(vec![
+                KeyPredicate::In(vec![KeyValue::Int(1), KeyValue::Int(2)]),
+                KeyPredicate::Range {
+                    lower: Bound::Unbounded,
+                    upper: Bound::Excluded(KeyValue::Int(9)),
+                },
+            ]),
+        ]);
+        assert_eq!(
+            p.to_string(),
+            "(key > 'a' AND key <= 'it''s') OR ((key IN (1, 2)) AND (key < 9))"
+        );
+        assert_eq!(KeyPredicate::Or(vec![]).to_string(), "false");
     }
 }

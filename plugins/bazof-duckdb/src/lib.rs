@@ -43,8 +43,10 @@
 //!   of them) become the core's key predicate, pruning files, row groups and pages
 //!   as `keys => [...]` does. None is accepted: DuckDB applies every filter above the
 //!   scan, that is after resolution, which is what DESIGN §5 requires for value
-//!   columns. Without [`install`], and in the loadable extension, the functions use
-//!   C API v1, which passes no filters; `keys => [...]` prunes there.
+//!   columns. Each such scan logs its plan's summary (key predicate, files and row
+//!   groups read and skipped) to DuckDB's log, type `bazof` (`CALL enable_logging()`,
+//!   then `duckdb_logs`). Without [`install`], and in the loadable extension, the
+//!   functions use C API v1, which passes no filters; `keys => [...]` prunes there.
 //! * **Streaming: yes.** `init` opens the core's [`bazof::ScanStream`] (batches of
 //!   DuckDB's vector size, 2048 rows); each call of the table function pulls at
 //!   most one batch, on the core's runtime, and emits it as one DuckDB chunk. The

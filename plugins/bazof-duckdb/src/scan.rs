@@ -112,11 +112,12 @@ fn bind_scan(bind: &BindInfo) -> Result<ScanBind, BoxError> {
 /// Starts the scan `bind` describes for the result columns `indices` (DuckDB's
 /// projection; none for `count(*)`), restricted further by `pushed`, key predicates
 /// taken from the query's `WHERE` (pruning only: DuckDB still applies its filters).
+/// Returns the output and the plan's one-line summary (what was pruned).
 pub(crate) fn start_scan(
     bind: &ScanBind,
     indices: &[u64],
     pushed: Option<KeyPredicate>,
-) -> Result<Emitter, BoxError> {
+) -> Result<(Emitter, String), BoxError> {
     let mut columns = Vec::new();
     for &idx in indices {
         let field = usize::try_from(idx)
@@ -148,9 +149,10 @@ pub(crate) fn start_scan(
     };
     let table = bind.table.clone();
     let stream = block_on(async move { table.scan(options).await })?;
+    let summary = stream.plan().summary();
     // The scan's key ranges are DuckDB's work units: as many threads as ranges (DuckDB
     // keeps one thread, reading them in key order, where the output order matters).
-    Ok(Emitter::new(stream.into_parts(), no_columns))
+    Ok((Emitter::new(stream.into_parts(), no_columns), summary))
 }
 
 fn init_scan(init: &InitInfo) -> Result<Emitter, BoxError> {
@@ -158,7 +160,7 @@ fn init_scan(init: &InitInfo) -> Result<Emitter, BoxError> {
     // it lives until the query ends.
     let bind = unsafe { init.get_bind_data::<ScanBind>().as_ref() }
         .ok_or("bazof_scan: missing bind data")?;
-    let emitter = start_scan(bind, &init.get_column_indices(), None)?;
+    let (emitter, _) = start_scan(bind, &init.get_column_indices(), None)?;
     init.set_max_threads(emitter.parallelism());
     Ok(emitter)
 }

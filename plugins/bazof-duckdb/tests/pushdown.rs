@@ -126,3 +126,34 @@ fn where_on_the_key_prunes_files() {
         );
     }
 }
+
+#[test]
+fn the_log_shows_the_pushed_predicate_and_what_it_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = table_missing_second_file(dir.path());
+    let con = con();
+    con.execute_batch("CALL enable_logging()").unwrap();
+    let n: i64 = con
+        .query_row(
+            &format!(
+                "SELECT count(*) FROM bazof_scan('{path}') WHERE key IN ('a1', 'b1') AND i > 0"
+            ),
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 2);
+    let logged: Vec<String> = con
+        .prepare("SELECT message FROM duckdb_logs WHERE type = 'bazof'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        logged,
+        ["bazof_scan: key predicate: key IN ('a1', 'b1'); files: 1 read, 1 skipped (1 by key range); \
+          row groups: 1 of 1 read"],
+        "the scan logs its plan"
+    );
+}

@@ -188,6 +188,40 @@ pub struct ScanPlan {
 }
 
 impl ScanPlan {
+    /// One line saying what the plan prunes and reads: the key predicate, files read
+    /// and skipped (with why), and row groups read of the read files' total.
+    pub fn summary(&self) -> String {
+        let predicate = self
+            .options
+            .key_predicate
+            .as_ref()
+            .map_or_else(|| "none".to_string(), |p| p.to_string());
+        let mut reasons = std::collections::BTreeMap::<&str, usize>::new();
+        for s in &self.skipped {
+            let why = match s.reason {
+                SkipReason::AfterAsOf => "after as_of",
+                SkipReason::FoldedIntoBase => "folded into the base",
+                SkipReason::OtherBase => "another base",
+                SkipReason::KeyRange => "key range",
+                SkipReason::NotInLegacySegment => "0.2 segment rule",
+            };
+            *reasons.entry(why).or_default() += 1;
+        }
+        let why: Vec<String> = reasons.iter().map(|(r, n)| format!("{n} by {r}")).collect();
+        let read: usize = self.files.iter().map(|f| f.row_groups.len()).sum();
+        let total: usize = self.files.iter().map(|f| f.row_groups_total).sum();
+        format!(
+            "key predicate: {predicate}; files: {} read, {} skipped{}; row groups: {read} of {total} read",
+            self.files.len(),
+            self.skipped.len(),
+            if why.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", why.join(", "))
+            }
+        )
+    }
+
     /// Whether the plan reads one base file and nothing else: one row per key
     /// (SPEC §8), so resolution needs no merge and no ranks (SPEC §5).
     pub(crate) fn base_alone(&self) -> bool {

@@ -103,6 +103,9 @@ pub const TYPE_STRUCT: u32 = 100;
 pub const TYPE_LIST: u32 = 101;
 pub const TYPE_MAP: u32 = 102;
 
+// `DUCKDB_V2_LOG_LEVEL`
+pub const LOG_INFO: u32 = 30;
+
 // `DUCKDB_V2_FUNCTION_PARAMETER_KIND`
 pub const PARAM_STANDARD: u32 = 1;
 pub const PARAM_NAMED_ONLY: u32 = 3;
@@ -360,6 +363,14 @@ extern "C" {
         v: Handle,
         index: idx_t,
         out: *mut Handle,
+        err: ErrSlot,
+    ) -> Status;
+
+    pub fn duckdb_v2_context_log(
+        ctx: Handle,
+        level: u32,
+        log_type: *const Str,
+        message: *const Str,
         err: ErrSlot,
     ) -> Status;
 

@@ -233,7 +233,7 @@ unsafe extern "C" fn filter(info: Handle, _context: Handle, err: ErrSlot) {
     })
 }
 
-unsafe extern "C" fn init_global(info: Handle, _context: Handle, err: ErrSlot) {
+unsafe extern "C" fn init_global(info: Handle, context: Handle, err: ErrSlot) {
     guard(err, || {
         // SAFETY: the bind data is the `Bind` stored by `bind`, alive for the query.
         let bind: &Bind = unsafe {
@@ -264,7 +264,21 @@ unsafe extern "C" fn init_global(info: Handle, _context: Handle, err: ErrSlot) {
             1 => pushed.into_iter().next(),
             _ => Some(KeyPredicate::And(pushed)),
         };
-        let emitter = start_scan(&bind.scan, &indices, pushed).map_err(|e| e.to_string())?;
+        let (emitter, summary) =
+            start_scan(&bind.scan, &indices, pushed).map_err(|e| e.to_string())?;
+        // What was pruned, for `CALL enable_logging(); … FROM duckdb_logs WHERE type = 'bazof'`.
+        let message = format!("bazof_scan: {summary}");
+        // SAFETY: `context` is this query's; type and message are borrowed for the call.
+        // Logging is best effort: a failure leaves the query alone.
+        let _ = call(|e| unsafe {
+            ffi::duckdb_v2_context_log(
+                context,
+                ffi::LOG_INFO,
+                &Str::of("bazof"),
+                &Str::of(&message),
+                e,
+            )
+        });
         let threads = emitter.parallelism();
         // SAFETY: `info` is this call's; the engine takes and later destroys the state.
         call(|e| unsafe {
