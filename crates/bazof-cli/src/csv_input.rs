@@ -337,21 +337,165 @@ pub fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
-/// Converts a CSV file into batches of at most [`CHUNK_ROWS`] rows.
+/// Records read ahead: up to [`CHUNK_ROWS`] of them, their fields back to back in one
+/// string (one copy per record, no allocation per record), with the line each starts on.
+#[derive(Default)]
+struct Chunk {
+    text: String,
+    /// End of every field in `text`, record after record (each has the header's width).
+    ends: Vec<usize>,
+    lines: Vec<u64>,
+    /// Bytes of the file consumed once the chunk was read.
+    bytes: u64,
+}
+
+impl Chunk {
+    fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+        self.lines.clear();
+    }
+
+    /// Appends the record the file just read.
+    fn push(&mut self, record: &csv::StringRecord, line: u64) {
+        let base = self.text.len();
+        self.text.push_str(record.as_slice());
+        self.ends.extend(
+            (0..record.len())
+                .filter_map(|i| record.range(i))
+                .map(|r| base + r.end),
+        );
+        self.lines.push(line);
+    }
+
+    /// Field `i` of record `r`, for records of `width` fields.
+    fn field(&self, r: usize, width: usize, i: usize) -> &str {
+        let at = r * width + i;
+        let start = if at == 0 { 0 } else { self.ends[at - 1] };
+        self.text.get(start..self.ends[at]).unwrap_or("")
+    }
+}
+
+/// What the reading thread sends: chunks in file order, then the end or an error.
+enum Ahead {
+    Rows(Chunk),
+    End,
+    Failed(CliError),
+}
+
+/// Chunks read ahead before the converter takes them (memory: this many plus two).
+const CHUNKS_AHEAD: usize = 2;
+
+/// Converts a CSV file into batches of at most [`CHUNK_ROWS`] rows. Splitting records
+/// into fields (and checking quotes, widths and UTF-8) runs on its own thread, a few
+/// chunks ahead of the conversion of their fields into typed columns, so the two use
+/// two cores; the rows, their order and every error are those of reading in one pass.
 pub struct Converter {
-    file: CsvFile,
+    name: String,
+    header: Vec<String>,
+    opts: CsvOptions,
+    ahead: std::sync::mpsc::Receiver<Ahead>,
+    /// Chunks handed back to the reading thread to be refilled (no new allocations).
+    spent: std::sync::mpsc::Sender<Chunk>,
+    reader: Option<std::thread::JoinHandle<()>>,
     out: BatchBuilder,
     rows: u64,
+    bytes: u64,
+    /// The end was reached: every later call returns `None`.
+    ended: bool,
+}
+
+/// The reading thread: fills chunks with records until the end or the first error.
+fn read_ahead(
+    mut file: CsvFile,
+    ahead: std::sync::mpsc::SyncSender<Ahead>,
+    spent: std::sync::mpsc::Receiver<Chunk>,
+) {
+    loop {
+        let mut chunk = spent.try_recv().unwrap_or_default();
+        chunk.clear();
+        let mut failed = None;
+        while chunk.lines.len() < CHUNK_ROWS {
+            match file.next_row() {
+                Ok(true) => chunk.push(&file.record, file.line()),
+                Ok(false) => break,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        chunk.bytes = file.bytes();
+        let full = chunk.lines.len() == CHUNK_ROWS;
+        if !chunk.lines.is_empty() && ahead.send(Ahead::Rows(chunk)).is_err() {
+            return; // the converter is gone
+        }
+        if let Some(e) = failed {
+            let _ = ahead.send(Ahead::Failed(e));
+            return;
+        }
+        if !full {
+            let _ = ahead.send(Ahead::End);
+            return;
+        }
+    }
 }
 
 impl Converter {
-    /// Prepares conversion of `file` into the given columns.
+    /// Prepares conversion of `file` into the given columns and starts reading it.
     pub fn new(file: CsvFile, columns: Vec<ColumnMap>) -> Converter {
+        let (name, header, opts) = (file.name.clone(), file.header.clone(), file.opts.clone());
+        let (ahead_tx, ahead) = std::sync::mpsc::sync_channel(CHUNKS_AHEAD);
+        let (spent, spent_rx) = std::sync::mpsc::channel();
+        let reader = std::thread::Builder::new()
+            .name("bazof-csv-read".into())
+            .spawn(move || read_ahead(file, ahead_tx, spent_rx));
+        let (reader, ahead) = match reader {
+            Ok(handle) => (Some(handle), ahead),
+            Err(e) => {
+                // No thread: the converter reports it as the first thing it reads.
+                let (tx, rx) = std::sync::mpsc::sync_channel(1);
+                let _ = tx.send(Ahead::Failed(fail!(
+                    "{name}: cannot start a reading thread: {e}"
+                )));
+                (None, rx)
+            }
+        };
         Converter {
-            file,
+            name,
+            header,
+            opts,
+            ahead,
+            spent,
+            reader,
             out: BatchBuilder::new(columns),
             rows: 0,
+            bytes: 0,
+            ended: false,
         }
+    }
+
+    /// Converts one chunk's records into the batch being built.
+    fn convert(&mut self, chunk: &Chunk) -> Result<()> {
+        let width = self.header.len();
+        for (r, &line) in chunk.lines.iter().enumerate() {
+            for i in 0..self.out.columns().len() {
+                let csv_index = self.out.columns()[i].csv_index;
+                let raw = chunk.field(r, width, csv_index);
+                let column = &self.header[csv_index];
+                let cell = self.opts.cell(raw);
+                if let Err(reason) = self.out.push(i, column, cell) {
+                    return Err(fail!(
+                        "{}: line {line}, column {} ('{column}'): {reason}",
+                        self.name,
+                        csv_index + 1,
+                    ));
+                }
+            }
+            self.out.end_rows(1);
+            self.rows += 1;
+        }
+        Ok(())
     }
 }
 
@@ -361,31 +505,37 @@ impl BatchSource for Converter {
     }
 
     fn bytes(&self) -> u64 {
-        self.file.bytes()
+        self.bytes
     }
 
     fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        while self.out.rows() < CHUNK_ROWS {
-            if !self.file.next_row()? {
-                break;
-            }
-            for i in 0..self.out.columns().len() {
-                let csv_index = self.out.columns()[i].csv_index;
-                let raw = &self.file.record[csv_index];
-                let column = &self.file.header[csv_index];
-                let cell = self.file.opts.cell(raw);
-                if let Err(reason) = self.out.push(i, column, cell) {
-                    return Err(fail!(
-                        "{}: line {}, column {} ('{column}'): {reason}",
-                        self.file.name,
-                        self.file.line(),
-                        csv_index + 1,
-                    ));
-                }
-            }
-            self.out.end_rows(1);
-            self.rows += 1;
+        if self.ended {
+            return Ok(None);
         }
-        self.out.finish()
+        match self.ahead.recv() {
+            Ok(Ahead::Rows(chunk)) => {
+                self.convert(&chunk)?;
+                self.bytes = chunk.bytes;
+                let _ = self.spent.send(chunk);
+                self.out.finish()
+            }
+            Ok(Ahead::End) => {
+                self.ended = true;
+                Ok(None)
+            }
+            Ok(Ahead::Failed(e)) => Err(e),
+            Err(_) => {
+                // The thread ended without saying so: it panicked.
+                let reason = match self.reader.take().map(std::thread::JoinHandle::join) {
+                    Some(Err(p)) => p
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| p.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown cause".into()),
+                    _ => "the reading thread stopped".into(),
+                };
+                Err(fail!("{}: reading failed: {reason}", self.name))
+            }
+        }
     }
 }

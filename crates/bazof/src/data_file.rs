@@ -9,11 +9,11 @@ use arrow::array::{
 use arrow::compute::take_record_batch;
 use chrono::{DateTime, Utc};
 use object_store::buffered::BufWriter;
-use parquet::arrow::AsyncArrowWriter;
 use parquet::basic::{Compression, Encoding};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
+use crate::encode::FileEncoder;
 use crate::error::{Error, Result};
 use crate::key_order::KeyColumn;
 use crate::schema::{ColumnType, KeyType, TableSchema, COMMIT_COLUMN, SEQ_COLUMN};
@@ -277,7 +277,7 @@ struct FileSink<'t> {
     schema: &'t TableSchema,
     new: NewFile,
     max_rows: usize,
-    current: Option<(String, AsyncArrowWriter<BufWriter>, Stats)>,
+    current: Option<(String, FileEncoder, Stats)>,
     done: Vec<DataFile>,
 }
 
@@ -302,10 +302,10 @@ impl<'t> FileSink<'t> {
         if self.current.is_none() {
             let path = new_path(&self.new);
             let sink = BufWriter::new(table.location.store.clone(), table.location.child(&path));
-            let writer = AsyncArrowWriter::try_new(
+            let writer = FileEncoder::try_new(
                 sink,
                 self.schema.file_schema(),
-                Some(writer_properties(self.schema)),
+                writer_properties(self.schema),
             )
             .map_err(|e| data_err(table, &path, e))?;
             self.current = Some((path, writer, Stats::default()));
@@ -422,15 +422,14 @@ pub(crate) async fn write_partitioned(
 
 async fn close_file(
     table: &Table,
-    (path, mut writer, stats): (String, AsyncArrowWriter<BufWriter>, Stats),
+    (path, writer, stats): (String, FileEncoder, Stats),
     new: NewFile,
 ) -> Result<DataFile> {
     // `finish` writes the footer and completes the upload; the size is then known.
-    writer
+    let bytes = writer
         .finish()
         .await
         .map_err(|e| data_err(table, &path, e))?;
-    let bytes = writer.bytes_written() as u64;
     Ok(stats.finish(path, bytes, new))
 }
 

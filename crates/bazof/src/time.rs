@@ -41,6 +41,9 @@ fn parse_opt(text: &str) -> Option<DateTime<Utc>> {
     if s.len() < 10 {
         return None;
     }
+    if let Some(t) = parse_canonical(s.as_bytes()) {
+        return Some(t);
+    }
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
     }
@@ -62,6 +65,41 @@ fn parse_opt(text: &str) -> Option<DateTime<Utc>> {
     parse_date(naive)
         .ok()
         .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+}
+
+/// The form bazof itself writes, `YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z`, read without
+/// chrono's general parser (imports spend much of their time on timestamps). Anything
+/// else, a leap second included, is `None` and goes the general way; what this accepts
+/// the general parser reads the same (a property test checks it).
+fn parse_canonical(b: &[u8]) -> Option<DateTime<Utc>> {
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        b.get(r)?.iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[b.len() - 1] != b'Z'
+    {
+        return None;
+    }
+    let nanos = match &b[19..b.len() - 1] {
+        [] => 0,
+        [b'.', frac @ ..] if (1..=9).contains(&frac.len()) => {
+            digits(20..b.len() - 1)? * 10u32.pow(9 - frac.len() as u32)
+        }
+        _ => return None,
+    };
+    let date = NaiveDate::from_ymd_opt(digits(0..4)? as i32, digits(5..7)?, digits(8..10)?)?;
+    let (h, m, sec) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+    (sec < 60)
+        .then(|| date.and_hms_nano_opt(h, m, sec, nanos))
+        .flatten()
+        .map(|t| t.and_utc())
 }
 
 /// Parses a calendar date `YYYY-MM-DD`.
@@ -135,6 +173,27 @@ mod tests {
         for (text, want) in CASES {
             let got = parse(text).ok().map(|t| format(&t));
             assert_eq!(got.as_deref(), *want, "{text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The canonical form's fast path reads what chrono's RFC 3339 parser reads.
+        #[test]
+        fn canonical_form_agrees_with_rfc3339(
+            y in 0u32..10000, mo in 0u32..14, d in 0u32..33, h in 0u32..26, mi in 0u32..62,
+            sec in 0u32..62, frac in "(\\.[0-9]{1,10})?", junk in "[0-9T:.Z -]{0,3}",
+        ) {
+            let text = format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{sec:02}{frac}Z");
+            let fast = parse_canonical(text.as_bytes());
+            let general = DateTime::parse_from_rfc3339(&text).ok().map(|t| t.with_timezone(&Utc));
+            proptest::prop_assert!(fast.is_none() || fast == general, "{text}: {fast:?} {general:?}");
+            // Accepted forms are never refused by the fast path (a leap second aside).
+            proptest::prop_assert!(fast.is_some() || general.is_none() || sec == 60 || frac.len() > 10, "{text}");
+            // With anything appended or inserted, the fast path agrees or steps aside.
+            let odd = format!("{}{junk}{}", &text[..10], &text[10..]);
+            let fast = parse_canonical(odd.as_bytes());
+            let general = DateTime::parse_from_rfc3339(&odd).ok().map(|t| t.with_timezone(&Utc));
+            proptest::prop_assert!(fast.is_none() || fast == general, "{odd}");
         }
     }
 

@@ -1,0 +1,169 @@
+//! SPEC §4: encoding one data file. Rows are cut into row groups of
+//! [`ROW_GROUP_ROWS`](crate::data_file::ROW_GROUP_ROWS); the columns of each row group
+//! are encoded and compressed on all cores at once (a flat schema has one Parquet
+//! leaf per column), appended in schema order, and uploaded while the next row group
+//! fills. The bytes are the ones Parquet's own single-threaded `ArrowWriter` writes:
+//! the same properties, statistics, page index and embedded Arrow schema.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use object_store::buffered::BufWriter;
+use parquet::arrow::arrow_writer::{
+    compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory,
+};
+use parquet::arrow::ArrowWriter;
+use parquet::errors::{ParquetError, Result};
+use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
+use tokio::io::AsyncWriteExt;
+
+/// A Parquet file being written to an object store upload.
+pub(crate) struct FileEncoder {
+    schema: SchemaRef,
+    writer: SerializedFileWriter<Vec<u8>>,
+    factory: ArrowRowGroupWriterFactory,
+    upload: BufWriter,
+    /// Rows of the row group being filled, as slices of the caller's batches.
+    pending: Vec<RecordBatch>,
+    pending_rows: usize,
+    row_group_rows: usize,
+    row_groups: usize,
+}
+
+impl FileEncoder {
+    /// Starts a file of `schema` (flat) with `props`, uploading to `upload`.
+    pub(crate) fn try_new(
+        upload: BufWriter,
+        schema: SchemaRef,
+        props: WriterProperties,
+    ) -> Result<Self> {
+        let row_group_rows = props.max_row_group_row_count().unwrap_or(usize::MAX).max(1);
+        // `ArrowWriter` derives the Parquet schema and embeds the Arrow one; its
+        // lower-level parts then let each column chunk be encoded on its own thread.
+        let (writer, factory) = ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props))?
+            .into_serialized_writer()?;
+        Ok(Self {
+            schema,
+            writer,
+            factory,
+            upload,
+            pending: Vec::new(),
+            pending_rows: 0,
+            row_group_rows,
+            row_groups: 0,
+        })
+    }
+
+    /// Adds rows (in the file's schema); full row groups are encoded and uploaded.
+    pub(crate) async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            let take = (self.row_group_rows - self.pending_rows).min(batch.num_rows() - offset);
+            self.pending.push(batch.slice(offset, take));
+            self.pending_rows += take;
+            offset += take;
+            if self.pending_rows == self.row_group_rows {
+                self.flush_row_group().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Encodes the pending rows as one row group on all cores and uploads its bytes.
+    async fn flush_row_group(&mut self) -> Result<()> {
+        if self.pending_rows == 0 {
+            return Ok(());
+        }
+        let writers = self.factory.create_column_writers(self.row_groups)?;
+        let pending = std::mem::take(&mut self.pending);
+        self.pending_rows = 0;
+        let chunks = encode_columns(&self.schema, writers, &pending)?;
+        drop(pending);
+        let mut row_group = self.writer.next_row_group()?;
+        for chunk in chunks {
+            chunk.append_to_row_group(&mut row_group)?;
+        }
+        row_group.close()?;
+        self.row_groups += 1;
+        self.upload_buffered().await
+    }
+
+    async fn upload_buffered(&mut self) -> Result<()> {
+        let bytes = std::mem::take(self.writer.inner_mut());
+        self.upload
+            .write_all(&bytes)
+            .await
+            .map_err(|e| ParquetError::External(Box::new(e)))
+    }
+
+    /// Writes the last row group and the footer and completes the upload; returns the
+    /// file's size in bytes.
+    pub(crate) async fn finish(mut self) -> Result<u64> {
+        self.flush_row_group().await?;
+        self.writer.finish()?;
+        self.upload_buffered().await?;
+        self.upload
+            .shutdown()
+            .await
+            .map_err(|e| ParquetError::External(Box::new(e)))?;
+        Ok(self.writer.bytes_written() as u64)
+    }
+}
+
+/// Encodes one row group: every column on the next free core, in schema order of
+/// start (the key, the widest, first). Returns the chunks in schema order.
+fn encode_columns(
+    schema: &SchemaRef,
+    writers: Vec<ArrowColumnWriter>,
+    rows: &[RecordBatch],
+) -> Result<Vec<ArrowColumnChunk>> {
+    let fields = schema.fields();
+    if writers.len() != fields.len() {
+        return Err(ParquetError::General(format!(
+            "a data file's schema must be flat: {} Parquet leaves for {} columns",
+            writers.len(),
+            fields.len()
+        )));
+    }
+    let work: Vec<Mutex<Option<ArrowColumnWriter>>> =
+        writers.into_iter().map(|w| Mutex::new(Some(w))).collect();
+    let done: Vec<Mutex<Option<Result<ArrowColumnChunk>>>> =
+        (0..fields.len()).map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let worker = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(slot) = work.get(i) else { break };
+        let writer = slot.lock().ok().and_then(|mut w| w.take());
+        let result = writer
+            .ok_or_else(|| ParquetError::General("column writer taken twice".into()))
+            .and_then(|mut writer| {
+                for batch in rows {
+                    for leaf in compute_leaves(&fields[i], batch.column(i))? {
+                        writer.write(&leaf)?;
+                    }
+                }
+                writer.close()
+            });
+        if let Ok(mut d) = done[i].lock() {
+            *d = Some(result);
+        }
+    };
+    let threads = crate::scan::tasks::default_tasks().min(fields.len());
+    std::thread::scope(|s| {
+        for _ in 1..threads {
+            s.spawn(worker);
+        }
+        worker();
+    });
+    done.into_iter()
+        .map(|d| {
+            d.into_inner()
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| Err(ParquetError::General("a column was not encoded".into())))
+        })
+        .collect()
+}
