@@ -3,7 +3,9 @@
 //! vector-sized chunk from it without holding the pool's lock, and puts it back in
 //! front. One thread therefore emits the ranges in key order; several threads each
 //! work on their own range. A call that finds no idle range ends that thread's share
-//! while the others drain theirs.
+//! while the others drain theirs. Alternatively (the C API v2 function), a thread
+//! claims a whole range and emits it alone, and DuckDB, told each range's position,
+//! puts the threads' output back in key order.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -33,8 +35,22 @@ pub struct Emitter {
 
 /// One stream and the core batch being emitted from it, with the rows already out.
 struct Part {
+    /// Position of the stream in the output (key order).
+    ordinal: u64,
     stream: Batches,
     current: Option<(RecordBatch, usize)>,
+}
+
+/// A range one thread claimed for itself ([`Emitter::claim`]): it emits the range
+/// alone, from start to end.
+pub(crate) struct Claimed(Part);
+
+impl Claimed {
+    /// The range's position in key order: DuckDB's batch index, which lets it put the
+    /// output of parallel threads back in key order.
+    pub(crate) fn ordinal(&self) -> u64 {
+        self.0.ordinal
+    }
 }
 
 impl Emitter {
@@ -43,7 +59,9 @@ impl Emitter {
     pub(crate) fn new(streams: impl IntoIterator<Item = Batches>, no_columns: bool) -> Self {
         let idle = streams
             .into_iter()
-            .map(|stream| Part {
+            .zip(0..)
+            .map(|(stream, ordinal)| Part {
+                ordinal,
                 stream,
                 current: None,
             })
@@ -73,7 +91,7 @@ impl Emitter {
 
     /// The next slice (at most a DuckDB vector) of some range; `None` ends this
     /// thread's share of the output.
-    pub(crate) fn next_slice(&self) -> Result<Option<RecordBatch>, BoxError> {
+    fn next_slice(&self) -> Result<Option<RecordBatch>, BoxError> {
         loop {
             let part = self
                 .idle
@@ -92,6 +110,25 @@ impl Emitter {
             }
             // That range is exhausted: it is dropped, the next one is tried.
         }
+    }
+
+    /// Takes the next range in key order for one thread, which then emits it alone
+    /// ([`Emitter::next_claimed`]); `None` when every range is taken.
+    pub(crate) fn claim(&self) -> Result<Option<Claimed>, BoxError> {
+        Ok(self
+            .idle
+            .lock()
+            .map_err(|_| "bazof: output state poisoned by an earlier error")?
+            .pop_front()
+            .map(Claimed))
+    }
+
+    /// The next slice (at most a DuckDB vector) of a claimed range; `None` at its end.
+    pub(crate) fn next_claimed(
+        &self,
+        claimed: &mut Claimed,
+    ) -> Result<Option<RecordBatch>, BoxError> {
+        self.fill(&mut claimed.0)
     }
 
     /// The next slice of `part`; `None` when `part` is exhausted.

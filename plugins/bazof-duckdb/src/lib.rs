@@ -28,7 +28,8 @@
 //!
 //! Columns keep the table's order and map Utf8 → VARCHAR, Int64 → BIGINT,
 //! Float64 → DOUBLE, Boolean → BOOLEAN, Timestamp(µs, UTC) → TIMESTAMPTZ,
-//! Date32 → DATE; nulls stay nulls. Rows come in key order on one thread.
+//! Date32 → DATE; nulls stay nulls. Rows come in key order where DuckDB keeps
+//! insertion order.
 //!
 //! ## What the table-function API allows, and what this crate does
 //!
@@ -55,7 +56,9 @@
 //!   key ranges (SPEC §6.5), each its own merge running ahead on the core's
 //!   runtime; the ranges are a shared pool in the global state that DuckDB's
 //!   threads draw from (`max_threads` = number of ranges). Where output order
-//!   matters DuckDB keeps one thread, which reads the ranges in key order.
+//!   matters DuckDB keeps one thread for a v1 function, which reads the ranges in
+//!   key order; the v2 `bazof_scan` has each thread claim whole ranges and report
+//!   their positions (batch indexes), so DuckDB reorders the output of all threads.
 //! * `bind` runs twice per query; it reads metadata only (the version hint and
 //!   one snapshot file), never data files.
 //!

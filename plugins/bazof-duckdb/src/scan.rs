@@ -150,8 +150,9 @@ pub(crate) fn start_scan(
     let table = bind.table.clone();
     let stream = block_on(async move { table.scan(options).await })?;
     let summary = stream.plan().summary();
-    // The scan's key ranges are DuckDB's work units: as many threads as ranges (DuckDB
-    // keeps one thread, reading them in key order, where the output order matters).
+    // The scan's key ranges are DuckDB's work units: as many threads as ranges. Where
+    // the output order matters DuckDB keeps one thread for the v1 function, reading
+    // them in key order; the v2 one reports each range's position instead.
     Ok((Emitter::new(stream.into_parts(), no_columns), summary))
 }
 

@@ -6,139 +6,16 @@
 
 mod common;
 
-use bazof::{KeyType, KeyValue, ScanOptions, Table};
+use bazof::{KeyValue, Table};
 use bazof_testkit::conformance::{expected_history, HistoryQuery};
-use bazof_testkit::{format_time, oracle, oracle_rows, test_schema, Event, Log, Value};
-use common::rows;
+use bazof_testkit::{oracle_rows, Log, Value};
+use common::{big_log, rows, scan_on_threads_equals_oracle, sorted};
 use duckdb::Connection;
-
-/// A deterministic pseudo-random log: 120k keys loaded, then a commit of late and
-/// fresh events with ties and tombstones, then a commit of updates.
-fn big_log() -> Log {
-    let schema = test_schema(KeyType::String);
-    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-    let mut next = move |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % n
-    };
-    let keys = 120_000u64;
-    let event = |k: u64, t: i64, deleted: bool, next: &mut dyn FnMut(u64) -> u64| Event {
-        key: KeyValue::String(format!("k{k:07}")),
-        event_time: t * 1_000_000,
-        values: vec![
-            Value::Str(format!("s{}", next(50))),
-            Value::Int(next(1000) as i64),
-            if next(4) == 0 {
-                Value::Null
-            } else {
-                Value::Float(next(400) as f64 / 4.0)
-            },
-            Value::Bool(next(2) == 0),
-            Value::Time(next(1_000_000) as i64 * 1_000_000),
-            Value::Date(next(20_000) as i32),
-        ],
-        deleted,
-    };
-    let first = (0..keys)
-        .map(|k| event(k, 100 + next(100) as i64, false, &mut next))
-        .collect();
-    let second = (0..keys / 2)
-        .map(|_| {
-            let k = next(keys);
-            event(k, 50 + next(200) as i64, next(10) == 0, &mut next)
-        })
-        .collect();
-    let third = (0..keys / 4)
-        .map(|_| {
-            let k = next(keys);
-            event(k, 150 + next(200) as i64, next(20) == 0, &mut next)
-        })
-        .collect();
-    Log::new(schema, vec![first, second, third])
-}
-
-/// Rows sorted by their first two cells (key, then event time or valid_from), here
-/// rather than by SQL: DuckDB's Arrow result of a parallel `ORDER BY` with
-/// `preserve_insertion_order = false` came back in another order in this test.
-fn sorted(mut rows: Vec<Vec<Value>>) -> Vec<Vec<Value>> {
-    rows.sort_by(|a, b| {
-        a[..2]
-            .partial_cmp(&b[..2])
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
-    rows
-}
 
 #[test]
 fn many_threads_read_the_key_ranges_and_answer_as_the_oracle() {
-    let log = big_log();
-    let location = "memory://duckdb-parallel/t";
-    bazof_testkit::conformance::write_log_blocking(location, &log);
-
-    // The table really splits: more than one key range to hand out.
-    let parts = bazof::blocking::block_on(async {
-        let table = Table::open(location).await?;
-        let stream = table.scan(ScanOptions::default().with_tasks(4)).await?;
-        Ok::<_, bazof::Error>(stream.into_parts().len())
-    })
-    .unwrap();
-    assert!(parts > 1, "expected several key ranges, got {parts}");
-
-    let con = Connection::open_in_memory().unwrap();
-    bazof_duckdb::register(&con).unwrap();
-    con.execute_batch("SET threads = 4").unwrap();
-    let columns: Vec<String> = ["key", "event_time", "s", "i", "f", "b", "t", "d"]
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
-
-    for as_of in [None, Some(160 * 1_000_000)] {
-        let args = match as_of {
-            Some(t) => format!("'{location}', as_of => '{}'", format_time(t)),
-            None => format!("'{location}'"),
-        };
-        let expected = oracle_rows(&log, as_of, None, &columns);
-        assert!(expected.len() > 50_000, "{} rows", expected.len());
-
-        // Rows that feed the result: DuckDB keeps the key order of the ranges.
-        let got = rows(&con, &format!("SELECT * FROM bazof_scan({args})"));
-        assert!(
-            got == expected,
-            "as_of {as_of:?}: rows differ from the oracle"
-        );
-
-        // Aggregates: any thread may read any range.
-        let resolved = oracle(&log, as_of, None);
-        let sum_i: i64 = resolved
-            .values()
-            .map(|e| match e.values[1] {
-                Value::Int(i) => i,
-                _ => 0,
-            })
-            .sum();
-        let agg = rows(
-            &con,
-            &format!(
-                "SELECT count(*), sum(i)::BIGINT, count(DISTINCT key) FROM bazof_scan({args})"
-            ),
-        );
-        let n = resolved.len() as i64;
-        assert_eq!(
-            agg,
-            vec![vec![Value::Int(n), Value::Int(sum_i), Value::Int(n)]],
-            "as_of {as_of:?}"
-        );
-
-        // No insertion order to keep: the ranges spread over threads; sorted here.
-        con.execute_batch("SET preserve_insertion_order = false")
-            .unwrap();
-        let sorted = sorted(rows(&con, &format!("SELECT * FROM bazof_scan({args})")));
-        con.execute_batch("SET preserve_insertion_order = true")
-            .unwrap();
-        assert!(sorted == expected, "as_of {as_of:?}: sorted rows differ");
-    }
+    // The C API v1 function (this binary never calls `install`).
+    scan_on_threads_equals_oracle("memory://duckdb-parallel/t");
 }
 
 /// History rows valid at `t` (`valid_from <= t < valid_to`) as scan rows: the key, the

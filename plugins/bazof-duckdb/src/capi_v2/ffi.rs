@@ -194,6 +194,16 @@ extern "C" {
         cb: Option<Callback>,
         err: ErrSlot,
     ) -> Status;
+    pub fn duckdb_v2_table_function_set_claim_batch_callback(
+        f: Handle,
+        cb: Option<Callback>,
+        err: ErrSlot,
+    ) -> Status;
+    pub fn duckdb_v2_table_function_set_partition_data_callback(
+        f: Handle,
+        cb: Option<Callback>,
+        err: ErrSlot,
+    ) -> Status;
     pub fn duckdb_v2_table_function_destroy(f: *mut Handle) -> Status;
     pub fn duckdb_v2_extension_register_table_function(
         extension: Handle,
@@ -264,6 +274,31 @@ extern "C" {
     pub fn duckdb_v2_table_function_exec_get_local_state(
         info: Handle,
         out: *mut *mut c_void,
+        err: ErrSlot,
+    ) -> Status;
+    pub fn duckdb_v2_table_function_claim_batch_get_global_state(
+        info: Handle,
+        out: *mut *mut c_void,
+        err: ErrSlot,
+    ) -> Status;
+    pub fn duckdb_v2_table_function_claim_batch_get_local_state(
+        info: Handle,
+        out: *mut *mut c_void,
+        err: ErrSlot,
+    ) -> Status;
+    pub fn duckdb_v2_table_function_claim_batch_set_claimed(
+        info: Handle,
+        claimed: bool,
+        err: ErrSlot,
+    ) -> Status;
+    pub fn duckdb_v2_table_function_partition_data_get_local_state(
+        info: Handle,
+        out: *mut *mut c_void,
+        err: ErrSlot,
+    ) -> Status;
+    pub fn duckdb_v2_table_function_partition_data_set_batch_index(
+        info: Handle,
+        batch_index: idx_t,
         err: ErrSlot,
     ) -> Status;
     pub fn duckdb_v2_table_function_exec_get_output_chunk(

@@ -2,6 +2,11 @@
 //! function: the v1 function's arguments, columns, projection and threads, plus the
 //! `WHERE` conjuncts on the key column read as key predicates (`filter`). They only
 //! prune: none is accepted, so DuckDB applies every filter to the resolved rows.
+//!
+//! Each thread claims a whole key range (`claim_batch`) and tells DuckDB the range's
+//! position (`partition_data`, the batch index). So the ranges run on all threads
+//! even where DuckDB keeps insertion order (`SELECT *`, `INSERT`, `COPY`): it puts the
+//! ranges' rows back in key order.
 
 use std::os::raw::c_void;
 use std::ptr;
@@ -17,7 +22,7 @@ use super::ffi::{self, ErrSlot, Handle, Str};
 use super::filter::{key_predicate, Expr, KeyColumn};
 use super::value::Value;
 use super::{call, factory, guard, opaque, LogicalType};
-use crate::emit::Emitter;
+use crate::emit::{Claimed, Emitter};
 use crate::scan::{bind_args, start_scan, ScanBind};
 use crate::types::type_id;
 
@@ -27,9 +32,13 @@ struct Bind {
     pushed: Mutex<Vec<KeyPredicate>>,
 }
 
-/// A thread's state: the Arrow importer that turns its slices into DuckDB chunks.
+/// A thread's state: the range it emits and the Arrow importer that turns its slices
+/// into DuckDB chunks.
 struct Local {
     importer: Handle,
+    claimed: Option<Claimed>,
+    /// The batch index last reported (a thread's must never decrease).
+    ordinal: u64,
 }
 
 impl Drop for Local {
@@ -95,6 +104,12 @@ fn configure(factory: Handle, f: Handle) -> Result<(), String> {
     })?;
     call(|e| unsafe { ffi::duckdb_v2_table_function_set_exec_callback(f, Some(exec), e) })?;
     call(|e| unsafe { ffi::duckdb_v2_table_function_set_projection_pushdown(f, true, e) })?;
+    call(|e| unsafe {
+        ffi::duckdb_v2_table_function_set_claim_batch_callback(f, Some(claim_batch), e)
+    })?;
+    call(|e| unsafe {
+        ffi::duckdb_v2_table_function_set_partition_data_callback(f, Some(partition_data), e)
+    })?;
     call(|e| unsafe {
         ffi::duckdb_v2_table_function_set_filter_pushdown_callback(f, Some(filter), e)
     })
@@ -295,10 +310,63 @@ unsafe extern "C" fn init_local(info: Handle, _context: Handle, err: ErrSlot) {
     guard(err, || {
         let mut state = opaque(Local {
             importer: ptr::null_mut(),
+            claimed: None,
+            ordinal: 0,
         });
         // SAFETY: `info` is this call's; the engine takes and later destroys the state.
         call(|e| unsafe {
             ffi::duckdb_v2_table_function_init_local_set_local_state(info, &mut state, e)
+        })
+    })
+}
+
+/// The calling thread's `Local`.
+///
+/// # Safety
+/// `get` must return the pointer `init_local` stored for the calling thread; the engine
+/// calls one callback at a time per thread, so no other reference to it exists.
+unsafe fn local<'a>(
+    get: impl FnOnce(*mut *mut c_void, ErrSlot) -> ffi::Status,
+) -> Result<&'a mut Local, String> {
+    let mut p: *mut c_void = ptr::null_mut();
+    call(|e| get(&mut p, e))?;
+    // SAFETY: guaranteed by the caller.
+    unsafe { p.cast::<Local>().as_mut() }.ok_or_else(|| "bazof_scan: missing local state".into())
+}
+
+/// Claims the next key range, in key order, for the calling thread; none left ends
+/// its scan.
+unsafe extern "C" fn claim_batch(info: Handle, _context: Handle, err: ErrSlot) {
+    guard(err, || {
+        // SAFETY: the global state is the `Emitter` stored by `init_global`.
+        let emitter: &Emitter = unsafe {
+            state(|p, e| ffi::duckdb_v2_table_function_claim_batch_get_global_state(info, p, e))
+        }?;
+        // SAFETY: this thread's state, set by `init_local`.
+        let local = unsafe {
+            local(|p, e| ffi::duckdb_v2_table_function_claim_batch_get_local_state(info, p, e))
+        }?;
+        local.claimed = emitter.claim().map_err(|e| e.to_string())?;
+        if let Some(c) = &local.claimed {
+            local.ordinal = c.ordinal();
+        }
+        let claimed = local.claimed.is_some();
+        // SAFETY: `info` is this call's.
+        call(|e| unsafe { ffi::duckdb_v2_table_function_claim_batch_set_claimed(info, claimed, e) })
+    })
+}
+
+/// Reports the batch index of the chunk `exec` just produced: its range's position.
+unsafe extern "C" fn partition_data(info: Handle, _context: Handle, err: ErrSlot) {
+    guard(err, || {
+        // SAFETY: this thread's state, set by `init_local`.
+        let local = unsafe {
+            local(|p, e| ffi::duckdb_v2_table_function_partition_data_get_local_state(info, p, e))
+        }?;
+        let index = local.ordinal;
+        // SAFETY: `info` is this call's.
+        call(|e| unsafe {
+            ffi::duckdb_v2_table_function_partition_data_set_batch_index(info, index, e)
         })
     })
 }
@@ -309,14 +377,10 @@ unsafe extern "C" fn exec(info: Handle, context: Handle, err: ErrSlot) {
         let emitter: &Emitter = unsafe {
             state(|p, e| ffi::duckdb_v2_table_function_exec_get_global_state(info, p, e))
         }?;
-        let mut local: *mut c_void = ptr::null_mut();
-        // SAFETY: the local state is this thread's `Local` (one thread calls at a time).
-        call(|e| unsafe {
-            ffi::duckdb_v2_table_function_exec_get_local_state(info, &mut local, e)
-        })?;
-        // SAFETY: as above; no other reference to it exists during this call.
-        let local =
-            unsafe { local.cast::<Local>().as_mut() }.ok_or("bazof_scan: missing local state")?;
+        // SAFETY: this thread's state, set by `init_local`.
+        let local = unsafe {
+            local(|p, e| ffi::duckdb_v2_table_function_exec_get_local_state(info, p, e))
+        }?;
         let mut out: Handle = ptr::null_mut();
         // SAFETY: the output chunk is borrowed for this call.
         call(|e| unsafe {
@@ -328,8 +392,13 @@ unsafe extern "C" fn exec(info: Handle, context: Handle, err: ErrSlot) {
             call(|e| unsafe { ffi::duckdb_v2_data_chunk_get_vector(chunk, i, &mut v, e) })?;
             Ok(v)
         };
-        let Some(slice) = emitter.next_slice().map_err(|e| e.to_string())? else {
-            // An empty chunk ends this thread's share.
+        let slice = match local.claimed.as_mut() {
+            Some(range) => emitter.next_claimed(range).map_err(|e| e.to_string())?,
+            None => None,
+        };
+        let Some(slice) = slice else {
+            // An empty chunk ends the claimed range; DuckDB then claims the next one.
+            local.claimed = None;
             let v = vector(out, 0)?;
             // SAFETY: `v` is the output's first vector.
             return call(|e| unsafe { ffi::duckdb_v2_vector_set_size(v, 0, e) });
