@@ -49,17 +49,20 @@ pub enum Query {
     Q4,
     /// Sum of an Int value by category over the as-of state (middle of history).
     Q5,
+    /// One key, current (`WHERE key = x` in SQL).
+    Q6,
     /// CSV import.
     Import,
 }
 
 impl Query {
-    pub const ALL: [Query; 6] = [
+    pub const ALL: [Query; 7] = [
         Query::Q1,
         Query::Q2,
         Query::Q3,
         Query::Q4,
         Query::Q5,
+        Query::Q6,
         Query::Import,
     ];
 
@@ -70,6 +73,7 @@ impl Query {
             Query::Q3 => "q3",
             Query::Q4 => "q4",
             Query::Q5 => "q5",
+            Query::Q6 => "q6",
             Query::Import => "import",
         }
     }
@@ -81,6 +85,7 @@ impl Query {
             Query::Q3 => "as of a time in the late-event window",
             Query::Q4 => "5 keys as of a past time",
             Query::Q5 => "sum(qty) by category, as of mid-history",
+            Query::Q6 => "one key, current",
             Query::Import => "CSV import (first quarter of the commits)",
         }
     }
@@ -88,7 +93,7 @@ impl Query {
     /// The event time the query travels to (None: current).
     pub fn as_of(self, meta: &Meta) -> Option<i64> {
         match self {
-            Query::Q1 | Query::Import => None,
+            Query::Q1 | Query::Q6 | Query::Import => None,
             Query::Q2 | Query::Q5 => Some(meta.mid_us),
             Query::Q3 => Some(meta.late_window_us),
             Query::Q4 => Some(meta.lookup_us),
@@ -96,7 +101,11 @@ impl Query {
     }
 
     fn keys(self, meta: &Meta) -> Option<&[String]> {
-        (self == Query::Q4).then_some(meta.lookup_keys.as_slice())
+        match self {
+            Query::Q4 => Some(meta.lookup_keys.as_slice()),
+            Query::Q6 => meta.lookup_keys.get(..1),
+            _ => None,
+        }
     }
 
     fn grouped(self) -> bool {
@@ -347,6 +356,7 @@ pub fn run_cell(
             }
             let mut src = format!("SELECT * FROM bazof_scan({args}");
             match keys {
+                Some([one]) if in_where => src += &format!(") WHERE key = '{one}'"),
                 Some(k) if in_where => src += &format!(") WHERE key IN ({})", sql_list(k)),
                 Some(k) => src += &format!(", keys => [{}])", sql_list(k)),
                 None => src += ")",
