@@ -51,18 +51,21 @@ pub enum Query {
     Q5,
     /// One key, current (`WHERE key = x` in SQL).
     Q6,
+    /// Point-in-time join: orders with each customer's row at the order's time.
+    Pit,
     /// CSV import.
     Import,
 }
 
 impl Query {
-    pub const ALL: [Query; 7] = [
+    pub const ALL: [Query; 8] = [
         Query::Q1,
         Query::Q2,
         Query::Q3,
         Query::Q4,
         Query::Q5,
         Query::Q6,
+        Query::Pit,
         Query::Import,
     ];
 
@@ -74,6 +77,7 @@ impl Query {
             Query::Q4 => "q4",
             Query::Q5 => "q5",
             Query::Q6 => "q6",
+            Query::Pit => "pit",
             Query::Import => "import",
         }
     }
@@ -86,6 +90,7 @@ impl Query {
             Query::Q4 => "5 keys as of a past time",
             Query::Q5 => "sum(qty) by category, as of mid-history",
             Query::Q6 => "one key, current",
+            Query::Pit => "point-in-time join: 5 orders per key (at most 1M) with the customer's row at each order's time",
             Query::Import => "CSV import (first quarter of the commits)",
         }
     }
@@ -93,7 +98,7 @@ impl Query {
     /// The event time the query travels to (None: current).
     pub fn as_of(self, meta: &Meta) -> Option<i64> {
         match self {
-            Query::Q1 | Query::Q6 | Query::Import => None,
+            Query::Q1 | Query::Q6 | Query::Pit | Query::Import => None,
             Query::Q2 | Query::Q5 => Some(meta.mid_us),
             Query::Q3 => Some(meta.late_window_us),
             Query::Q4 => Some(meta.lookup_us),
@@ -338,6 +343,9 @@ pub fn run_cell(
     meta: &Meta,
     scratch: &Path,
 ) -> Result<Option<CellOutcome>, BoxError> {
+    if q == Query::Pit {
+        return crate::pit::run_cell(e, meta);
+    }
     let as_of = q.as_of(meta);
     let keys = q.keys(meta);
     match e {
@@ -580,7 +588,7 @@ const PARQUET_NOTE: &str = if cfg!(feature = "duckdb-parquet") {
     "arrow-rs → arrow()"
 };
 
-fn duckdb_parquet_source(
+pub(crate) fn duckdb_parquet_source(
     con: &duckdb::Connection,
     files: &[String],
     grouped: bool,
@@ -610,7 +618,10 @@ fn duckdb_parquet_source(
 /// How the Polars baseline reads Parquet: Polars' own lazy `scan_parquet` with the
 /// crate feature `polars-parquet` (it compiles Polars' Parquet reader, so it is off in
 /// the test build), otherwise arrow-rs (files in parallel) handed to Polars zero-copy.
-fn polars_parquet_source(files: &[String], grouped: bool) -> Result<LazyFrame, BoxError> {
+pub(crate) fn polars_parquet_source(
+    files: &[String],
+    grouped: bool,
+) -> Result<LazyFrame, BoxError> {
     #[cfg(feature = "polars-parquet")]
     {
         let _ = grouped; // Polars pushes the projection down itself
