@@ -10,6 +10,21 @@ use arrow::compute::interleave;
 use arrow::datatypes::{DataType, Int64Type, SchemaRef};
 
 use crate::error::{Error, Result};
+use crate::scan::gather::{gather_runs, Run, RUN_GATHER_MIN_ROWS};
+
+/// `picks` as runs of consecutive rows of one input, when none is null and the runs
+/// are long enough ([`RUN_GATHER_MIN_ROWS`]) for a copy per run to pay.
+fn runs_of(picks: &[Option<(usize, usize)>]) -> Option<Vec<Run>> {
+    let mut runs: Vec<Run> = Vec::new();
+    for pick in picks {
+        let &(input, row) = pick.as_ref()?;
+        match runs.last_mut() {
+            Some((i, first, n)) if *i == input && *first + *n == row => *n += 1,
+            _ => runs.push((input, row, 1)),
+        }
+    }
+    (!runs.is_empty() && runs.len() * RUN_GATHER_MIN_ROWS <= picks.len()).then_some(runs)
+}
 
 /// A key column (Int or String), compared row by row.
 pub(crate) enum Keys {
@@ -69,12 +84,26 @@ impl Gather {
     }
 
     /// Column `column` of the inputs at `picks` ((input, row), or `None` for null).
+    /// Picks without nulls that form runs of consecutive rows (history keeps nearly
+    /// every row of its input, in order) are copied run by run, as a scan's output is.
     pub(crate) fn column(
         &self,
         column: usize,
         data_type: &DataType,
         picks: &[Option<(usize, usize)>],
     ) -> Result<ArrayRef> {
+        let arrow_err = |e| Error::Arrow {
+            table: self.table.clone(),
+            source: e,
+        };
+        if let Some(runs) = runs_of(picks) {
+            let arrays: Vec<&dyn Array> = self
+                .inputs
+                .iter()
+                .map(|b| b.column(column).as_ref())
+                .collect();
+            return gather_runs(&arrays, &runs, picks.len()).map_err(arrow_err);
+        }
         let null = new_null_array(data_type, 1);
         let mut arrays: Vec<&dyn Array> = self
             .inputs
@@ -84,10 +113,7 @@ impl Gather {
         arrays.push(null.as_ref());
         let null_at = arrays.len() - 1;
         let idx: Vec<(usize, usize)> = picks.iter().map(|p| p.unwrap_or((null_at, 0))).collect();
-        interleave(&arrays, &idx).map_err(|e| Error::Arrow {
-            table: self.table.clone(),
-            source: e,
-        })
+        interleave(&arrays, &idx).map_err(arrow_err)
     }
 
     /// A batch of `schema` from finished columns.

@@ -25,7 +25,7 @@ pub(crate) type Run = (usize, usize, usize);
 
 /// Runs averaging at least this many rows are copied run by run; shorter ones row by
 /// row (Arrow's interleave), where a copy per run of one or two rows costs more.
-const RUN_GATHER_MIN_ROWS: usize = 4;
+pub(crate) const RUN_GATHER_MIN_ROWS: usize = 4;
 
 /// The rows a merge picked for its next output batch, in output order, as runs of
 /// consecutive rows of one arena batch.
