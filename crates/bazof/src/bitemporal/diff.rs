@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
 use super::history::BatchStream;
-use super::rows::{Gather, Keys};
+use super::rows::{Gather, Keys, Selection};
 use crate::error::{Error, Result};
 use crate::predicate::KeyPredicate;
 use crate::scan::plan::{ScanOptions, DEFAULT_BATCH_SIZE};
@@ -354,14 +354,18 @@ impl Compare {
             .map(|(a, b)| a.or(*b))
             .collect();
         let mut columns: Vec<ArrayRef> = vec![
-            self.gather
-                .column(0, self.schema.field(0).data_type(), &key_picks)?,
+            self.gather.column(
+                0,
+                self.schema.field(0).data_type(),
+                &Selection::new(&key_picks),
+            )?,
             Arc::new(StringArray::from(std::mem::take(&mut self.changes))),
         ];
         for side in 0..2 {
+            let selection = Selection::new(&self.picks[side]);
             for c in 0..n {
                 let dt = self.schema.field(2 + side * n + c).data_type();
-                columns.push(self.gather.column(1 + c, dt, &self.picks[side])?);
+                columns.push(self.gather.column(1 + c, dt, &selection)?);
             }
         }
         let batch = self.gather.batch(&self.schema, columns)?;

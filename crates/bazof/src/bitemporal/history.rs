@@ -15,7 +15,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMicrosecondT
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
-use super::rows::{Gather, Keys};
+use super::rows::{Gather, Keys, Selection};
 use crate::error::{Error, Result};
 use crate::predicate::KeyPredicate;
 use crate::scan::plan::{ScanMode, ScanOptions, DEFAULT_BATCH_SIZE};
@@ -369,7 +369,8 @@ impl Versions {
         }
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
         let key_type: DataType = self.schema.field(0).data_type().clone();
-        columns.push(self.gather.column(0, &key_type, &self.picks)?);
+        let selection = Selection::new(&self.picks);
+        columns.push(self.gather.column(0, &key_type, &selection)?);
         let ts = |v: Vec<Option<i64>>| -> ArrayRef {
             Arc::new(TimestampMicrosecondArray::from(v).with_timezone("UTC"))
         };
@@ -377,7 +378,7 @@ impl Versions {
         columns.push(ts(std::mem::take(&mut self.valid_to)));
         for (i, f) in self.schema.fields().iter().enumerate().skip(3) {
             let source = FIRST_VALUE + i - 3;
-            columns.push(self.gather.column(source, f.data_type(), &self.picks)?);
+            columns.push(self.gather.column(source, f.data_type(), &selection)?);
         }
         let batch = self.gather.batch(&self.schema, columns)?;
         self.picks.clear();

@@ -12,6 +12,23 @@ use arrow::datatypes::{DataType, Int64Type, SchemaRef};
 use crate::error::{Error, Result};
 use crate::scan::gather::{gather_runs, Run, RUN_GATHER_MIN_ROWS};
 
+/// Picked rows ((input, row), or `None` for null) for the columns of one output batch,
+/// with their runs found once for every column.
+pub(crate) struct Selection<'a> {
+    picks: &'a [Option<(usize, usize)>],
+    runs: Option<Vec<Run>>,
+}
+
+impl<'a> Selection<'a> {
+    /// The selection of `picks`.
+    pub(crate) fn new(picks: &'a [Option<(usize, usize)>]) -> Self {
+        Selection {
+            picks,
+            runs: runs_of(picks),
+        }
+    }
+}
+
 /// `picks` as runs of consecutive rows of one input, when none is null and the runs
 /// are long enough ([`RUN_GATHER_MIN_ROWS`]) for a copy per run to pay.
 fn runs_of(picks: &[Option<(usize, usize)>]) -> Option<Vec<Run>> {
@@ -83,26 +100,27 @@ impl Gather {
         self.inputs.len() - 1
     }
 
-    /// Column `column` of the inputs at `picks` ((input, row), or `None` for null).
-    /// Picks without nulls that form runs of consecutive rows (history keeps nearly
-    /// every row of its input, in order) are copied run by run, as a scan's output is.
+    /// Column `column` of the inputs at the selected rows. Picks without nulls that
+    /// form runs of consecutive rows (history keeps nearly every row of its input, in
+    /// order) are copied run by run, as a scan's output is.
     pub(crate) fn column(
         &self,
         column: usize,
         data_type: &DataType,
-        picks: &[Option<(usize, usize)>],
+        selection: &Selection<'_>,
     ) -> Result<ArrayRef> {
+        let picks = selection.picks;
         let arrow_err = |e| Error::Arrow {
             table: self.table.clone(),
             source: e,
         };
-        if let Some(runs) = runs_of(picks) {
+        if let Some(runs) = &selection.runs {
             let arrays: Vec<&dyn Array> = self
                 .inputs
                 .iter()
                 .map(|b| b.column(column).as_ref())
                 .collect();
-            return gather_runs(&arrays, &runs, picks.len()).map_err(arrow_err);
+            return gather_runs(&arrays, runs, picks.len()).map_err(arrow_err);
         }
         let null = new_null_array(data_type, 1);
         let mut arrays: Vec<&dyn Array> = self
