@@ -7,8 +7,7 @@
 mod common;
 
 use bazof_testkit::{oracle_rows, Value};
-use common::{rows, scan_on_threads_equals_oracle};
-use duckdb::Connection;
+use common::{big_log_columns, four_threads, rows, scan_on_threads_equals_oracle};
 
 #[test]
 fn ranges_read_on_all_threads_come_back_in_key_order() {
@@ -17,24 +16,23 @@ fn ranges_read_on_all_threads_come_back_in_key_order() {
     // Results, aggregates and unordered rows, as for the v1 function.
     let log = scan_on_threads_equals_oracle(location);
 
-    let con = Connection::open_in_memory().unwrap();
-    bazof_duckdb::register(&con).unwrap();
-    con.execute_batch("SET threads = 4").unwrap();
-    let columns: Vec<String> = ["key", "event_time", "s", "i", "f", "b", "t", "d"]
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
-    let expected = oracle_rows(&log, None, None, &columns);
+    let con = four_threads();
+    let expected = oracle_rows(&log, None, None, &big_log_columns());
 
-    // A table created from the scan holds the rows in key order.
+    // A table created from the scan holds the rows in key order; so does one filled
+    // by INSERT.
     con.execute_batch(&format!(
-        "CREATE TABLE copied AS SELECT * FROM bazof_scan('{location}')"
+        "CREATE TABLE copied AS SELECT * FROM bazof_scan('{location}');
+         CREATE TABLE inserted AS SELECT * FROM copied LIMIT 0;
+         INSERT INTO inserted SELECT * FROM bazof_scan('{location}');"
     ))
     .unwrap();
-    assert!(
-        rows(&con, "SELECT * FROM copied") == expected,
-        "CREATE TABLE AS: rows differ from the oracle or are out of order"
-    );
+    for table in ["copied", "inserted"] {
+        assert!(
+            rows(&con, &format!("SELECT * FROM {table}")) == expected,
+            "{table}: rows differ from the oracle or are out of order"
+        );
+    }
 
     // So does a file written by COPY.
     let dir = tempfile::tempdir().unwrap();

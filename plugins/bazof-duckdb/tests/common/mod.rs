@@ -76,6 +76,22 @@ pub fn sorted(mut rows: Vec<Vec<Value>>) -> Vec<Vec<Value>> {
     rows
 }
 
+/// An in-memory DuckDB with the bazof functions and `SET threads = 4`.
+pub fn four_threads() -> Connection {
+    let con = Connection::open_in_memory().unwrap();
+    bazof_duckdb::register(&con).unwrap();
+    con.execute_batch("SET threads = 4").unwrap();
+    con
+}
+
+/// The result columns of a `bazof_scan` of [`big_log`]'s table.
+pub fn big_log_columns() -> Vec<String> {
+    ["key", "event_time", "s", "i", "f", "b", "t", "d"]
+        .iter()
+        .map(|c| c.to_string())
+        .collect()
+}
+
 /// Writes [`big_log`] to `location` and reads it through `bazof_scan` with `SET threads
 /// = 4`: rows in key order where DuckDB keeps insertion order, aggregates, and rows
 /// sorted here where it does not. Returns the log.
@@ -92,13 +108,8 @@ pub fn scan_on_threads_equals_oracle(location: &str) -> Log {
     .unwrap();
     assert!(parts > 1, "expected several key ranges, got {parts}");
 
-    let con = Connection::open_in_memory().unwrap();
-    bazof_duckdb::register(&con).unwrap();
-    con.execute_batch("SET threads = 4").unwrap();
-    let columns: Vec<String> = ["key", "event_time", "s", "i", "f", "b", "t", "d"]
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
+    let con = four_threads();
+    let columns = big_log_columns();
 
     for as_of in [None, Some(160 * 1_000_000)] {
         let args = match as_of {
