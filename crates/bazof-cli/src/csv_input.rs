@@ -478,6 +478,15 @@ impl Converter {
     /// Converts one chunk's records into the batch being built.
     fn convert(&mut self, chunk: &Chunk) -> Result<()> {
         let width = self.header.len();
+        // The reading thread passes only records of the header's width.
+        if chunk.ends.len() != chunk.lines.len() * width {
+            return Err(fail!(
+                "{}: internal: a chunk of {} records holds {} fields, not {width} per record",
+                self.name,
+                chunk.lines.len(),
+                chunk.ends.len()
+            ));
+        }
         for (r, &line) in chunk.lines.iter().enumerate() {
             for i in 0..self.out.columns().len() {
                 let csv_index = self.out.columns()[i].csv_index;
