@@ -72,9 +72,11 @@
 //! So this crate implements `AnonymousScan`. Its limits, read from the 0.55.2 source:
 //!
 //! * **One `DataFrame` per scan.** `AnonymousScan::scan` returns a whole frame. The
-//!   core yields the result in Arrow batches (default 8192 rows); each batch is
-//!   converted, filtered right away when the predicate is row-local (then only the
-//!   matching rows are kept), and the batches are appended as chunks (no copy). Peak
+//!   core yields the result in Arrow batches (default 8192 rows), one stream per key
+//!   range; every range is read by a task of its own at the same time, each batch
+//!   converted and filtered right away when the predicate is row-local (then only the
+//!   matching rows are kept), and the batches are appended as chunks in key order
+//!   (no copy). Peak
 //!   memory is therefore the *result* of the scan (resolved, projected, filtered
 //!   rows), not the table; a predicate that is not row-local (a window or an
 //!   aggregate) is evaluated once on the whole resolved projection.

@@ -97,7 +97,7 @@ impl AnonymousScan for BazofScan {
             opts = opts.with_limit(n);
         }
         let per_batch = predicate.as_ref().is_none_or(is_row_local);
-        let filter = |df: DataFrame, p: &Expr| df.lazy().filter(p.clone()).collect();
+        let row_local = if per_batch { predicate.clone() } else { None };
 
         let table = &self.table;
         let opts_for_report = opts.clone();
@@ -105,37 +105,45 @@ impl AnonymousScan for BazofScan {
         let (frames, mut report) = bazof::blocking::block_on(async {
             Ok::<_, bazof::Error>(
                 async {
-                    let mut stream = table.scan(opts).await.map_err(bazof_err)?;
-                    let mut frames: Vec<DataFrame> = Vec::new();
-                    let mut resolved = 0u64;
-                    let mut batches = 0usize;
-                    while let Some(batch) = stream.next().await {
-                        let batch = batch.map_err(bazof_err)?;
-                        resolved += batch.num_rows() as u64;
-                        batches += 1;
-                        let mut df = batch_to_frame(&batch)?;
-                        if let (true, Some(p)) = (per_batch, predicate_ref) {
-                            df = filter(df, p)?;
-                        }
-                        if df.height() > 0 {
-                            frames.push(df);
-                        }
-                    }
+                    let stream = table.scan(opts).await.map_err(bazof_err)?;
                     let plan = stream.plan();
+                    let (decoded_columns, files_planned, files_skipped) = (
+                        plan.decoded_columns.clone(),
+                        plan.files.len(),
+                        plan.skipped.len(),
+                    );
+                    let metrics = stream.metrics();
+                    // Every key range is turned into frames by a task of its own, all at
+                    // once (each range's merge already runs on the runtime); the frames
+                    // are then put together in key order.
+                    let tasks: Vec<_> = stream
+                        .into_parts()
+                        .into_iter()
+                        .map(|part| tokio::spawn(range_frames(part, row_local.clone())))
+                        .collect();
+                    let (mut frames, mut resolved, mut batches) = (Vec::new(), 0u64, 0usize);
+                    for task in tasks {
+                        let (f, r, b) = task.await.map_err(
+                            |e| polars_err!(ComputeError: "bazof: a key range's task failed: {e}"),
+                        )??;
+                        frames.extend(f);
+                        resolved += r;
+                        batches += b;
+                    }
                     let bazof::MetricTotals {
                         files_read,
                         row_groups_read,
                         row_groups_skipped,
                         rows_decoded,
                         bytes_decoded,
-                    } = stream.metrics().totals();
+                    } = metrics.totals();
                     let report = ScanReport {
                         options: opts_for_report,
                         polars_predicate: predicate_ref.as_ref().map(|p| format!("{p}")),
                         filtered_per_batch: predicate_ref.is_some() && per_batch,
-                        decoded_columns: plan.decoded_columns.clone(),
-                        files_planned: plan.files.len(),
-                        files_skipped: plan.skipped.len(),
+                        decoded_columns,
+                        files_planned,
+                        files_skipped,
                         files_read,
                         row_groups_read,
                         row_groups_skipped,
@@ -168,7 +176,7 @@ impl AnonymousScan for BazofScan {
             }
         };
         if let (false, Some(p)) = (per_batch, &predicate) {
-            df = filter(df, p)?;
+            df = df.lazy().filter(p.clone()).collect()?;
         }
         let df = if output.is_empty() {
             DataFrame::empty_with_height(df.height())
@@ -183,4 +191,27 @@ impl AnonymousScan for BazofScan {
         }
         Ok(df)
     }
+}
+
+/// One key range's batches as frames, each filtered right away by `row_local` (a
+/// predicate that looks at one row at a time); returns the frames, the rows resolved
+/// and the batches read.
+async fn range_frames(
+    mut part: bazof::PartStream,
+    row_local: Option<Expr>,
+) -> PolarsResult<(Vec<DataFrame>, u64, usize)> {
+    let (mut frames, mut resolved, mut batches) = (Vec::new(), 0u64, 0usize);
+    while let Some(batch) = part.next().await {
+        let batch = batch.map_err(bazof_err)?;
+        resolved += batch.num_rows() as u64;
+        batches += 1;
+        let mut df = batch_to_frame(&batch)?;
+        if let Some(p) = &row_local {
+            df = df.lazy().filter(p.clone()).collect()?;
+        }
+        if df.height() > 0 {
+            frames.push(df);
+        }
+    }
+    Ok((frames, resolved, batches))
 }
