@@ -4,33 +4,14 @@
 
 mod common;
 
-use bazof::{KeyPredicate, KeyType, KeyValue};
+use bazof::{KeyPredicate, KeyValue};
 use bazof_polars::{scan_bazof_batches, ScanArgsBazof};
 use bazof_testkit::conformance::write_log_blocking;
-use bazof_testkit::{oracle, project, test_schema, Event, Log, Value};
+use bazof_testkit::{oracle, project, Value};
 
 #[test]
 fn batches_equal_the_oracle_in_key_order() {
-    let schema = test_schema(KeyType::Int);
-    let event = |k: i64, t: i64, deleted: bool| Event {
-        key: KeyValue::Int(k),
-        event_time: t * 1_000_000,
-        values: vec![
-            Value::Str(format!("v{k}")),
-            Value::Int(t),
-            Value::Null,
-            Value::Bool(k % 2 == 0),
-            Value::Null,
-            Value::Null,
-        ],
-        deleted,
-    };
-    let first: Vec<Event> = (0..5_000).map(|k| event(k, k % 7, false)).collect();
-    let second: Vec<Event> = (0..5_000)
-        .filter(|k| k % 3 == 0)
-        .map(|k| event(k, 3, k % 9 == 0))
-        .collect();
-    let log = Log::new(schema, vec![first, second]);
+    let log = common::two_commit_log(5_000, 3);
     let location = common::fresh("batches");
     write_log_blocking(&location, &log);
     let columns: Vec<String> = vec!["key".into(), "s".into(), "i".into()];

@@ -5,36 +5,16 @@
 
 mod common;
 
-use bazof::{KeyType, KeyValue, ScanOptions, Table};
+use bazof::{ScanOptions, Table};
 use bazof_polars::{scan_bazof, ScanArgsBazof};
 use bazof_testkit::conformance::write_log_blocking;
-use bazof_testkit::{oracle, project, test_schema, Event, Log, Value};
+use bazof_testkit::{oracle, project, Value};
 use polars::prelude::*;
 
 #[test]
 fn key_ranges_read_at_once_come_back_in_key_order() {
-    let schema = test_schema(KeyType::Int);
-    let event = |k: i64, t: i64, deleted: bool| Event {
-        key: KeyValue::Int(k),
-        event_time: t * 1_000_000,
-        values: vec![
-            Value::Str(format!("v{k}")),
-            Value::Int(t * 1000 + k % 1000),
-            Value::Null,
-            Value::Bool(k % 2 == 0),
-            Value::Null,
-            Value::Null,
-        ],
-        deleted,
-    };
     // More than two row groups of rows: the scan splits into one range per core.
-    let keys = 150_000i64;
-    let first: Vec<Event> = (0..keys).map(|k| event(k, k % 7, false)).collect();
-    let second: Vec<Event> = (0..keys)
-        .filter(|k| k % 5 == 0)
-        .map(|k| event(k, 3, k % 10 == 0))
-        .collect();
-    let log = Log::new(schema, vec![first, second]);
+    let log = common::two_commit_log(150_000, 5);
     let location = common::fresh("ranges");
     write_log_blocking(&location, &log);
 

@@ -5,10 +5,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use std::ops::Bound;
 
-use bazof::{KeyPredicate, KeyValue};
+use bazof::{KeyPredicate, KeyType, KeyValue};
 use bazof_polars::{scan_bazof, ScanArgsBazof};
 use bazof_testkit::conformance::Query;
-use bazof_testkit::{Log, Value};
+use bazof_testkit::{test_schema, Event, Log, Value};
 use polars::prelude::*;
 
 static TABLES: AtomicUsize = AtomicUsize::new(0);
@@ -117,4 +117,28 @@ pub fn scan(location: &str, q: &Query) -> Vec<Vec<Value>> {
         .collect()
         .unwrap();
     rows(&df)
+}
+
+/// A log of Int keys `0..keys` in two commits: every key at time `k % 7` (seconds),
+/// then every `every`-th key again at time 3, a third of those as tombstones.
+pub fn two_commit_log(keys: i64, every: i64) -> Log {
+    let event = |k: i64, t: i64, deleted: bool| Event {
+        key: KeyValue::Int(k),
+        event_time: t * 1_000_000,
+        values: vec![
+            Value::Str(format!("v{k}")),
+            Value::Int(t),
+            Value::Null,
+            Value::Bool(k % 2 == 0),
+            Value::Null,
+            Value::Null,
+        ],
+        deleted,
+    };
+    let first: Vec<Event> = (0..keys).map(|k| event(k, k % 7, false)).collect();
+    let second: Vec<Event> = (0..keys)
+        .filter(|k| k % every == 0)
+        .map(|k| event(k, 3, k % (every * 3) == 0))
+        .collect();
+    Log::new(test_schema(KeyType::Int), vec![first, second])
 }
