@@ -84,36 +84,28 @@ impl CellRow {
 }
 
 pub fn fill_ratios(rows: &mut [CellRow]) {
-    let lookup = |rows: &[CellRow], k: usize, q: Query, e: Engine| {
-        rows.iter()
-            .find(|r| {
-                r.keys == k && r.query == q && r.engine == e && r.error.is_none() && r.runs > 0
-            })
-            .map(|r| r.median_ms)
-    };
     let snapshot = rows.to_vec();
+    let lookup = |r: &CellRow, e: Engine| {
+        snapshot.iter().find(|o| {
+            o.keys == r.keys
+                && o.query == r.query
+                && o.engine == e
+                && o.error.is_none()
+                && o.runs > 0
+        })
+    };
     for r in rows.iter_mut() {
         if r.error.is_some() || r.runs == 0 {
             continue;
         }
-        if let Some(b) = r
-            .engine
-            .baseline()
-            .and_then(|b| lookup(&snapshot, r.keys, r.query, b))
-        {
-            r.speedup_vs_baseline = Some(b / r.median_ms);
+        if let Some(b) = r.engine.baseline().and_then(|b| lookup(r, b)) {
+            r.speedup_vs_baseline = Some(b.median_ms / r.median_ms);
         }
         if r.engine.is_bazof() && r.engine != Engine::BazofImport {
             // Only a limit that holds the same state is one (a base without the
             // deltas still open after the last compaction is not).
-            let limit = snapshot.iter().find(|l| {
-                l.keys == r.keys
-                    && l.query == r.query
-                    && l.engine == Engine::Limit
-                    && l.error.is_none()
-                    && l.runs > 0
-                    && matches!((&l.answer, &r.answer), (Some(a), Some(b)) if a.agrees(b))
-            });
+            let limit = lookup(r, Engine::Limit)
+                .filter(|l| matches!((&l.answer, &r.answer), (Some(a), Some(b)) if a.agrees(b)));
             if let Some(l) = limit {
                 r.times_limit = Some(r.median_ms / l.median_ms);
             }

@@ -5,7 +5,7 @@
 //! fills. The file is byte for byte the one Parquet's own single-threaded
 //! `ArrowWriter` writes with the same properties (a test checks it).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use arrow::array::RecordBatch;
@@ -30,7 +30,6 @@ pub(crate) struct FileEncoder {
     pending: Vec<RecordBatch>,
     pending_rows: usize,
     row_group_rows: usize,
-    row_groups: usize,
 }
 
 impl FileEncoder {
@@ -53,7 +52,6 @@ impl FileEncoder {
             pending: Vec::new(),
             pending_rows: 0,
             row_group_rows,
-            row_groups: 0,
         })
     }
 
@@ -77,7 +75,8 @@ impl FileEncoder {
         if self.pending_rows == 0 {
             return Ok(());
         }
-        let writers = self.factory.create_column_writers(self.row_groups)?;
+        let index = self.writer.flushed_row_groups().len();
+        let writers = self.factory.create_column_writers(index)?;
         let pending = std::mem::take(&mut self.pending);
         self.pending_rows = 0;
         let chunks = encode_columns(&self.schema, writers, &pending)?;
@@ -87,7 +86,6 @@ impl FileEncoder {
             chunk.append_to_row_group(&mut row_group)?;
         }
         row_group.close()?;
-        self.row_groups += 1;
         self.upload_buffered().await
     }
 
@@ -113,8 +111,8 @@ impl FileEncoder {
     }
 }
 
-/// Encodes one row group: every column on the next free core, in schema order of
-/// start (the key, the widest, first). Returns the chunks in schema order.
+/// Encodes one row group: every column on the next free core, started in schema
+/// order (the key, the widest, first). Returns the chunks in schema order.
 fn encode_columns(
     schema: &SchemaRef,
     writers: Vec<ArrowColumnWriter>,
@@ -128,44 +126,42 @@ fn encode_columns(
             fields.len()
         )));
     }
-    let work: Vec<Mutex<Option<ArrowColumnWriter>>> =
-        writers.into_iter().map(|w| Mutex::new(Some(w))).collect();
-    let done: Vec<Mutex<Option<Result<ArrowColumnChunk>>>> =
-        (0..fields.len()).map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    let worker = || loop {
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        let Some(slot) = work.get(i) else { break };
-        let writer = slot.lock().ok().and_then(|mut w| w.take());
-        let result = writer
-            .ok_or_else(|| ParquetError::General("column writer taken twice".into()))
-            .and_then(|mut writer| {
-                for batch in rows {
-                    for leaf in compute_leaves(&fields[i], batch.column(i))? {
-                        writer.write(&leaf)?;
-                    }
-                }
-                writer.close()
-            });
-        if let Ok(mut d) = done[i].lock() {
-            *d = Some(result);
+    // A queue of columns in schema order; each core takes the next one when free.
+    let queue = Mutex::new(writers.into_iter().enumerate().collect::<VecDeque<_>>());
+    let encode = |i: usize, mut writer: ArrowColumnWriter| -> Result<ArrowColumnChunk> {
+        for batch in rows {
+            for leaf in compute_leaves(&fields[i], batch.column(i))? {
+                writer.write(&leaf)?;
+            }
         }
+        writer.close()
+    };
+    let worker = || {
+        let mut done = Vec::new();
+        while let Some((i, writer)) = queue.lock().ok().and_then(|mut q| q.pop_front()) {
+            done.push((i, encode(i, writer)));
+        }
+        done
     };
     let threads = crate::scan::tasks::default_tasks().min(fields.len());
-    std::thread::scope(|s| {
-        for _ in 1..threads {
-            s.spawn(worker);
+    let mut done = std::thread::scope(|s| {
+        let others: Vec<_> = (1..threads).map(|_| s.spawn(worker)).collect();
+        let mut done = worker();
+        for other in others {
+            // A worker that panicked loses its columns: the count below says so.
+            done.extend(other.join().unwrap_or_default());
         }
-        worker();
+        done
     });
-    done.into_iter()
-        .map(|d| {
-            d.into_inner()
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| Err(ParquetError::General("a column was not encoded".into())))
-        })
-        .collect()
+    if done.len() != fields.len() {
+        return Err(ParquetError::General(format!(
+            "{} of {} columns were encoded",
+            done.len(),
+            fields.len()
+        )));
+    }
+    done.sort_unstable_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, chunk)| chunk).collect()
 }
 
 #[cfg(test)]

@@ -7,11 +7,10 @@ use std::sync::Arc;
 
 use bazof::bitemporal::history::history_schema;
 use bazof::{BatchStream, DiffOptions, HistoryOptions, Table};
-use futures::StreamExt;
 use polars::prelude::*;
 
-use crate::convert::{batch_to_frame, schema_to_polars};
-use crate::scan::bazof_err;
+use crate::convert::schema_to_polars;
+use crate::scan::{bazof_err, frames_in_key_order};
 
 /// A core read that yields Arrow batches, as a Polars source.
 struct CoreRead<F> {
@@ -32,18 +31,14 @@ where
     }
 
     fn scan(&self, _args: AnonymousScanArgs) -> PolarsResult<DataFrame> {
-        let mut stream = (self.read)().map_err(bazof_err)?;
-        let frames = bazof::blocking::block_on(async move {
-            let mut frames = Vec::new();
-            while let Some(batch) = stream.next().await {
-                frames.push(batch?);
-            }
-            Ok::<_, bazof::Error>(frames)
+        let stream = (self.read)().map_err(bazof_err)?;
+        let (frames, _, _) = bazof::blocking::block_on(async move {
+            Ok::<_, bazof::Error>(frames_in_key_order(stream.into_parts(), None).await)
         })
-        .map_err(bazof_err)?;
+        .map_err(bazof_err)??;
         let mut out = DataFrame::empty_with_schema(&self.schema);
-        for batch in &frames {
-            out.vstack_mut_owned(batch_to_frame(batch)?)?;
+        for frame in frames {
+            out.vstack_mut_owned(frame)?;
         }
         Ok(out)
     }

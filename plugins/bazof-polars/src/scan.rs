@@ -113,23 +113,8 @@ impl AnonymousScan for BazofScan {
                         plan.skipped.len(),
                     );
                     let metrics = stream.metrics();
-                    // Every key range is turned into frames by a task of its own, all at
-                    // once (each range's merge already runs on the runtime); the frames
-                    // are then put together in key order.
-                    let tasks: Vec<_> = stream
-                        .into_parts()
-                        .into_iter()
-                        .map(|part| tokio::spawn(range_frames(part, row_local.clone())))
-                        .collect();
-                    let (mut frames, mut resolved, mut batches) = (Vec::new(), 0u64, 0usize);
-                    for task in tasks {
-                        let (f, r, b) = task.await.map_err(
-                            |e| polars_err!(ComputeError: "bazof: a key range's task failed: {e}"),
-                        )??;
-                        frames.extend(f);
-                        resolved += r;
-                        batches += b;
-                    }
+                    let (frames, resolved, batches) =
+                        frames_in_key_order(stream.into_parts(), row_local).await?;
                     let bazof::MetricTotals {
                         files_read,
                         row_groups_read,
@@ -176,7 +161,7 @@ impl AnonymousScan for BazofScan {
             }
         };
         if let (false, Some(p)) = (per_batch, &predicate) {
-            df = df.lazy().filter(p.clone()).collect()?;
+            df = filter(df, p)?;
         }
         let df = if output.is_empty() {
             DataFrame::empty_with_height(df.height())
@@ -193,9 +178,31 @@ impl AnonymousScan for BazofScan {
     }
 }
 
-/// One key range's batches as frames, each filtered right away by `row_local` (a
-/// predicate that looks at one row at a time); returns the frames, the rows resolved
-/// and the batches read.
+/// Frames of a core read's key ranges, in key order: every range is turned into
+/// frames by a task of its own, all at once (each range's merge already runs on the
+/// runtime), each frame filtered right away by `row_local` (a predicate that looks at
+/// one row at a time). Returns the frames, the rows read and the batches read.
+pub(crate) async fn frames_in_key_order(
+    parts: Vec<bazof::PartStream>,
+    row_local: Option<Expr>,
+) -> PolarsResult<(Vec<DataFrame>, u64, usize)> {
+    let tasks: Vec<_> = parts
+        .into_iter()
+        .map(|part| tokio::spawn(range_frames(part, row_local.clone())))
+        .collect();
+    let (mut frames, mut resolved, mut batches) = (Vec::new(), 0u64, 0usize);
+    for task in tasks {
+        let (f, r, b) = task
+            .await
+            .map_err(|e| polars_err!(ComputeError: "bazof: a key range's task failed: {e}"))??;
+        frames.extend(f);
+        resolved += r;
+        batches += b;
+    }
+    Ok((frames, resolved, batches))
+}
+
+/// One key range's batches as frames, filtered by `row_local`.
 async fn range_frames(
     mut part: bazof::PartStream,
     row_local: Option<Expr>,
@@ -207,11 +214,16 @@ async fn range_frames(
         batches += 1;
         let mut df = batch_to_frame(&batch)?;
         if let Some(p) = &row_local {
-            df = df.lazy().filter(p.clone()).collect()?;
+            df = filter(df, p)?;
         }
         if df.height() > 0 {
             frames.push(df);
         }
     }
     Ok((frames, resolved, batches))
+}
+
+/// `df` filtered by `p` (Polars' own evaluation).
+fn filter(df: DataFrame, p: &Expr) -> PolarsResult<DataFrame> {
+    df.lazy().filter(p.clone()).collect()
 }

@@ -5,8 +5,8 @@
 //!
 //! Each thread claims a whole key range (`claim_batch`) and tells DuckDB the range's
 //! position (`partition_data`, the batch index). So the ranges run on all threads
-//! even where DuckDB keeps insertion order (`SELECT *`, `INSERT`, `COPY`): it puts the
-//! ranges' rows back in key order.
+//! even where DuckDB keeps insertion order (`CREATE TABLE … AS`, `INSERT`, `COPY`):
+//! it puts the ranges' rows back in key order.
 
 use std::os::raw::c_void;
 use std::ptr;
