@@ -6,8 +6,10 @@
 
 LOADs the extension (unsigned) and queries the bazof 0.2 fixtures in test-data/
 (read in place): the positional and named as_of forms, keys => [...], bazof_log,
-the headline financials query, a clear error for a bad as_of, bazof_write
-(create, evolve, refuse), bazof_history and bazof_diff.
+the headline financials query, a clear error for a bad as_of; then writes with
+COPY ... TO (FORMAT bazof) (create, evolve, refuse with the table unchanged), reads
+bazof_history and bazof_diff, checks that WHERE on the key prunes (DuckDB's log)
+and that CREATE TABLE AS on all threads keeps key order.
 """
 import os
 import sys
@@ -61,27 +63,52 @@ try:
 except duckdb.Error as e:
     assert "is not a bazof table" in str(e), e
 
-# bazof_write: a query's rows as one commit; the first write creates the table, a
-# second one with evolve => true adds a column that older rows read as NULL.
+# COPY ... TO (FORMAT bazof): a query's rows as one commit; the first write creates
+# the table, a second one with EVOLVE adds a column that older rows read as NULL.
 import tempfile
 out = os.path.join(tempfile.mkdtemp(prefix="bazof-smoke-"), "prices")
 con.execute("CREATE TABLE ev AS SELECT * FROM (VALUES ('a', TIMESTAMPTZ '2024-01-01 00:00:00+00', 1.5::DOUBLE), "
             "('b', TIMESTAMPTZ '2024-01-02 00:00:00+00', 2.5::DOUBLE)) t(id, ts, price)")
-assert rows(f"SELECT commit, rows FROM bazof_write('{out}', 'SELECT * FROM ev', key => 'id', event_time => 'ts')") \
-    == [(1, 2)], "bazof_write"
-assert rows(f"SELECT commit FROM bazof_write('{out}', 'SELECT id, ts, price, ''x'' AS note FROM ev LIMIT 1', "
-            "key => 'id', event_time => 'ts', evolve => true)") == [(2,)], "bazof_write evolve"
-assert rows(f"SELECT id, note FROM bazof_scan('{out}')") == [("a", "x"), ("b", None)], "evolved scan"
+assert rows(f"COPY ev TO '{out}' (FORMAT bazof, KEY 'id', EVENT_TIME 'ts')") == [(2,)], "COPY TO"
+assert rows(f"COPY (SELECT id, ts, price, 'x' AS note FROM ev LIMIT 1) TO '{out}' "
+            "(FORMAT bazof, KEY 'id', EVENT_TIME 'ts', EVOLVE)") == [(1,)], "COPY TO evolve"
+assert rows(f"SELECT id, note FROM bazof_scan('{out}') ORDER BY id") == [("a", "x"), ("b", None)], "evolved scan"
+assert rows(f"SELECT max(commit) FROM bazof_log('{out}')") == [(2,)], "two commits"
 # history and diff: a's second write (same event time, later commit) wins the tie.
 assert rows(f"SELECT id, valid_to, note FROM bazof_history('{out}') ORDER BY id") == [
     ("a", None, "x"), ("b", None, None)], "bazof_history"
 assert rows(f"SELECT id, change FROM bazof_diff('{out}', from_snapshot => 1, to_snapshot => 2)") == [
     ("a", "update")], "bazof_diff"
+
+
+def listing(d):
+    return sorted((os.path.join(r, f), open(os.path.join(r, f), "rb").read())
+                  for r, _, fs in os.walk(d) for f in fs)
+
+
+before = listing(out)
 try:
-    rows(f"SELECT * FROM bazof_write('{out}', 'SELECT id, ts, 3 AS other FROM ev', key => 'id', event_time => 'ts')")
-    raise AssertionError("new columns without evolve must fail")
+    rows(f"COPY (SELECT id, ts, 3 AS other FROM ev) TO '{out}' (FORMAT bazof, KEY 'id', EVENT_TIME 'ts')")
+    raise AssertionError("new columns without EVOLVE must fail")
 except duckdb.Error as e:
     assert "the input has columns the table lacks: 'other'" in str(e), e
+assert listing(out) == before, "a refused COPY left the table unchanged"
+
+# WHERE on the key prunes (C API v2 filter pushdown), as DuckDB's log shows.
+con.execute("CALL enable_logging()")
+assert rows(f"SELECT key, value FROM bazof_scan('{t0}') WHERE key = '2'") == [("2", "xyz2")], "WHERE key"
+logged = [m for (m,) in rows("SELECT message FROM duckdb_logs WHERE type = 'bazof'")]
+assert any("key predicate: key = '2'" in m for m in logged), logged
+
+# Key ranges on all threads, output back in key order (batch indexes).
+big = os.path.join(os.path.dirname(out), "big")
+con.execute("CREATE TABLE bigev AS SELECT 'k' || lpad((i * 7919 % 200000)::VARCHAR, 6, '0') AS id, "
+            "TIMESTAMPTZ '2024-01-01 00:00:00+00' + to_seconds(i) AS ts, i AS n FROM range(400000) t(i)")
+con.execute(f"COPY bigev TO '{big}' (FORMAT bazof, KEY 'id', EVENT_TIME 'ts')")
+con.execute("SET threads = 4")
+con.execute(f"CREATE TABLE copied AS SELECT * FROM bazof_scan('{big}')")
+keys = [k for (k,) in rows("SELECT id FROM copied")]
+assert len(keys) == 200000 and keys == sorted(keys), "CTAS keeps key order"
 
 print("bazof extension smoke test passed (duckdb", duckdb.__version__ + "):")
 for r in headline:

@@ -7,10 +7,12 @@ use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
 
 use bazof::bitemporal::history::history_schema;
 use bazof::blocking::block_on;
-use bazof::{BatchStream, DiffOptions, HistoryOptions, Point, Table, TableSchema};
+use std::sync::Arc;
+
+use bazof::{AnySnapshot, DiffOptions, HistoryOptions, Point, Table};
 
 use crate::emit::Emitter;
-use crate::params::{self, in_function};
+use crate::params::{self, in_function, ArgValue};
 use crate::types::logical_type;
 
 type BoxError = Box<dyn std::error::Error>;
@@ -23,21 +25,89 @@ pub struct Bind<O> {
 
 /// Opens the table and the snapshot whose schema the output follows (metadata only:
 /// `bind` runs twice per query).
-fn open(
+fn open<V: ArgValue>(
     func: &str,
-    bind: &BindInfo,
+    path: &V,
     snapshot: Option<u64>,
-) -> Result<(Table, TableSchema), BoxError> {
-    let path = bind.get_parameter(0);
+) -> Result<(Table, Arc<AnySnapshot>), BoxError> {
     if path.is_null() {
         return Err(format!("{func}: the table path must not be NULL").into());
     }
-    let path = path.to_string();
-    Ok(block_on(async move {
-        let table = Table::open(&path).await?;
-        let schema = table.snapshot(snapshot).await?.schema().clone();
-        Ok::<_, bazof::Error>((table, schema))
-    })?)
+    let (table, snap) = block_on(Table::open_snapshot(&path.to_string(), snapshot))?;
+    Ok((table, snap))
+}
+
+/// Reads `bazof_history`'s arguments (either C API's values; `None`: not given) and
+/// opens the table. Returns the bind data and the result columns.
+pub(crate) fn bind_history<V: ArgValue>(
+    path: &V,
+    snapshot: Option<&V>,
+    from_time: Option<&V>,
+    to_time: Option<&V>,
+    keys: Option<&V>,
+) -> Result<(Bind<HistoryOptions>, SchemaRef), BoxError> {
+    const F: &str = "bazof_history";
+    let mut options = HistoryOptions::default();
+    if let Some(v) = snapshot {
+        options.snapshot = in_function(F, params::snapshot(v))?;
+    }
+    if let Some(v) = from_time {
+        options.from = in_function(F, params::time("from_time", v))?;
+    }
+    if let Some(v) = to_time {
+        options.to = in_function(F, params::time("to_time", v))?;
+    }
+    let (table, snap) = open(F, path, options.snapshot)?;
+    // History reads the snapshot whose columns bind declares.
+    options.snapshot = Some(snap.commit());
+    let schema = snap.schema();
+    if let Some(v) = keys {
+        options.key_predicate = in_function(F, params::keys(v, schema.key_type, &schema.key))?;
+    }
+    let values: Vec<String> = schema.columns.iter().map(|c| c.name.clone()).collect();
+    Ok((Bind { table, options }, history_schema(schema, &values)))
+}
+
+/// Reads `bazof_diff`'s arguments (as [`bind_history`]): `points` are the `as_of`
+/// and `snapshot` of the `from` and then the `to` point.
+pub(crate) fn bind_diff<V: ArgValue>(
+    path: &V,
+    points: [[Option<&V>; 2]; 2],
+    keys: Option<&V>,
+) -> Result<(Bind<DiffOptions>, SchemaRef), BoxError> {
+    const F: &str = "bazof_diff";
+    let mut resolved = [Point::default(), Point::default()];
+    for ((point, [as_of, snapshot]), side) in resolved.iter_mut().zip(points).zip(["from", "to"]) {
+        if let Some(v) = as_of {
+            point.as_of = in_function(F, params::time(&format!("{side}_as_of"), v))?;
+        }
+        if let Some(v) = snapshot {
+            point.snapshot = in_function(F, params::commit(&format!("{side}_snapshot"), v))?;
+        }
+    }
+    let [from, to] = resolved;
+    let mut options = DiffOptions::new(from, to);
+    let (table, snap) = open(F, path, to.snapshot)?;
+    let schema = snap.schema();
+    if let Some(v) = keys {
+        options.key_predicate = in_function(F, params::keys(v, schema.key_type, &schema.key))?;
+    }
+    let out = block_on(table.diff_output_schema(&options)).map_err(|e| format!("{F}: {e}"))?;
+    Ok((Bind { table, options }, out))
+}
+
+/// Starts a history: its key ranges are the output's streams.
+pub(crate) fn start_history(bind: &Bind<HistoryOptions>) -> Result<Emitter, BoxError> {
+    let (table, options) = (bind.table.clone(), bind.options.clone());
+    let stream = block_on(async move { table.history(options).await })?;
+    Ok(Emitter::new(stream.into_parts(), false))
+}
+
+/// Starts a diff (one stream).
+pub(crate) fn start_diff(bind: &Bind<DiffOptions>) -> Result<Emitter, BoxError> {
+    let (table, options) = (bind.table.clone(), bind.options.clone());
+    let stream = block_on(async move { table.diff(options).await })?;
+    Ok(Emitter::new(stream.into_parts(), false))
 }
 
 fn add_columns(bind: &BindInfo, schema: &SchemaRef) -> Result<(), BoxError> {
@@ -47,22 +117,18 @@ fn add_columns(bind: &BindInfo, schema: &SchemaRef) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// Starts the core read of a query from the options `bind` stored: its key ranges are
-/// DuckDB's work units (one thread reads them in key order where order matters).
-fn start<O, F, Fut>(func: &str, init: &InitInfo, read: F) -> Result<Emitter, BoxError>
-where
-    O: Clone + Send + Sync,
-    F: FnOnce(Table, O) -> Fut,
-    Fut: std::future::Future<Output = bazof::Result<BatchStream>> + Send,
-{
+/// The bind data `bind` stored for this query.
+fn bind_data<'a, O>(func: &str, init: &'a InitInfo) -> Result<&'a Bind<O>, BoxError> {
     // SAFETY: the bind data `bind` stored for this query, alive until it ends.
-    let bind = unsafe { init.get_bind_data::<Bind<O>>().as_ref() }
-        .ok_or_else(|| format!("{func}: missing bind data"))?;
-    let stream = block_on(read(bind.table.clone(), bind.options.clone()))?;
-    // History splits into key ranges (diff is one); each range is a work unit.
-    let emitter = Emitter::new(stream.into_parts(), false);
+    Ok(unsafe { init.get_bind_data::<Bind<O>>().as_ref() }
+        .ok_or_else(|| format!("{func}: missing bind data"))?)
+}
+
+/// Tells DuckDB how many threads can work on `emitter`: one per key range (one reads
+/// them in key order where the order matters).
+fn threads(init: &InitInfo, emitter: Emitter) -> Emitter {
     init.set_max_threads(emitter.parallelism());
-    Ok(emitter)
+    emitter
 }
 
 fn named(names: &[&str]) -> Option<Vec<(String, LogicalTypeHandle)>> {
@@ -83,31 +149,24 @@ impl VTab for BazofHistory {
     type InitData = Emitter;
 
     fn bind(bind: &BindInfo) -> Result<Self::BindData, BoxError> {
-        const F: &str = "bazof_history";
-        let mut options = HistoryOptions::default();
-        if let Some(v) = bind.get_named_parameter("snapshot") {
-            options.snapshot = in_function(F, params::snapshot(&v))?;
-        }
-        // Not `from`/`to`: FROM is reserved in SQL and would need quoting.
-        if let Some(v) = bind.get_named_parameter("from_time") {
-            options.from = in_function(F, params::time("from_time", &v))?;
-        }
-        if let Some(v) = bind.get_named_parameter("to_time") {
-            options.to = in_function(F, params::time("to_time", &v))?;
-        }
-        let (table, schema) = open(F, bind, options.snapshot)?;
-        if let Some(v) = bind.get_named_parameter("keys") {
-            options.key_predicate = in_function(F, params::keys(&v, schema.key_type, &schema.key))?;
-        }
-        let values: Vec<String> = schema.columns.iter().map(|c| c.name.clone()).collect();
-        add_columns(bind, &history_schema(&schema, &values))?;
-        Ok(Bind { table, options })
+        let named = |n: &str| bind.get_named_parameter(n);
+        let (data, schema) = bind_history(
+            &bind.get_parameter(0),
+            named("snapshot").as_ref(),
+            // Not `from`/`to`: FROM is reserved in SQL and would need quoting.
+            named("from_time").as_ref(),
+            named("to_time").as_ref(),
+            named("keys").as_ref(),
+        )?;
+        add_columns(bind, &schema)?;
+        Ok(data)
     }
 
     fn init(init: &InitInfo) -> Result<Self::InitData, BoxError> {
-        start("bazof_history", init, |table, options| async move {
-            table.history(options).await
-        })
+        Ok(threads(
+            init,
+            start_history(bind_data("bazof_history", init)?)?,
+        ))
     }
 
     fn func(func: &TableFunctionInfo<Self>, output: &mut DataChunkHandle) -> Result<(), BoxError> {
@@ -132,33 +191,20 @@ impl VTab for BazofDiff {
     type InitData = Emitter;
 
     fn bind(bind: &BindInfo) -> Result<Self::BindData, BoxError> {
-        const F: &str = "bazof_diff";
-        let mut points = [Point::default(), Point::default()];
-        for (point, side) in points.iter_mut().zip(["from", "to"]) {
-            let as_of = format!("{side}_as_of");
-            if let Some(v) = bind.get_named_parameter(&as_of) {
-                point.as_of = in_function(F, params::time(&as_of, &v))?;
-            }
-            let snapshot = format!("{side}_snapshot");
-            if let Some(v) = bind.get_named_parameter(&snapshot) {
-                point.snapshot = in_function(F, params::commit(&snapshot, &v))?;
-            }
-        }
-        let [from, to] = points;
-        let mut options = DiffOptions::new(from, to);
-        let (table, schema) = open(F, bind, to.snapshot)?;
-        if let Some(v) = bind.get_named_parameter("keys") {
-            options.key_predicate = in_function(F, params::keys(&v, schema.key_type, &schema.key))?;
-        }
-        let out = block_on(table.diff_output_schema(&options)).map_err(|e| format!("{F}: {e}"))?;
-        add_columns(bind, &out)?;
-        Ok(Bind { table, options })
+        let named = |n: &str| bind.get_named_parameter(n);
+        let values = ["from_as_of", "from_snapshot", "to_as_of", "to_snapshot"].map(named);
+        let [a, b, c, d] = &values;
+        let (data, schema) = bind_diff(
+            &bind.get_parameter(0),
+            [[a.as_ref(), b.as_ref()], [c.as_ref(), d.as_ref()]],
+            named("keys").as_ref(),
+        )?;
+        add_columns(bind, &schema)?;
+        Ok(data)
     }
 
     fn init(init: &InitInfo) -> Result<Self::InitData, BoxError> {
-        start("bazof_diff", init, |table, options| async move {
-            table.diff(options).await
-        })
+        Ok(threads(init, start_diff(bind_data("bazof_diff", init)?)?))
     }
 
     fn func(func: &TableFunctionInfo<Self>, output: &mut DataChunkHandle) -> Result<(), BoxError> {

@@ -1,8 +1,9 @@
 //! # bazof-duckdb: query bazof tables from DuckDB SQL
 //!
-//! Two table functions, added to a connection by [`register`] (in-process, with
-//! DuckDB's bundled build) or by loading the `bazof.duckdb_extension` built from
-//! `extension/` (same source, crate feature `loadable-extension`):
+//! Table functions (and, on C API v2, `COPY … TO (FORMAT bazof)`), added to a
+//! connection by [`register`] (in-process, with DuckDB's bundled build; after
+//! `install` on C API v2) or by loading the `bazof.duckdb_extension` built from
+//! `extension/` (same source, crate feature `loadable-extension`, C API v2):
 //!
 //! ```sql
 //! -- what was true at an event time (DESIGN §1), as known now
@@ -37,8 +38,9 @@
 //!   DuckDB passes the columns the query needs (`InitInfo::get_column_indices`)
 //!   and only those go into [`bazof::ScanOptions::columns`]. `count(*)` asks for
 //!   no column (or one), and the scan then reads the key column only.
-//! * **Filter pushdown: key predicates, in-process.** After [`install`] (before the
-//!   database opens), `bazof_scan` is a C API v2 table function: DuckDB offers it
+//! * **Filter pushdown: key predicates, on C API v2.** In the loadable extension, and
+//!   in-process after `install` (before the database opens), `bazof_scan` is a C API
+//!   v2 table function: DuckDB offers it
 //!   every `WHERE` conjunct, and those that compare the bare key column with
 //!   constants of the key's type (`=`, `IN`, `<`, `<=`, `>`, `>=`, `BETWEEN`, AND/OR
 //!   of them) become the core's key predicate, pruning files, row groups and pages
@@ -46,8 +48,8 @@
 //!   scan, that is after resolution, which is what DESIGN §5 requires for value
 //!   columns. Each such scan logs its plan's summary (key predicate, files and row
 //!   groups read and skipped) to DuckDB's log, type `bazof` (`CALL enable_logging()`,
-//!   then `duckdb_logs`). Without [`install`], and in the loadable extension, the
-//!   functions use C API v1, which passes no filters; `keys => [...]` prunes there.
+//!   then `duckdb_logs`). Without `install`, the functions use C API v1, which
+//!   passes no filters; `keys => [...]` prunes there.
 //! * **Streaming: yes.** `init` opens the core's [`bazof::ScanStream`] (batches of
 //!   DuckDB's vector size, 2048 rows); each call of the table function pulls at
 //!   most one batch, on the core's runtime, and emits it as one DuckDB chunk. The
@@ -77,7 +79,6 @@
 #![warn(missing_docs)]
 
 mod bitemporal;
-#[cfg(feature = "bundled")]
 mod capi_v2;
 mod emit;
 mod log;
@@ -87,6 +88,9 @@ mod types;
 mod write;
 
 pub use bitemporal::{BazofDiff, BazofHistory};
+#[cfg(not(feature = "bundled"))]
+#[doc(hidden)]
+pub use capi_v2::loadable_entry;
 #[cfg(feature = "bundled")]
 pub use capi_v2::{install, InstallError};
 pub use log::BazofLog;
@@ -117,22 +121,23 @@ pub use write::{write_query, BazofWrite, WriteConnection, WriteError};
 /// # Ok::<_, duckdb::Error>(())
 /// ```
 pub fn register(con: &duckdb::Connection) -> duckdb::Result<()> {
-    con.register_table_function::<BazofScanAt>("bazof_scan_at")?;
-    // With [`install`] run before the database opened, `bazof_scan` is already there
-    // (C API v2, with key pushdown from WHERE); it takes the positional as_of itself.
-    let v2_scan = any_row(
+    // With [`install`] run before the database opened, the database already has the
+    // C API v2 functions (key pushdown from WHERE, key order on all threads; the v2
+    // `bazof_scan` takes the positional as_of itself): only `bazof_write` is added.
+    let v2 = any_row(
         con,
         "SELECT count(*) FROM duckdb_functions() WHERE function_name = 'bazof_scan'",
     );
-    if !v2_scan {
+    if !v2 {
+        con.register_table_function::<BazofScanAt>("bazof_scan_at")?;
         con.register_table_function::<BazofScan>("bazof_scan")?;
+        con.register_table_function::<BazofLog>("bazof_log")?;
+        con.register_table_function::<BazofHistory>("bazof_history")?;
+        con.register_table_function::<BazofDiff>("bazof_diff")?;
     }
-    con.register_table_function::<BazofLog>("bazof_log")?;
-    con.register_table_function::<BazofHistory>("bazof_history")?;
-    con.register_table_function::<BazofDiff>("bazof_diff")?;
     let writer: WriteConnection = std::sync::Arc::new(std::sync::Mutex::new(con.try_clone()?));
     con.register_table_function_with_extra_info::<BazofWrite, _>("bazof_write", &writer)?;
-    if v2_scan {
+    if v2 {
         Ok(())
     } else {
         install_positional_form(con, false)

@@ -4,26 +4,46 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
 
 use bazof::blocking::block_on;
 use bazof::{LogEntry, Table};
 
-use crate::types::{vector_size, write_batch};
+use crate::params::ArgValue;
+use crate::types::{logical_type, vector_size, write_batch};
 
 type BoxError = Box<dyn std::error::Error>;
 
 /// The columns of `bazof_log`.
-const COLUMNS: [(&str, LogicalTypeId); 7] = [
-    ("commit", LogicalTypeId::Bigint),
-    ("commit_time", LogicalTypeId::TimestampTZ),
-    ("operation", LogicalTypeId::Varchar),
-    ("rows_added", LogicalTypeId::Bigint),
-    ("files_added", LogicalTypeId::Bigint),
-    ("min_event_time", LogicalTypeId::TimestampTZ),
-    ("max_event_time", LogicalTypeId::TimestampTZ),
-];
+pub(crate) fn log_schema() -> SchemaRef {
+    let time = || DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    Arc::new(Schema::new(vec![
+        Field::new("commit", DataType::Int64, true),
+        Field::new("commit_time", time(), true),
+        Field::new("operation", DataType::Utf8, true),
+        Field::new("rows_added", DataType::Int64, true),
+        Field::new("files_added", DataType::Int64, true),
+        Field::new("min_event_time", time(), true),
+        Field::new("max_event_time", time(), true),
+    ]))
+}
+
+/// The table path of a `bazof_log` call (either C API's value).
+pub(crate) fn log_path<V: ArgValue>(path: &V) -> Result<String, BoxError> {
+    if path.is_null() {
+        return Err("bazof_log: the table path must not be NULL".into());
+    }
+    Ok(path.to_string())
+}
+
+/// Reads the commits of the table at `path`, one row each.
+pub(crate) fn read_log(path: &str) -> Result<RecordBatch, BoxError> {
+    let path = path.to_string();
+    let log = block_on(async move { Table::open(&path).await?.log().await })?;
+    log_batch(&log)
+}
 
 /// The table path.
 pub struct LogBind {
@@ -67,8 +87,7 @@ fn log_batch(log: &[LogEntry]) -> Result<RecordBatch, BoxError> {
         ts(&|e| e.min_event_time),
         ts(&|e| e.max_event_time),
     ];
-    let names = COLUMNS.iter().map(|(n, _)| *n);
-    Ok(RecordBatch::try_from_iter(names.zip(columns))?)
+    Ok(RecordBatch::try_new(log_schema(), columns)?)
 }
 
 impl VTab for BazofLog {
@@ -76,27 +95,20 @@ impl VTab for BazofLog {
     type InitData = LogInit;
 
     fn bind(bind: &BindInfo) -> Result<Self::BindData, BoxError> {
-        let path = bind.get_parameter(0);
-        if path.is_null() {
-            return Err("bazof_log: the table path must not be NULL".into());
+        let path = log_path(&bind.get_parameter(0))?;
+        for field in log_schema().fields() {
+            bind.add_result_column(field.name(), logical_type(field.data_type())?);
         }
-        for (name, id) in COLUMNS {
-            bind.add_result_column(name, LogicalTypeHandle::from(id));
-        }
-        Ok(LogBind {
-            path: path.to_string(),
-        })
+        Ok(LogBind { path })
     }
 
     fn init(init: &InitInfo) -> Result<Self::InitData, BoxError> {
         // SAFETY: the bind data `bind` stored for this query, alive until it ends.
         let bind = unsafe { init.get_bind_data::<LogBind>().as_ref() }
             .ok_or("bazof_log: missing bind data")?;
-        let path = bind.path.clone();
-        let log = block_on(async move { Table::open(&path).await?.log().await })?;
         init.set_max_threads(1);
         Ok(LogInit {
-            batch: log_batch(&log)?,
+            batch: read_log(&bind.path)?,
             offset: AtomicUsize::new(0),
         })
     }

@@ -53,11 +53,10 @@ pub(crate) fn bind_args<V: ArgValue>(
         options.snapshot = in_function("bazof_scan", params::snapshot(v))?;
     }
     let snapshot = options.snapshot;
-    let (table, snap) = block_on(async move {
-        let table = Table::open(&path).await?;
-        let snap = table.snapshot(snapshot).await?;
-        Ok::<_, bazof::Error>((table, snap))
-    })?;
+    let (table, snap) = block_on(Table::open_snapshot(&path, snapshot))?;
+    // The scan reads the snapshot whose columns bind declares, even if a commit lands
+    // before it starts (and reads it from memory).
+    options.snapshot = Some(snap.commit());
     let schema = snap.schema().clone();
     if let Some(v) = keys {
         options.key_predicate =

@@ -27,6 +27,7 @@ pub(crate) fn type_id(t: &DataType) -> Result<LogicalTypeId, BoxError> {
 }
 
 /// DuckDB's vector size (rows per output chunk), 2048 unless DuckDB was built otherwise.
+#[cfg(feature = "bundled")]
 pub(crate) fn vector_size() -> usize {
     // SAFETY: a plain getter of a compile-time constant of the linked DuckDB.
     let n = unsafe { duckdb::ffi::duckdb_vector_size() } as usize;
@@ -35,6 +36,13 @@ pub(crate) fn vector_size() -> usize {
     } else {
         n
     }
+}
+
+/// DuckDB's vector size: the loadable extension has no getter (C API v2 has none, and
+/// its v1 functions are not loaded), and DuckDB's release builds use 2048.
+#[cfg(not(feature = "bundled"))]
+pub(crate) fn vector_size() -> usize {
+    2048
 }
 
 /// Writes a batch of at most [`vector_size`] rows whose columns match the output

@@ -1,12 +1,10 @@
 //! `bazof_write(path, query, key => …, event_time => …, deleted => …, evolve => …)`:
 //! the rows of a SQL query as one atomic bazof commit.
 //!
-//! Why a table function and not `COPY … TO (FORMAT bazof)`: DuckDB 2.0.0's C API copy
-//! functions (`duckdb_create_copy_function`, stable since 1.5.6) hand the bind callback
-//! the *types* of the copied columns (`duckdb_copy_function_bind_get_column_type`) but
-//! not their *names*: `copy_function-c.cpp` keeps the names in its internal bind info
-//! and has no getter. A bazof commit matches columns by name (`KEY 'col'`, new columns
-//! in schema evolution), so a copy function cannot know which column is which.
+//! The C API v1 way to write (a database opened without `install`): DuckDB 2.0.0's v1
+//! copy functions (`duckdb_create_copy_function`) hand the bind callback the *types* of
+//! the copied columns but not their *names*, and a bazof commit matches columns by
+//! name. On C API v2, `COPY … TO (FORMAT bazof)` does the same (`capi_v2::copy`).
 
 use std::sync::{Arc, Mutex};
 

@@ -1,17 +1,16 @@
 //! `bazof.duckdb_extension`: the loadable form of `bazof-duckdb` for the DuckDB
-//! CLI and the DuckDB Python package (`LOAD '…/bazof.duckdb_extension'`).
-#![allow(clippy::missing_safety_doc)]
+//! CLI and the DuckDB Python package (`LOAD '…/bazof.duckdb_extension'`), on DuckDB's
+//! C API v2, so pinned to DuckDB 2.0.0 (ABI `C_STRUCT_UNSTABLE`).
 
-use std::error::Error;
+use std::os::raw::c_void;
 
-use duckdb::{duckdb_entrypoint_c_api, Connection};
-
-/// Called by DuckDB on `LOAD`: registers `bazof_scan`, `bazof_scan_at`, `bazof_log`,
-/// `bazof_history` and `bazof_diff`. The positional `bazof_scan(path, as_of)` is a table macro, created
-/// in the database when it is in-memory (see `bazof_duckdb::register`).
-#[duckdb_entrypoint_c_api(ext_name = "bazof", min_duckdb_version = "v1.2.0")]
-pub fn extension_entrypoint(con: Connection) -> Result<(), Box<dyn Error>> {
-    bazof_duckdb::register(&con)?;
-    bazof_duckdb::install_positional_form(&con, true)?;
-    Ok(())
+/// Called by DuckDB on `LOAD`: registers `bazof_scan` (also as `bazof_scan_at`),
+/// `bazof_log`, `bazof_history` and `bazof_diff`.
+///
+/// # Safety
+/// Only DuckDB calls it, with its `duckdb_v2_extension_input*`.
+#[no_mangle]
+pub unsafe extern "C" fn bazof_init_c_api_v2(input: *mut c_void) {
+    // SAFETY: DuckDB passes its live entry-point input.
+    unsafe { bazof_duckdb::loadable_entry(input) }
 }

@@ -1,36 +1,41 @@
-//! `bazof_scan` on DuckDB's unstable C API v2, in-process: the one door where DuckDB
-//! hands a table function the query's `WHERE` conjuncts, so that key predicates
-//! written in SQL prune files, row groups and pages as `keys => [...]` does.
+//! bazof's table functions on DuckDB's unstable C API v2, the one API where DuckDB
+//! hands a table function the query's `WHERE` conjuncts (so that key predicates
+//! written in SQL prune files, row groups and pages as `keys => [...]` does) and
+//! takes batch indexes (so that key ranges run on all threads and keep key order).
 //!
-//! A database opened through the duckdb crate is a C API v1 database; v2 reaches it
-//! only as a statically linked extension, whose entry point DuckDB runs for every
-//! database opened after [`install`] registered it. That entry point registers the
-//! v2 `bazof_scan` (same parameters as the v1 one); [`crate::register`] then leaves
-//! `bazof_scan` alone and adds the other functions. The loadable extension stays on
-//! C API v1 (one extension is v1 or v2, never both, and the v2 function table has no
-//! v1 function the other table functions need).
+//! Two ways in, one entry point ([`entry`]): in-process, a database opened through
+//! the duckdb crate is a C API v1 database, which v2 reaches only as a statically
+//! linked extension whose entry point DuckDB runs for every database opened after
+//! [`install`] registered it ([`crate::register`] then adds only what v2 lacks); the
+//! loadable extension (`extension/`, DuckDB 2.0.0 exactly) is a v2 extension whose
+//! entry point is [`loadable_entry`].
 //!
 //! Layers: [`ffi`] declares the C functions; this module holds the small safe
 //! helpers over them (error slots, owned handles, the panic guard of every callback);
-//! `value` reads arguments, `filter` turns expressions into key predicates, `scan`
-//! is the table function.
+//! `value` reads arguments, `filter` turns expressions into key predicates, `table`
+//! is the table-function machinery and `functions` the functions themselves.
 
+mod copy;
 mod ffi;
 mod filter;
-mod scan;
+mod functions;
+mod table;
 mod value;
 
 use std::os::raw::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
+#[cfg(feature = "bundled")]
 use std::sync::OnceLock;
 
 use ffi::{ErrSlot, Handle, Status, Str};
 
 /// DuckDB refused to register bazof's static extension (its code).
+#[cfg(feature = "bundled")]
 #[derive(Debug, Clone)]
 pub struct InstallError(i32);
 
+#[cfg(feature = "bundled")]
 impl std::fmt::Display for InstallError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -41,12 +46,14 @@ impl std::fmt::Display for InstallError {
     }
 }
 
+#[cfg(feature = "bundled")]
 impl std::error::Error for InstallError {}
 
 /// Registers bazof's C API v2 extension with DuckDB, for every database this process
-/// opens afterwards: those get the `bazof_scan` that prunes by SQL key predicates.
-/// Call it before opening the database (a database already open is not changed);
-/// calling it again does nothing.
+/// opens afterwards: those get the table functions whose `bazof_scan` prunes by SQL
+/// key predicates and keeps key order on all threads. Call it before opening the
+/// database (a database already open is not changed); calling it again does nothing.
+#[cfg(feature = "bundled")]
 pub fn install() -> Result<(), InstallError> {
     static RESULT: OnceLock<Result<(), InstallError>> = OnceLock::new();
     RESULT
@@ -65,6 +72,7 @@ pub fn install() -> Result<(), InstallError> {
 }
 
 /// The static extension's description: its name and its C API v2 entry point.
+#[cfg(feature = "bundled")]
 unsafe extern "C" fn describe(d: *mut ffi::ExtensionDescriptor) -> i32 {
     let r = catch_unwind(|| {
         // SAFETY: DuckDB passes a valid descriptor of at least layout 2 (it offers
@@ -94,14 +102,35 @@ unsafe extern "C" fn describe(d: *mut ffi::ExtensionDescriptor) -> i32 {
     }
 }
 
-/// The extension's entry point: registers the v2 `bazof_scan` in the database.
+/// The extension's entry point: registers the table functions and `FORMAT bazof`.
 unsafe extern "C" fn entry(input: *mut ffi::ExtensionInput) {
     // SAFETY: DuckDB passes a valid input for the duration of the call; its `err` is
     // a live slot (never NULL) that DuckDB owns.
     let Some(input) = (unsafe { input.as_ref() }) else {
         return;
     };
-    guard(input.err, || scan::register(input.extension, input.context));
+    guard(input.err, || {
+        functions::register_all(input.extension, input.context)?;
+        copy::register(input.extension, input.context)
+    });
+}
+
+/// The loadable extension's C API v2 entry point (`bazof_init_c_api_v2`): takes
+/// DuckDB's function table, then registers the table functions. A refused function
+/// table returns at once (DuckDB reports why).
+///
+/// # Safety
+/// `input` must be the `duckdb_v2_extension_input*` DuckDB passes the entry point.
+#[cfg(not(feature = "bundled"))]
+pub unsafe fn loadable_entry(input: *mut c_void) {
+    let input = input.cast::<ffi::ExtensionInput>();
+    // SAFETY: guaranteed by the caller. A panic (none is expected) must not unwind
+    // into DuckDB.
+    let ready = catch_unwind(|| unsafe { ffi::init_loadable(input) }).unwrap_or(false);
+    if ready {
+        // SAFETY: as above; the function table is filled.
+        unsafe { entry(input) };
+    }
 }
 
 /// Runs a callback body: a panic or an error becomes the query's error in `err`, and

@@ -7,6 +7,8 @@ use bazof::{KeyType, KeyValue, ScanOptions, Table};
 use bazof_testkit::{batch_rows, format_time, oracle, oracle_rows, test_schema, Event, Log, Value};
 use duckdb::Connection;
 
+pub mod door;
+
 /// Runs `sql` and returns its rows as test-kit values (panics naming the query).
 pub fn rows(con: &Connection, sql: &str) -> Vec<Vec<Value>> {
     let mut stmt = con.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));

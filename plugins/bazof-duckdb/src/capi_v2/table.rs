@@ -1,34 +1,72 @@
-//! `bazof_scan(path [, as_of] [, snapshot => N, keys => [...]])` as a C API v2 table
-//! function: the v1 function's arguments, columns, projection and threads, plus the
-//! `WHERE` conjuncts on the key column read as key predicates (`filter`). They only
-//! prune: none is accepted, so DuckDB applies every filter to the resolved rows.
+//! A C API v2 table function over the core's batch streams: the callbacks every
+//! bazof function shares (arguments, result columns, threads, key order, chunks),
+//! parameterised by a [`Source`] that says what the arguments mean and which streams
+//! answer them.
 //!
-//! Each thread claims a whole key range (`claim_batch`) and tells DuckDB the range's
-//! position (`partition_data`, the batch index). So the ranges run on all threads
-//! even where DuckDB keeps insertion order (`CREATE TABLE … AS`, `INSERT`, `COPY`):
-//! it puts the ranges' rows back in key order.
+//! Each thread claims a whole stream, a key range (`claim_batch`), and tells DuckDB
+//! the range's position (`partition_data`, the batch index). So the ranges run on
+//! all threads even where DuckDB keeps insertion order (`CREATE TABLE … AS`,
+//! `INSERT`, `COPY`): it puts the ranges' rows back in key order.
+//!
+//! A source with a key column also sees the `WHERE` conjuncts on it (`filter`), read
+//! as key predicates. They only prune: none is accepted, so DuckDB applies every
+//! filter to the resolved rows.
 
 use std::os::raw::c_void;
 use std::ptr;
 use std::sync::Mutex;
 
 use arrow::array::{Array, StructArray};
+use arrow::datatypes::{DataType, Field};
 use arrow::ffi::{FFI_ArrowArray, FFI_ArrowSchema};
 use duckdb::core::LogicalTypeId;
 
-use bazof::KeyPredicate;
+use bazof::{KeyPredicate, KeyType};
 
 use super::ffi::{self, ErrSlot, Handle, Str};
 use super::filter::{key_predicate, Expr, KeyColumn};
 use super::value::Value;
 use super::{call, factory, guard, opaque, LogicalType};
 use crate::emit::{Claimed, Emitter};
-use crate::scan::{bind_args, start_scan, ScanBind};
 use crate::types::type_id;
 
-/// The bind data: the v1 function's, and the key predicates read from `WHERE`.
-struct Bind {
-    scan: ScanBind,
+/// What one table function does with its arguments.
+pub(super) trait Source: Sized + Send + Sync + 'static {
+    /// The parameters after the table path (VARCHAR, positional): name and kind
+    /// (`ffi::PARAM_*`); each is ANY with a NULL default, and `bind` receives them in
+    /// this order.
+    const PARAMS: &'static [(&'static str, u32)];
+    /// Whether DuckDB passes the columns the query needs (else all of them) and the
+    /// `WHERE` conjuncts on the key column ([`Source::key`]).
+    const PUSHDOWN: bool;
+
+    /// Reads the arguments (the path first) and opens what they name. Metadata only:
+    /// DuckDB may bind a query more than once.
+    fn bind(args: &[Value]) -> Result<Self, String>;
+    /// The result columns.
+    fn fields(&self) -> Vec<Field>;
+    /// An upper bound of the rows, for DuckDB's planner.
+    fn cardinality(&self) -> Option<u64> {
+        None
+    }
+    /// The key column's position among the result columns and the key's type: `WHERE`
+    /// predicates on it are read as key predicates. `None`: nothing is pushed.
+    fn key(&self) -> Option<(usize, KeyType)> {
+        None
+    }
+    /// Starts the output for the result columns `columns` (all, unless
+    /// [`Source::PUSHDOWN`]) and the key predicate read from `WHERE`. Returns the
+    /// streams, and a line for DuckDB's log (type `bazof`) if there is one.
+    fn start(
+        &self,
+        columns: &[u64],
+        pushed: Option<KeyPredicate>,
+    ) -> Result<(Emitter, Option<String>), String>;
+}
+
+/// The bind data: the source, and the key predicates read from `WHERE`.
+struct Bind<S> {
+    source: S,
     pushed: Mutex<Vec<KeyPredicate>>,
 }
 
@@ -48,15 +86,19 @@ impl Drop for Local {
     }
 }
 
-/// Registers the function in the database being loaded (`extension`, `context`: the
-/// entry point's).
-pub(super) fn register(extension: Handle, context: Handle) -> Result<(), String> {
+/// Registers the table function `name` of source `S` in the database being loaded
+/// (`extension`, `context`: the entry point's).
+pub(super) fn register<S: Source>(
+    name: &str,
+    extension: Handle,
+    context: Handle,
+) -> Result<(), String> {
     let factory = factory(context)?;
     let mut f: Handle = ptr::null_mut();
     // SAFETY: `factory` is the loading context's; `f` receives a function we own and
     // destroy below (registration copies it).
     call(|e| unsafe { ffi::duckdb_v2_table_function_create(factory, &mut f, e) })?;
-    let r = configure(factory, f).and_then(|()| {
+    let r = configure::<S>(name, factory, f).and_then(|()| {
         // SAFETY: `extension` is live during the entry point; `f` is configured.
         call(|e| unsafe { ffi::duckdb_v2_extension_register_table_function(extension, f, e) })
     });
@@ -65,58 +107,64 @@ pub(super) fn register(extension: Handle, context: Handle) -> Result<(), String>
     r
 }
 
-fn configure(factory: Handle, f: Handle) -> Result<(), String> {
+fn configure<S: Source>(name: &str, factory: Handle, f: Handle) -> Result<(), String> {
     // SAFETY (every call below): `f` is the live function being configured, `factory`
     // the loading context's; names and types are borrowed and copied by the engine.
-    call(|e| unsafe { ffi::duckdb_v2_table_function_set_name(f, &Str::of("bazof_scan"), e) })?;
+    call(|e| unsafe { ffi::duckdb_v2_table_function_set_name(f, &Str::of(name), e) })?;
     let mut sig: Handle = ptr::null_mut();
     call(|e| unsafe { ffi::duckdb_v2_table_function_get_signature(f, &mut sig, e) })?;
     let varchar = LogicalType::new(factory, ffi::TYPE_VARCHAR)?;
     let any = LogicalType::new(factory, ffi::TYPE_ANY)?;
     let mut null: Handle = ptr::null_mut();
     call(|e| unsafe { ffi::duckdb_v2_value_create_null(factory, varchar.0, &mut null, e) })?;
-    let null = Value::owned(null).ok_or("bazof_scan: no NULL value")?;
-    // Argument order at bind: path, as_of, then the named-only ones as added.
-    let params: [(&str, &LogicalType, Handle, u32); 4] = [
-        ("path", &varchar, ptr::null_mut(), ffi::PARAM_STANDARD),
-        ("as_of", &any, null.0, ffi::PARAM_STANDARD),
-        ("snapshot", &any, null.0, ffi::PARAM_NAMED_ONLY),
-        ("keys", &any, null.0, ffi::PARAM_NAMED_ONLY),
-    ];
-    for (name, t, default, kind) in params {
+    let null = Value::owned(null).ok_or_else(|| format!("{name}: no NULL value"))?;
+    call(|e| unsafe {
+        ffi::duckdb_v2_function_signature_add_parameter(
+            sig,
+            &Str::of("path"),
+            varchar.0,
+            ptr::null_mut(),
+            ffi::PARAM_STANDARD,
+            e,
+        )
+    })?;
+    for &(param, kind) in S::PARAMS {
         call(|e| unsafe {
             ffi::duckdb_v2_function_signature_add_parameter(
                 sig,
-                &Str::of(name),
-                t.0,
-                default,
+                &Str::of(param),
+                any.0,
+                null.0,
                 kind,
                 e,
             )
         })?;
     }
-    call(|e| unsafe { ffi::duckdb_v2_table_function_set_bind_callback(f, Some(bind), e) })?;
+    call(|e| unsafe { ffi::duckdb_v2_table_function_set_bind_callback(f, Some(bind::<S>), e) })?;
     call(|e| unsafe {
-        ffi::duckdb_v2_table_function_set_init_global_callback(f, Some(init_global), e)
+        ffi::duckdb_v2_table_function_set_init_global_callback(f, Some(init_global::<S>), e)
     })?;
     call(|e| unsafe {
         ffi::duckdb_v2_table_function_set_init_local_callback(f, Some(init_local), e)
     })?;
     call(|e| unsafe { ffi::duckdb_v2_table_function_set_exec_callback(f, Some(exec), e) })?;
-    call(|e| unsafe { ffi::duckdb_v2_table_function_set_projection_pushdown(f, true, e) })?;
+    call(|e| unsafe { ffi::duckdb_v2_table_function_set_projection_pushdown(f, S::PUSHDOWN, e) })?;
     call(|e| unsafe {
         ffi::duckdb_v2_table_function_set_claim_batch_callback(f, Some(claim_batch), e)
     })?;
     call(|e| unsafe {
         ffi::duckdb_v2_table_function_set_partition_data_callback(f, Some(partition_data), e)
     })?;
+    if !S::PUSHDOWN {
+        return Ok(());
+    }
     call(|e| unsafe {
-        ffi::duckdb_v2_table_function_set_filter_pushdown_callback(f, Some(filter), e)
+        ffi::duckdb_v2_table_function_set_filter_pushdown_callback(f, Some(filter::<S>), e)
     })
 }
 
 /// DuckDB's v2 type id of a bazof column.
-fn v2_type(t: &arrow::datatypes::DataType) -> Result<u32, String> {
+fn v2_type(t: &DataType) -> Result<u32, String> {
     Ok(match type_id(t).map_err(|e| e.to_string())? {
         LogicalTypeId::Varchar => ffi::TYPE_VARCHAR,
         LogicalTypeId::Bigint => ffi::TYPE_BIGINT,
@@ -125,25 +173,27 @@ fn v2_type(t: &arrow::datatypes::DataType) -> Result<u32, String> {
         LogicalTypeId::TimestampTZ => ffi::TYPE_TIMESTAMP_TZ,
         LogicalTypeId::Timestamp => ffi::TYPE_TIMESTAMP,
         LogicalTypeId::Date => ffi::TYPE_DATE,
-        other => return Err(format!("bazof_scan: no DuckDB type for {other:?}")),
+        other => return Err(format!("bazof: no DuckDB type for {other:?}")),
     })
 }
 
-unsafe extern "C" fn bind(info: Handle, result: Handle, context: Handle, err: ErrSlot) {
+unsafe extern "C" fn bind<S: Source>(info: Handle, result: Handle, context: Handle, err: ErrSlot) {
     guard(err, || {
-        let arg = |i: u64| -> Result<Value, String> {
-            let mut v: Handle = ptr::null_mut();
-            // SAFETY: `info` is the bind info of this call; `i` is below the
-            // signature's four parameters (an omitted one holds its default); `v`
-            // receives an owned value.
-            call(|e| unsafe { ffi::duckdb_v2_function_bind_get_arg_value(info, i, &mut v, e) })?;
-            Value::owned(v).ok_or_else(|| format!("bazof_scan: argument {i} is missing"))
-        };
-        let (path, as_of, snapshot, keys) = (arg(0)?, arg(1)?, arg(2)?, arg(3)?);
-        let scan = bind_args(&path, Some(&as_of), Some(&snapshot), Some(&keys))
-            .map_err(|e| e.to_string())?;
+        let args = (0..=S::PARAMS.len() as u64)
+            .map(|i| {
+                let mut v: Handle = ptr::null_mut();
+                // SAFETY: `info` is the bind info of this call; `i` is below the
+                // signature's parameter count (an omitted one holds its default);
+                // `v` receives an owned value.
+                call(|e| unsafe {
+                    ffi::duckdb_v2_function_bind_get_arg_value(info, i, &mut v, e)
+                })?;
+                Value::owned(v).ok_or_else(|| format!("bazof: argument {i} is missing"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let source = S::bind(&args)?;
         let factory = factory(context)?;
-        for field in &scan.fields {
+        for field in source.fields() {
             let t = LogicalType::new(factory, v2_type(field.data_type())?)?;
             // SAFETY: `result` is this call's table bind info; name and type are copied.
             call(|e| unsafe {
@@ -155,15 +205,14 @@ unsafe extern "C" fn bind(info: Handle, result: Handle, context: Handle, err: Er
                 )
             })?;
         }
-        if let Some(rows) = scan.total_rows {
-            // An upper bound (events, not keys) that helps DuckDB's join planning.
+        if let Some(rows) = source.cardinality() {
             // SAFETY: as above.
             call(|e| unsafe {
                 ffi::duckdb_v2_table_function_bind_set_cardinality(result, rows, false, e)
             })?;
         }
         let mut data = opaque(Bind {
-            scan,
+            source,
             pushed: Mutex::new(Vec::new()),
         });
         // SAFETY: the engine takes the bind data and destroys it with the query.
@@ -176,28 +225,28 @@ unsafe extern "C" fn bind(info: Handle, result: Handle, context: Handle, err: Er
 /// # Safety
 /// `get` must return a pointer this module stored as a `T` (through [`opaque`]),
 /// which the engine keeps alive for the callback's duration.
-unsafe fn state<'a, T>(
+pub(super) unsafe fn state<'a, T>(
     get: impl FnOnce(*mut *mut c_void, ErrSlot) -> ffi::Status,
 ) -> Result<&'a T, String> {
     let mut p: *mut c_void = ptr::null_mut();
     call(|e| get(&mut p, e))?;
     // SAFETY: guaranteed by the caller.
-    unsafe { p.cast::<T>().as_ref() }.ok_or_else(|| "bazof_scan: missing state".to_string())
+    unsafe { p.cast::<T>().as_ref() }.ok_or_else(|| "bazof: missing state".to_string())
 }
 
-unsafe extern "C" fn filter(info: Handle, _context: Handle, err: ErrSlot) {
+unsafe extern "C" fn filter<S: Source>(info: Handle, _context: Handle, err: ErrSlot) {
     // Never fails the query: a filter that cannot be read is left to DuckDB alone.
     guard(err, || {
-        // SAFETY: the bind data is the `Bind` stored by `bind`, alive while the query is
-        // planned.
+        // SAFETY: the bind data is the `Bind<S>` stored by `bind`, alive while the
+        // query is planned.
         let Ok(bind) = (unsafe {
-            state::<Bind>(|p, e| {
+            state::<Bind<S>>(|p, e| {
                 ffi::duckdb_v2_table_function_filter_pushdown_get_bind_data(info, p, e)
             })
         }) else {
             return Ok(());
         };
-        let Some(index) = bind.scan.key_index() else {
+        let Some((index, key_type)) = bind.source.key() else {
             return Ok(());
         };
         let declared = |i: u64| {
@@ -211,7 +260,7 @@ unsafe extern "C" fn filter(info: Handle, _context: Handle, err: ErrSlot) {
         };
         let key = KeyColumn {
             index: index as u64,
-            key_type: bind.scan.key_type,
+            key_type,
             declared: &declared,
         };
         let mut n: ffi::idx_t = 0;
@@ -248,10 +297,10 @@ unsafe extern "C" fn filter(info: Handle, _context: Handle, err: ErrSlot) {
     })
 }
 
-unsafe extern "C" fn init_global(info: Handle, context: Handle, err: ErrSlot) {
+unsafe extern "C" fn init_global<S: Source>(info: Handle, context: Handle, err: ErrSlot) {
     guard(err, || {
-        // SAFETY: the bind data is the `Bind` stored by `bind`, alive for the query.
-        let bind: &Bind = unsafe {
+        // SAFETY: the bind data is the `Bind<S>` stored by `bind`, alive for the query.
+        let bind: &Bind<S> = unsafe {
             state(|p, e| ffi::duckdb_v2_table_function_init_global_get_bind_data(info, p, e))
         }?;
         let mut n: ffi::idx_t = 0;
@@ -272,28 +321,27 @@ unsafe extern "C" fn init_global(info: Handle, context: Handle, err: ErrSlot) {
         let pushed = bind
             .pushed
             .lock()
-            .map_err(|_| "bazof_scan: pushed filters poisoned")?
+            .map_err(|_| "bazof: pushed filters poisoned")?
             .clone();
         let pushed = match pushed.len() {
             0 => None,
             1 => pushed.into_iter().next(),
             _ => Some(KeyPredicate::And(pushed)),
         };
-        let (emitter, summary) =
-            start_scan(&bind.scan, &indices, pushed).map_err(|e| e.to_string())?;
-        // What was pruned, for `CALL enable_logging(); … FROM duckdb_logs WHERE type = 'bazof'`.
-        let message = format!("bazof_scan: {summary}");
-        // SAFETY: `context` is this query's; type and message are borrowed for the call.
-        // Logging is best effort: a failure leaves the query alone.
-        let _ = call(|e| unsafe {
-            ffi::duckdb_v2_context_log(
-                context,
-                ffi::LOG_INFO,
-                &Str::of("bazof"),
-                &Str::of(&message),
-                e,
-            )
-        });
+        let (emitter, message) = bind.source.start(&indices, pushed)?;
+        if let Some(message) = message {
+            // SAFETY: `context` is this query's; type and message are borrowed for
+            // the call. Logging is best effort: a failure leaves the query alone.
+            let _ = call(|e| unsafe {
+                ffi::duckdb_v2_context_log(
+                    context,
+                    ffi::LOG_INFO,
+                    &Str::of("bazof"),
+                    &Str::of(&message),
+                    e,
+                )
+            });
+        }
         let threads = emitter.parallelism();
         // SAFETY: `info` is this call's; the engine takes and later destroys the state.
         call(|e| unsafe {
@@ -331,7 +379,7 @@ unsafe fn local<'a>(
     let mut p: *mut c_void = ptr::null_mut();
     call(|e| get(&mut p, e))?;
     // SAFETY: guaranteed by the caller.
-    unsafe { p.cast::<Local>().as_mut() }.ok_or_else(|| "bazof_scan: missing local state".into())
+    unsafe { p.cast::<Local>().as_mut() }.ok_or_else(|| "bazof: missing local state".into())
 }
 
 /// Claims the next key range, in key order, for the calling thread; none left ends
@@ -404,10 +452,9 @@ unsafe extern "C" fn exec(info: Handle, context: Handle, err: ErrSlot) {
             return call(|e| unsafe { ffi::duckdb_v2_vector_set_size(v, 0, e) });
         };
         if local.importer.is_null() {
-            let mut schema = FFI_ArrowSchema::try_from(&arrow::datatypes::DataType::Struct(
-                slice.schema().fields().clone(),
-            ))
-            .map_err(|e| e.to_string())?;
+            let mut schema =
+                FFI_ArrowSchema::try_from(&DataType::Struct(slice.schema().fields().clone()))
+                    .map_err(|e| e.to_string())?;
             let mut imp: Handle = ptr::null_mut();
             // SAFETY: `context` is this query's; the schema is read, not consumed, and
             // outlives the call; the importer is owned by `local` from here on.
