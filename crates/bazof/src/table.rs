@@ -38,6 +38,22 @@ impl Table {
         Self::open_at(Location::parse(location)?).await
     }
 
+    /// Opens an existing table and reads one of its snapshots (default: the latest),
+    /// probing for the latest commit once (`open` then `snapshot` probe twice).
+    pub async fn open_snapshot(
+        location: &str,
+        commit: Option<Commit>,
+    ) -> Result<(Table, Arc<AnySnapshot>)> {
+        let table = Table {
+            location: Location::parse(location)?,
+            new_schema: None,
+            cache: Default::default(),
+        };
+        let latest = table.latest_commit().await?;
+        let snapshot = table.snapshot_at(commit, latest).await?;
+        Ok((table, snapshot))
+    }
+
     /// Opens an existing table in a given object store (any `ObjectStore`, e.g. a wrapper).
     pub async fn open_at(location: Location) -> Result<Table> {
         let table = Table {
@@ -178,9 +194,22 @@ impl Table {
             .max())
     }
 
-    /// The snapshot of a commit (default: the latest).
+    /// The snapshot of a commit (default: the latest). A commit this table has read
+    /// before is served from memory (snapshots never change once written).
     pub async fn snapshot(&self, commit: Option<Commit>) -> Result<Arc<AnySnapshot>> {
+        if let Some(s) = commit.and_then(|n| self.cache.lock().ok()?.get(&n).cloned()) {
+            return Ok(s);
+        }
         let latest = self.latest_commit().await?;
+        self.snapshot_at(commit, latest).await
+    }
+
+    /// [`Table::snapshot`] once the latest commit is known.
+    async fn snapshot_at(
+        &self,
+        commit: Option<Commit>,
+        latest: Commit,
+    ) -> Result<Arc<AnySnapshot>> {
         let commit = commit.unwrap_or(latest);
         if commit == 0 || commit > latest {
             return Err(Error::SnapshotNotFound {

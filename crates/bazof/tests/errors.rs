@@ -108,6 +108,31 @@ fn missing_data_file() {
     assert!(e.to_string().contains("is missing"), "{e}");
 }
 
+/// Scans keep the footers they read (data files are immutable); a file replaced by one
+/// of another size is read again, so the replacement is reported, not decoded with the
+/// old footer.
+#[test]
+fn a_replaced_file_is_not_read_with_a_cached_footer() {
+    let (_d, loc) = table();
+    let rows = |loc: &str| {
+        rt().block_on(async {
+            let t = Table::open(loc).await.unwrap();
+            let s = t.scan(ScanOptions::default()).await.unwrap();
+            let batches = s.collect_batches().await.unwrap();
+            batches.iter().map(|b| b.num_rows()).sum::<usize>()
+        })
+    };
+    assert_eq!(rows(&loc), 2);
+    // The second scan is served by the cached footers, and answers the same.
+    assert_eq!(rows(&loc), 2);
+    let victim = data_files(&loc).remove(0);
+    let bytes = std::fs::read(&victim).unwrap();
+    std::fs::write(&victim, &bytes[..bytes.len() / 2]).unwrap();
+    let e = scan_err(&loc);
+    assert!(matches!(e, Error::DataFile { .. }), "{e}");
+    assert!(e.to_string().contains("replaced or truncated"), "{e}");
+}
+
 #[test]
 fn truncated_data_file() {
     let (_d, loc) = table();

@@ -4,6 +4,7 @@
 //! [`metrics`] counts what was read. This module executes a plan as a stream of Arrow
 //! record batches in key order.
 
+mod footers;
 pub(crate) mod gather;
 pub(crate) mod merge;
 pub mod metrics;

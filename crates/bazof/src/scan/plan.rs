@@ -407,7 +407,7 @@ impl Table {
             |(path, kind, rows, bytes, precedence)| {
                 let pred = options.key_predicate.clone();
                 async move {
-                    let metadata = self.load_metadata(&path, bytes, page_index).await?;
+                    let metadata = self.cached_metadata(&path, bytes, page_index).await?;
                     let total = metadata.metadata().num_row_groups();
                     let row_groups: Vec<usize> = (0..total)
                         .filter(|&i| match &pred {
@@ -454,9 +454,47 @@ impl Table {
     }
 
     /// Reads a data file's Parquet footer (`size`: the byte size the snapshot records,
-    /// saving a HEAD request). Errors say whether the file is missing, replaced or not Parquet.
+    /// saving a HEAD request), from the store (never from the scans' cache). Errors say
+    /// whether the file is missing, replaced or not Parquet.
     pub async fn load_footer(&self, path: &str, size: Option<u64>) -> Result<ArrowReaderMetadata> {
         self.load_metadata(path, size, false).await
+    }
+
+    /// [`Table::load_metadata`] through the process's cache of footers (`footers`):
+    /// data files are immutable, so a footer read by an earlier scan is reused as long
+    /// as the file's size and version (ETag, else modification time) are unchanged. The
+    /// check costs one HEAD request instead of the footer's reads and decoding; a
+    /// file that is missing or differs from the snapshot is read (and reported) anew.
+    async fn cached_metadata(
+        &self,
+        path: &str,
+        size: Option<u64>,
+        page_index: bool,
+    ) -> Result<ArrowReaderMetadata> {
+        let object = self.location.child(path);
+        let head = match self.location.store.head(&object).await {
+            Ok(head) if size.is_none_or(|s| s == head.size) => head,
+            _ => return self.load_metadata(path, size, page_index).await,
+        };
+        let version = head
+            .e_tag
+            .clone()
+            .unwrap_or_else(|| head.last_modified.to_rfc3339());
+        let key = (
+            self.location.store.to_string(),
+            object.to_string(),
+            head.size,
+            version,
+            page_index,
+        );
+        if let Some(meta) = super::footers::get(&key) {
+            return Ok(meta);
+        }
+        let meta = self
+            .load_metadata(path, Some(head.size), page_index)
+            .await?;
+        super::footers::put(key, &meta);
+        Ok(meta)
     }
 
     /// [`Table::load_footer`], optionally with the page index (column and offset index).
