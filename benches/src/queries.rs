@@ -151,6 +151,8 @@ pub enum Engine {
     BazofImport,
     /// DuckDB `COPY (FROM read_csv(...)) TO '....parquet'`.
     DuckdbImport,
+    /// DuckDB `COPY (FROM read_csv(...)) TO 'table' (FORMAT bazof)` (C API v2).
+    DuckdbCopyBazof,
 }
 
 impl Engine {
@@ -163,7 +165,11 @@ impl Engine {
         Engine::Core,
         Engine::Limit,
     ];
-    pub const IMPORT_ENGINES: [Engine; 2] = [Engine::BazofImport, Engine::DuckdbImport];
+    pub const IMPORT_ENGINES: [Engine; 3] = [
+        Engine::BazofImport,
+        Engine::DuckdbCopyBazof,
+        Engine::DuckdbImport,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -176,6 +182,7 @@ impl Engine {
             Engine::Limit => "limit",
             Engine::BazofImport => "bazof-import",
             Engine::DuckdbImport => "duckdb-import",
+            Engine::DuckdbCopyBazof => "duckdb-copy-bazof",
         }
     }
 
@@ -194,7 +201,7 @@ impl Engine {
                 Some(Engine::DuckdbParquet)
             }
             Engine::PolarsBazof => Some(Engine::PolarsParquet),
-            Engine::BazofImport => Some(Engine::DuckdbImport),
+            Engine::BazofImport | Engine::DuckdbCopyBazof => Some(Engine::DuckdbImport),
             _ => None,
         }
     }
@@ -207,6 +214,7 @@ impl Engine {
                 | Engine::PolarsBazof
                 | Engine::Core
                 | Engine::BazofImport
+                | Engine::DuckdbCopyBazof
         )
     }
 
@@ -215,7 +223,7 @@ impl Engine {
     pub fn comparable(self) -> bool {
         !matches!(
             self,
-            Engine::Limit | Engine::BazofImport | Engine::DuckdbImport
+            Engine::Limit | Engine::BazofImport | Engine::DuckdbImport | Engine::DuckdbCopyBazof
         )
     }
 }
@@ -514,21 +522,23 @@ pub fn run_cell(
                 )
                 .into());
             }
-            let rows = bazof::blocking::block_on(async {
-                let t = Table::open(&dest.to_string_lossy()).await?;
-                let s = t.snapshot(None).await?;
-                Ok::<_, bazof::Error>(s.summary().map_or(-1, |s| s.rows_added as i64))
-            })?;
+            imported(&dest, wall_ms, meta)
+        }
+        Engine::DuckdbCopyBazof => {
+            let dest = scratch.join("copy-table");
             let _ = std::fs::remove_dir_all(&dest);
-            Ok(Some(CellOutcome {
-                answer: Answer {
-                    ints: vec![rows],
-                    float: 0.0,
-                },
-                wall_ms,
-                bytes: Some(file_bytes(std::slice::from_ref(&meta.csv))),
-                note: String::new(),
-            }))
+            bazof_duckdb::install()?;
+            let con = duckdb::Connection::open_in_memory()?;
+            let start = Instant::now();
+            con.execute(
+                &format!(
+                    "COPY (FROM read_csv('{}')) TO '{}' (FORMAT bazof, DELETED 'deleted')",
+                    meta.csv,
+                    dest.display()
+                ),
+                [],
+            )?;
+            imported(&dest, ms(start), meta)
         }
         Engine::DuckdbImport => {
             let dest = scratch.join(if cfg!(feature = "duckdb-parquet") {
@@ -574,6 +584,26 @@ pub fn run_cell(
             }))
         }
     }
+}
+
+/// The outcome of an import into the table at `dest` (removed afterwards): the rows
+/// its commit stored.
+fn imported(dest: &Path, wall_ms: f64, meta: &Meta) -> Result<Option<CellOutcome>, BoxError> {
+    let rows = bazof::blocking::block_on(async {
+        let t = Table::open(&dest.to_string_lossy()).await?;
+        let s = t.snapshot(None).await?;
+        Ok::<_, bazof::Error>(s.summary().map_or(-1, |s| s.rows_added as i64))
+    })?;
+    let _ = std::fs::remove_dir_all(dest);
+    Ok(Some(CellOutcome {
+        answer: Answer {
+            ints: vec![rows],
+            float: 0.0,
+        },
+        wall_ms,
+        bytes: Some(file_bytes(std::slice::from_ref(&meta.csv))),
+        note: String::new(),
+    }))
 }
 
 /// How the DuckDB baseline reads Parquet. DuckDB's own `read_parquet` needs its
