@@ -569,19 +569,12 @@ pub fn run_cell(
             let wall_ms = ms(start);
             let _ = std::fs::remove_file(&dest);
             let _ = std::fs::remove_file(dest.with_extension("duckdb.wal"));
-            Ok(Some(CellOutcome {
-                answer: Answer {
-                    ints: vec![rows],
-                    float: 0.0,
-                },
-                wall_ms,
-                bytes: Some(file_bytes(std::slice::from_ref(&meta.csv))),
-                note: if cfg!(feature = "duckdb-parquet") {
-                    String::new()
-                } else {
-                    "CSV → DuckDB database file".into()
-                },
-            }))
+            let note = if cfg!(feature = "duckdb-parquet") {
+                ""
+            } else {
+                "CSV → DuckDB database file"
+            };
+            Ok(Some(import_outcome(rows, wall_ms, meta, note)))
         }
     }
 }
@@ -595,15 +588,20 @@ fn imported(dest: &Path, wall_ms: f64, meta: &Meta) -> Result<Option<CellOutcome
         Ok::<_, bazof::Error>(s.summary().map_or(-1, |s| s.rows_added as i64))
     })?;
     let _ = std::fs::remove_dir_all(dest);
-    Ok(Some(CellOutcome {
+    Ok(Some(import_outcome(rows, wall_ms, meta, "")))
+}
+
+/// An import cell's outcome: `rows` stored from the run's CSV.
+fn import_outcome(rows: i64, wall_ms: f64, meta: &Meta, note: &str) -> CellOutcome {
+    CellOutcome {
         answer: Answer {
             ints: vec![rows],
             float: 0.0,
         },
         wall_ms,
         bytes: Some(file_bytes(std::slice::from_ref(&meta.csv))),
-        note: String::new(),
-    }))
+        note: note.into(),
+    }
 }
 
 /// How the DuckDB baseline reads Parquet. DuckDB's own `read_parquet` needs its

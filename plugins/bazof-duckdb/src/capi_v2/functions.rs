@@ -21,8 +21,8 @@ pub(super) fn register_all(extension: Handle, context: Handle) -> Result<(), Str
     register::<Scan>("bazof_scan", extension, context)?;
     // The v1 name of the positional form, kept so that queries written for it run.
     register::<Scan>("bazof_scan_at", extension, context)?;
-    register::<History>("bazof_history", extension, context)?;
-    register::<Diff>("bazof_diff", extension, context)?;
+    register::<Read<HistoryOptions>>("bazof_history", extension, context)?;
+    register::<Read<DiffOptions>>("bazof_diff", extension, context)?;
     register::<Log>("bazof_log", extension, context)
 }
 
@@ -80,43 +80,40 @@ impl Source for Scan {
     }
 }
 
-/// `bazof_history(path [, snapshot => N, from_time => T, to_time => T, keys => [...]])`.
-struct History(Bind<HistoryOptions>, SchemaRef);
+/// The options of a bitemporal read, and how its arguments and its start map onto
+/// the v1 functions' (`crate::bitemporal`).
+trait Bitemporal: Sized + Send + Sync + 'static {
+    /// The parameters after the path.
+    const PARAMS: &'static [(&'static str, u32)];
+    /// Reads the arguments; returns the bind data and the result columns.
+    fn bind(args: &[Value]) -> Result<(Bind<Self>, SchemaRef), String>;
+    /// Starts the read.
+    fn start(bind: &Bind<Self>) -> Result<Emitter, String>;
+}
 
-impl Source for History {
+/// `bazof_history(path [, snapshot => N, from_time => T, to_time => T, keys => [...]])`.
+impl Bitemporal for HistoryOptions {
     const PARAMS: &'static [(&'static str, u32)] = &[
         ("snapshot", PARAM_NAMED_ONLY),
         ("from_time", PARAM_NAMED_ONLY),
         ("to_time", PARAM_NAMED_ONLY),
         ("keys", PARAM_NAMED_ONLY),
     ];
-    const PUSHDOWN: bool = false;
 
-    fn bind(args: &[Value]) -> Result<Self, String> {
+    fn bind(args: &[Value]) -> Result<(Bind<Self>, SchemaRef), String> {
         let (path, [snapshot, from, to, keys]) = rest(args)?;
-        let (bind, schema) = bind_history(path, Some(snapshot), Some(from), Some(to), Some(keys))
-            .map_err(|e| e.to_string())?;
-        Ok(History(bind, schema))
+        bind_history(path, Some(snapshot), Some(from), Some(to), Some(keys))
+            .map_err(|e| e.to_string())
     }
 
-    fn fields(&self) -> Vec<Field> {
-        fields_of(&self.1)
-    }
-
-    fn start(
-        &self,
-        _: &[u64],
-        _: Option<KeyPredicate>,
-    ) -> Result<(Emitter, Option<String>), String> {
-        Ok((start_history(&self.0).map_err(|e| e.to_string())?, None))
+    fn start(bind: &Bind<Self>) -> Result<Emitter, String> {
+        start_history(bind).map_err(|e| e.to_string())
     }
 }
 
 /// `bazof_diff(path [, from_as_of => T, from_snapshot => N, to_as_of => T,
 /// to_snapshot => N, keys => [...]])`.
-struct Diff(Bind<DiffOptions>, SchemaRef);
-
-impl Source for Diff {
+impl Bitemporal for DiffOptions {
     const PARAMS: &'static [(&'static str, u32)] = &[
         ("from_as_of", PARAM_NAMED_ONLY),
         ("from_snapshot", PARAM_NAMED_ONLY),
@@ -124,13 +121,27 @@ impl Source for Diff {
         ("to_snapshot", PARAM_NAMED_ONLY),
         ("keys", PARAM_NAMED_ONLY),
     ];
+
+    fn bind(args: &[Value]) -> Result<(Bind<Self>, SchemaRef), String> {
+        let (path, [a, b, c, d, keys]) = rest(args)?;
+        bind_diff(path, [[Some(a), Some(b)], [Some(c), Some(d)]], Some(keys))
+            .map_err(|e| e.to_string())
+    }
+
+    fn start(bind: &Bind<Self>) -> Result<Emitter, String> {
+        start_diff(bind).map_err(|e| e.to_string())
+    }
+}
+
+/// A bitemporal read as a table function: all its columns, no pushdown.
+struct Read<O>(Bind<O>, SchemaRef);
+
+impl<O: Bitemporal> Source for Read<O> {
+    const PARAMS: &'static [(&'static str, u32)] = O::PARAMS;
     const PUSHDOWN: bool = false;
 
     fn bind(args: &[Value]) -> Result<Self, String> {
-        let (path, [a, b, c, d, keys]) = rest(args)?;
-        let (bind, schema) = bind_diff(path, [[Some(a), Some(b)], [Some(c), Some(d)]], Some(keys))
-            .map_err(|e| e.to_string())?;
-        Ok(Diff(bind, schema))
+        O::bind(args).map(|(bind, schema)| Read(bind, schema))
     }
 
     fn fields(&self) -> Vec<Field> {
@@ -142,7 +153,7 @@ impl Source for Diff {
         _: &[u64],
         _: Option<KeyPredicate>,
     ) -> Result<(Emitter, Option<String>), String> {
-        Ok((start_diff(&self.0).map_err(|e| e.to_string())?, None))
+        Ok((O::start(&self.0)?, None))
     }
 }
 

@@ -6,7 +6,7 @@ use std::ops::Bound;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bazof::{KeyPredicate, KeyValue};
-use bazof_testkit::conformance::{DiffQuery, Door, HistoryQuery, Query};
+use bazof_testkit::conformance::{run, DiffQuery, Door, HistoryQuery, Query, Suite};
 use bazof_testkit::{format_time, to_batch, Log, Value};
 use duckdb::Connection;
 
@@ -23,6 +23,20 @@ impl DuckDb {
             prefix,
         }
     }
+}
+
+/// Runs the conformance suite's reads (100 random logs, every door operation) through
+/// `con`'s table functions.
+pub fn reads_equal_oracle(con: Connection, prefix: &'static str) {
+    let mut door = DuckDb::new(con, prefix, None);
+    let checked = run(
+        &mut door,
+        Suite {
+            logs: 100,
+            ..Suite::default()
+        },
+    );
+    assert_eq!(checked, 600);
 }
 
 /// Registers the `arrow` table function and loads `batch` into the table `events`.
