@@ -1,9 +1,11 @@
-//! The raw declarations of DuckDB's unstable C API v2 that the pushdown scan uses,
-//! as `duckdb_v2.h` and `duckdb_static_extension.h` of DuckDB 2.0.0 declare them
+//! The raw declarations of DuckDB's unstable C API v2 that bazof's functions use, as
+//! `duckdb_v2.h` and `duckdb_static_extension.h` of DuckDB 2.0.0 declare them
 //! (libduckdb-sys 1.20000.1 ships the same in `bindgen_bundled_version_v2.rs`).
-//! The bundled build compiles these functions whatever libduckdb-sys's features
-//! are, so declaring them here links them without the `capi-v2` feature, which
-//! would rebuild DuckDB's C++. Handles are opaque pointers; C enums are `u32`.
+//! In-process, the bundled build compiles these functions whatever libduckdb-sys's
+//! features are, so declaring them here links them without the `capi-v2` feature,
+//! which would rebuild DuckDB's C++; in the loadable extension each one calls
+//! libduckdb-sys's wrapper of the same name, which dispatches through the function
+//! table DuckDB hands the entry point. Handles are opaque pointers; C enums are `u32`.
 #![allow(non_camel_case_types, missing_docs)]
 
 use std::os::raw::{c_char, c_void};
