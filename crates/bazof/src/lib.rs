@@ -43,6 +43,7 @@ mod data_file;
 mod encode;
 pub mod error;
 mod key_order;
+mod local_store;
 mod location;
 pub mod predicate;
 pub mod scan;

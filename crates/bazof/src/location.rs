@@ -4,13 +4,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use object_store::aws::AmazonS3Builder;
-use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::ObjectStore;
 use url::Url;
 
 use crate::error::{Error, Result};
+use crate::local_store::LocalStore;
 
 /// An object store and the path of the table root inside it.
 #[derive(Debug, Clone)]
@@ -123,7 +123,7 @@ impl Location {
         })?;
         Ok(Location {
             display: display.to_string(),
-            store: Arc::new(LocalFileSystem::new()),
+            store: Arc::new(LocalStore::default()),
             root,
         })
     }

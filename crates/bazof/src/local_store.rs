@@ -1,0 +1,246 @@
+//! SPEC §1's local paths: object_store's `LocalFileSystem`, except that small reads
+//! (metadata, `version.txt`, snapshot files, footers and pages up to [`INLINE_BYTES`])
+//! run on the calling task. `LocalFileSystem` hands every call inside a tokio runtime
+//! to the blocking pool and waits for it: two thread switches per call, which were the
+//! largest cost of a point lookup (a page-cache read of a few KB takes microseconds).
+//! Everything else (writes, listings, conditional or large reads) is delegated.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::ops::Range;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{
+    Attributes, CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload,
+    ObjectMeta, ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions,
+    Result,
+};
+
+/// Reads up to this many bytes run on the calling task.
+const INLINE_BYTES: u64 = 64 << 10;
+
+/// A local file system whose small reads skip the blocking pool.
+#[derive(Debug, Default)]
+pub(crate) struct LocalStore(LocalFileSystem);
+
+impl fmt::Display for LocalStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+fn io_error(location: &Path, e: std::io::Error) -> object_store::Error {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        object_store::Error::NotFound {
+            path: location.to_string(),
+            source: Box::new(e),
+        }
+    } else {
+        object_store::Error::Generic {
+            store: "LocalFileSystem",
+            source: Box::new(e),
+        }
+    }
+}
+
+impl LocalStore {
+    /// The open file and its metadata (a directory is not found, as in `LocalFileSystem`).
+    fn open(&self, location: &Path) -> Result<(File, ObjectMeta)> {
+        let path = self.0.path_to_filesystem(location)?;
+        let file = File::open(&path).map_err(|e| io_error(location, e))?;
+        let m = file.metadata().map_err(|e| io_error(location, e))?;
+        if m.is_dir() {
+            return Err(io_error(
+                location,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "is a directory"),
+            ));
+        }
+        let modified: DateTime<Utc> = m
+            .modified()
+            .map(DateTime::from)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let meta = ObjectMeta {
+            location: location.clone(),
+            last_modified: modified,
+            size: m.len(),
+            e_tag: Some(format!("{:x}-{:x}", modified.timestamp_micros(), m.len())),
+            version: None,
+        };
+        Ok((file, meta))
+    }
+
+    fn read(mut file: &File, location: &Path, range: &Range<u64>) -> Result<Bytes> {
+        let mut buf = vec![0u8; (range.end - range.start) as usize];
+        file.seek(SeekFrom::Start(range.start))
+            .and_then(|_| file.read_exact(&mut buf))
+            .map_err(|e| io_error(location, e))?;
+        Ok(Bytes::from(buf))
+    }
+}
+
+#[async_trait]
+impl ObjectStore for LocalStore {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> Result<PutResult> {
+        self.0.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> Result<Box<dyn MultipartUpload>> {
+        self.0.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
+        let plain = options.if_match.is_none()
+            && options.if_none_match.is_none()
+            && options.if_modified_since.is_none()
+            && options.if_unmodified_since.is_none()
+            && options.version.is_none();
+        if !plain {
+            return self.0.get_opts(location, options).await;
+        }
+        let (file, meta) = self.open(location)?;
+        let range = match &options.range {
+            Some(r) => r
+                .as_range(meta.size)
+                .map_err(|e| object_store::Error::Generic {
+                    store: "LocalFileSystem",
+                    source: Box::new(e),
+                })?,
+            None => 0..meta.size,
+        };
+        if !options.head && range.end - range.start > INLINE_BYTES {
+            return self.0.get_opts(location, options).await;
+        }
+        let payload = if options.head {
+            futures::stream::empty().boxed()
+        } else {
+            let bytes = Self::read(&file, location, &range)?;
+            futures::stream::once(async move { Ok(bytes) }).boxed()
+        };
+        Ok(GetResult {
+            payload: GetResultPayload::Stream(payload),
+            meta,
+            range,
+            attributes: Attributes::default(),
+            extensions: Default::default(),
+        })
+    }
+
+    async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
+        let total: u64 = ranges.iter().map(|r| r.end.saturating_sub(r.start)).sum();
+        if total > INLINE_BYTES {
+            return self.0.get_ranges(location, ranges).await;
+        }
+        let (file, meta) = self.open(location)?;
+        ranges
+            .iter()
+            .map(|r| {
+                if r.end > meta.size || r.start > r.end {
+                    return Err(object_store::Error::Generic {
+                        store: "LocalFileSystem",
+                        source: format!(
+                            "range {}..{} is out of bounds for {} ({} bytes)",
+                            r.start, r.end, location, meta.size
+                        )
+                        .into(),
+                    });
+                }
+                Self::read(&file, location, r)
+            })
+            .collect()
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, Result<Path>>,
+    ) -> BoxStream<'static, Result<Path>> {
+        self.0.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.0.list(prefix)
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
+        self.0.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
+        self.0.copy_opts(from, to, options).await
+    }
+
+    async fn rename_opts(&self, from: &Path, to: &Path, options: RenameOptions) -> Result<()> {
+        self.0.rename_opts(from, to, options).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object_store::ObjectStoreExt;
+
+    /// Inline and delegated reads answer as `LocalFileSystem` does: whole files, small
+    /// and large ranges, heads, and a missing file as `NotFound`.
+    #[test]
+    fn reads_equal_local_file_system() {
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..3 * INLINE_BYTES as usize)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        std::fs::write(dir.path().join("f"), &data).unwrap();
+        std::fs::write(dir.path().join("small"), b"42").unwrap();
+        let path = |name: &str| Path::from_absolute_path(dir.path().join(name)).unwrap();
+        let (ours, theirs) = (LocalStore::default(), LocalFileSystem::new());
+        crate::blocking::block_on(async {
+            for name in ["f", "small"] {
+                let p = path(name);
+                let a = ours.get(&p).await?.bytes().await?;
+                let b = theirs.get(&p).await?.bytes().await?;
+                assert_eq!(a, b, "{name}");
+                assert_eq!(ours.head(&p).await?.size, theirs.head(&p).await?.size);
+            }
+            let p = path("f");
+            let ranges = [0..10, 100..(INLINE_BYTES / 2), 5..(2 * INLINE_BYTES)];
+            for r in &ranges {
+                assert_eq!(
+                    ours.get_range(&p, r.clone()).await?,
+                    theirs.get_range(&p, r.clone()).await?
+                );
+            }
+            assert_eq!(
+                ours.get_ranges(&p, &ranges[..2]).await?,
+                theirs.get_ranges(&p, &ranges[..2]).await?
+            );
+            let missing = path("missing");
+            assert!(matches!(
+                ours.head(&missing).await,
+                Err(object_store::Error::NotFound { .. })
+            ));
+            assert!(matches!(
+                ours.get(&missing).await,
+                Err(object_store::Error::NotFound { .. })
+            ));
+            assert!(ours
+                .get_ranges(&p, &[0..(10 * INLINE_BYTES)])
+                .await
+                .is_err());
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        })
+        .unwrap();
+    }
+}
