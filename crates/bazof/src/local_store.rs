@@ -236,7 +236,7 @@ mod tests {
                 Err(object_store::Error::NotFound { .. })
             ));
             assert!(ours
-                .get_ranges(&p, &[0..(10 * INLINE_BYTES)])
+                .get_ranges(&p, &[0..10, 0..(10 * INLINE_BYTES)])
                 .await
                 .is_err());
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
