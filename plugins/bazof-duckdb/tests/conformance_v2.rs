@@ -145,3 +145,40 @@ fn copy_refuses_bad_input_and_leaves_the_table_unchanged() {
         assert!(files(&table) == before, "{sql} changed the table");
     }
 }
+
+/// Without insertion order DuckDB writes through the copy function's parallel sink
+/// (not the batch path): still one commit, equal to DuckDB's own last row per key.
+#[test]
+fn copy_on_many_threads_without_insertion_order_is_one_commit() {
+    let con = con();
+    con.execute_batch(
+        "SET preserve_insertion_order = false; SET threads = 4; \
+         CREATE TABLE ev AS SELECT 'k' || (i % 50000) AS id, \
+         to_timestamp(1704067200 + i) AS ts, i AS n FROM range(600000) t(i)",
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let loc = dir.path().join("t");
+    let loc = loc.to_str().unwrap();
+    let copied = con
+        .execute(
+            &format!("COPY ev TO '{loc}' (FORMAT bazof, KEY 'id', EVENT_TIME 'ts')"),
+            [],
+        )
+        .unwrap();
+    assert_eq!(copied, 600_000);
+    let got = common::rows(
+        &con,
+        &format!("SELECT count(*), sum(n) FROM bazof_scan('{loc}')"),
+    );
+    let want = common::rows(
+        &con,
+        "SELECT count(*), sum(n) FROM (SELECT arg_max(n, ts) AS n FROM ev GROUP BY id)",
+    );
+    assert_eq!(got, want);
+    let log = common::rows(
+        &con,
+        &format!("SELECT max(commit), sum(rows_added) FROM bazof_log('{loc}')"),
+    );
+    assert_eq!(log, common::rows(&con, "SELECT 1::BIGINT, 600000::HUGEINT"));
+}
