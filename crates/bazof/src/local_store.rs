@@ -50,6 +50,22 @@ fn io_error(location: &Path, e: std::io::Error) -> object_store::Error {
     }
 }
 
+/// `LocalFileSystem`'s ETag of a file (inode, modification time in µs, size), so that
+/// the metadata is the same whether a call is served here or delegated.
+fn e_tag(m: &std::fs::Metadata) -> String {
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(m);
+    #[cfg(not(unix))]
+    let inode = 0u64;
+    let mtime = m
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::SystemTime::UNIX_EPOCH).ok())
+        .unwrap_or_default()
+        .as_micros();
+    format!("\"{inode:x}-{mtime:x}-{:x}\"", m.len())
+}
+
 impl LocalStore {
     /// The open file and its metadata (a directory is not found, as in `LocalFileSystem`).
     fn open(&self, location: &Path) -> Result<(File, ObjectMeta)> {
@@ -62,15 +78,14 @@ impl LocalStore {
                 std::io::Error::new(std::io::ErrorKind::NotFound, "is a directory"),
             ));
         }
-        let modified: DateTime<Utc> = m
-            .modified()
-            .map(DateTime::from)
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let meta = ObjectMeta {
             location: location.clone(),
-            last_modified: modified,
+            last_modified: m
+                .modified()
+                .map(DateTime::from)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
             size: m.len(),
-            e_tag: Some(format!("{:x}-{:x}", modified.timestamp_micros(), m.len())),
+            e_tag: Some(e_tag(&m)),
             version: None,
         };
         Ok((file, meta))
@@ -212,7 +227,7 @@ mod tests {
                 let a = ours.get(&p).await?.bytes().await?;
                 let b = theirs.get(&p).await?.bytes().await?;
                 assert_eq!(a, b, "{name}");
-                assert_eq!(ours.head(&p).await?.size, theirs.head(&p).await?.size);
+                assert_eq!(ours.head(&p).await?, theirs.head(&p).await?, "{name}");
             }
             let p = path("f");
             let ranges = [0..10, 100..(INLINE_BYTES / 2), 5..(2 * INLINE_BYTES)];

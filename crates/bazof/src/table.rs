@@ -44,11 +44,7 @@ impl Table {
         location: &str,
         commit: Option<Commit>,
     ) -> Result<(Table, Arc<AnySnapshot>)> {
-        let table = Table {
-            location: Location::parse(location)?,
-            new_schema: None,
-            cache: Default::default(),
-        };
+        let table = Self::reader(Location::parse(location)?);
         let latest = table.latest_commit().await?;
         let snapshot = table.snapshot_at(commit, latest).await?;
         Ok((table, snapshot))
@@ -56,13 +52,18 @@ impl Table {
 
     /// Opens an existing table in a given object store (any `ObjectStore`, e.g. a wrapper).
     pub async fn open_at(location: Location) -> Result<Table> {
-        let table = Table {
+        let table = Self::reader(location);
+        table.latest_commit().await?;
+        Ok(table)
+    }
+
+    /// A table at `location` opened for reading, not yet checked to exist.
+    fn reader(location: Location) -> Table {
+        Table {
             location,
             new_schema: None,
             cache: Default::default(),
-        };
-        table.latest_commit().await?;
-        Ok(table)
+        }
     }
 
     /// Prepares a new table with the given schema. Nothing is written until the

@@ -5,10 +5,10 @@ use arrow::datatypes::SchemaRef;
 use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
 
-use bazof::bitemporal::history::history_schema;
-use bazof::blocking::block_on;
 use std::sync::Arc;
 
+use bazof::bitemporal::history::history_schema;
+use bazof::blocking::block_on;
 use bazof::{AnySnapshot, DiffOptions, HistoryOptions, Point, Table};
 
 use crate::emit::Emitter;
@@ -30,11 +30,8 @@ fn open<V: ArgValue>(
     path: &V,
     snapshot: Option<u64>,
 ) -> Result<(Table, Arc<AnySnapshot>), BoxError> {
-    if path.is_null() {
-        return Err(format!("{func}: the table path must not be NULL").into());
-    }
-    let (table, snap) = block_on(Table::open_snapshot(&path.to_string(), snapshot))?;
-    Ok((table, snap))
+    let path = in_function(func, params::path(path))?;
+    Ok(block_on(Table::open_snapshot(&path, snapshot))?)
 }
 
 /// Reads `bazof_history`'s arguments (either C API's values; `None`: not given) and

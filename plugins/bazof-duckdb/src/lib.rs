@@ -97,13 +97,14 @@ pub use log::BazofLog;
 pub use scan::{BazofScan, BazofScanAt};
 pub use write::{write_query, BazofWrite, WriteConnection, WriteError};
 
-/// Adds `bazof_scan`, `bazof_scan_at`, `bazof_log`, `bazof_history` and `bazof_diff`
-/// to a DuckDB connection.
+/// Adds `bazof_scan`, `bazof_scan_at`, `bazof_log`, `bazof_history`, `bazof_diff` and
+/// `bazof_write` to a DuckDB connection.
 ///
 /// `bazof_scan_at(path, as_of)` and `bazof_scan(path, as_of => …)` are table
 /// functions in DuckDB's system catalog. If [`install`] ran before the database
-/// opened, the database already has the C API v2 `bazof_scan` (key predicates in
-/// `WHERE` prune), and this function leaves it in place. DuckDB's C API (v1) keeps
+/// opened, the database already has the C API v2 functions (key predicates in `WHERE`
+/// prune, `COPY … TO (FORMAT bazof)` writes), and this function only adds
+/// `bazof_write`. DuckDB's C API (v1) keeps
 /// only the first of two table functions registered under one name, so the optional
 /// positional `as_of` of `bazof_scan(path [, as_of])` is a table macro over
 /// `bazof_scan_at`, which shadows the named-only function: a `TEMP` macro of this

@@ -11,7 +11,7 @@ use duckdb::vtab::{BindInfo, InitInfo, TableFunctionInfo, VTab};
 use bazof::blocking::block_on;
 use bazof::{LogEntry, Table};
 
-use crate::params::ArgValue;
+use crate::params::{self, in_function, ArgValue};
 use crate::types::{logical_type, vector_size, write_batch};
 
 type BoxError = Box<dyn std::error::Error>;
@@ -32,10 +32,7 @@ pub(crate) fn log_schema() -> SchemaRef {
 
 /// The table path of a `bazof_log` call (either C API's value).
 pub(crate) fn log_path<V: ArgValue>(path: &V) -> Result<String, BoxError> {
-    if path.is_null() {
-        return Err("bazof_log: the table path must not be NULL".into());
-    }
-    Ok(path.to_string())
+    Ok(in_function("bazof_log", params::path(path))?)
 }
 
 /// Reads the commits of the table at `path`, one row each.

@@ -77,6 +77,14 @@ pub(crate) fn type_name(id: LogicalTypeId) -> String {
     }
 }
 
+/// Reads a table path argument (it must not be NULL).
+pub(crate) fn path(value: &impl ArgValue) -> ArgResult<String> {
+    if value.is_null() {
+        return Err("the table path must not be NULL".into());
+    }
+    Ok(value.to_string())
+}
+
 /// Reads an `as_of` argument. SQL `NULL` means "current" (no event-time limit).
 pub(crate) fn as_of(value: &impl ArgValue) -> ArgResult<Option<DateTime<Utc>>> {
     time("as_of", value)

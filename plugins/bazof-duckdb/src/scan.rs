@@ -41,10 +41,7 @@ pub(crate) fn bind_args<V: ArgValue>(
     snapshot: Option<&V>,
     keys: Option<&V>,
 ) -> Result<ScanBind, BoxError> {
-    if path.is_null() {
-        return Err("bazof_scan: the table path must not be NULL".into());
-    }
-    let path = path.to_string();
+    let path = in_function("bazof_scan", params::path(path))?;
     let mut options = ScanOptions::default();
     if let Some(v) = as_of {
         options.as_of = in_function("bazof_scan", params::as_of(v))?;

@@ -13,7 +13,8 @@
 //! Layers: [`ffi`] declares the C functions; this module holds the small safe
 //! helpers over them (error slots, owned handles, the panic guard of every callback);
 //! `value` reads arguments, `filter` turns expressions into key predicates, `table`
-//! is the table-function machinery and `functions` the functions themselves.
+//! is the table-function machinery, `functions` the functions themselves and `copy`
+//! `COPY … TO (FORMAT bazof)`.
 
 mod copy;
 mod ffi;
