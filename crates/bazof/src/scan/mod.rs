@@ -250,8 +250,10 @@ impl Table {
             }
         };
         let mut sources = Vec::with_capacity(plan.files.len());
+        let small = tasks::is_small(plan);
         for f in &plan.files {
-            let source = prefetch(open_source(self, plan, f, metrics).await?);
+            let source = open_source(self, plan, f, metrics).await?;
+            let source = if small { source } else { prefetch(source) };
             sources.push((source, plan.unique_keys(f)));
         }
         let merger = Merger::new(
