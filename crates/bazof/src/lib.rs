@@ -45,6 +45,7 @@ pub mod error;
 mod key_order;
 mod local_store;
 mod location;
+mod object_cache;
 pub mod predicate;
 pub mod scan;
 pub mod schema;

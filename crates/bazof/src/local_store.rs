@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::fs::File;
+#[cfg(not(unix))]
 use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
 
@@ -67,35 +68,53 @@ fn e_tag(m: &std::fs::Metadata) -> String {
 }
 
 impl LocalStore {
-    /// The open file and its metadata (a directory is not found, as in `LocalFileSystem`).
+    /// The metadata of a file from one `stat` (a directory is not found, as in
+    /// `LocalFileSystem`).
+    fn meta(&self, location: &Path) -> Result<ObjectMeta> {
+        let path = self.0.path_to_filesystem(location)?;
+        let m = std::fs::metadata(&path).map_err(|e| io_error(location, e))?;
+        Self::object_meta(location, &m)
+    }
+
+    /// The open file and its metadata.
     fn open(&self, location: &Path) -> Result<(File, ObjectMeta)> {
         let path = self.0.path_to_filesystem(location)?;
         let file = File::open(&path).map_err(|e| io_error(location, e))?;
         let m = file.metadata().map_err(|e| io_error(location, e))?;
+        Ok((file, Self::object_meta(location, &m)?))
+    }
+
+    fn object_meta(location: &Path, m: &std::fs::Metadata) -> Result<ObjectMeta> {
         if m.is_dir() {
             return Err(io_error(
                 location,
                 std::io::Error::new(std::io::ErrorKind::NotFound, "is a directory"),
             ));
         }
-        let meta = ObjectMeta {
+        Ok(ObjectMeta {
             location: location.clone(),
             last_modified: m
                 .modified()
                 .map(DateTime::from)
                 .unwrap_or(DateTime::<Utc>::MIN_UTC),
             size: m.len(),
-            e_tag: Some(e_tag(&m)),
+            e_tag: Some(e_tag(m)),
             version: None,
-        };
-        Ok((file, meta))
+        })
     }
 
-    fn read(mut file: &File, location: &Path, range: &Range<u64>) -> Result<Bytes> {
+    /// One range of an open file, read at its offset (no seek on Unix).
+    fn read(file: &File, location: &Path, range: &Range<u64>) -> Result<Bytes> {
         let mut buf = vec![0u8; (range.end - range.start) as usize];
-        file.seek(SeekFrom::Start(range.start))
-            .and_then(|_| file.read_exact(&mut buf))
-            .map_err(|e| io_error(location, e))?;
+        #[cfg(unix)]
+        let read = std::os::unix::fs::FileExt::read_exact_at(file, &mut buf, range.start);
+        #[cfg(not(unix))]
+        let read = {
+            let mut f = file;
+            f.seek(SeekFrom::Start(range.start))
+                .and_then(|_| f.read_exact(&mut buf))
+        };
+        read.map_err(|e| io_error(location, e))?;
         Ok(Bytes::from(buf))
     }
 }
@@ -128,6 +147,16 @@ impl ObjectStore for LocalStore {
         if !plain {
             return self.0.get_opts(location, options).await;
         }
+        if options.head {
+            let meta = self.meta(location)?;
+            return Ok(GetResult {
+                payload: GetResultPayload::Stream(futures::stream::empty().boxed()),
+                range: 0..meta.size,
+                meta,
+                attributes: Attributes::default(),
+                extensions: Default::default(),
+            });
+        }
         let (file, meta) = self.open(location)?;
         let range = match &options.range {
             Some(r) => r
@@ -138,15 +167,11 @@ impl ObjectStore for LocalStore {
                 })?,
             None => 0..meta.size,
         };
-        if !options.head && range.end - range.start > INLINE_BYTES {
+        if range.end - range.start > INLINE_BYTES {
             return self.0.get_opts(location, options).await;
         }
-        let payload = if options.head {
-            futures::stream::empty().boxed()
-        } else {
-            let bytes = Self::read(&file, location, &range)?;
-            futures::stream::once(async move { Ok(bytes) }).boxed()
-        };
+        let bytes = Self::read(&file, location, &range)?;
+        let payload = futures::stream::once(async move { Ok(bytes) }).boxed();
         Ok(GetResult {
             payload: GetResultPayload::Stream(payload),
             meta,
@@ -210,7 +235,7 @@ mod tests {
     use object_store::ObjectStoreExt;
 
     /// Inline and delegated reads answer as `LocalFileSystem` does: whole files, small
-    /// and large ranges, heads, and a missing file as `NotFound`.
+    /// and large ranges, heads, and a missing file or a directory as `NotFound`.
     #[test]
     fn reads_equal_local_file_system() {
         let dir = tempfile::tempdir().unwrap();
@@ -241,6 +266,16 @@ mod tests {
                 ours.get_ranges(&p, &ranges[..2]).await?,
                 theirs.get_ranges(&p, &ranges[..2]).await?
             );
+            std::fs::create_dir(dir.path().join("sub")).unwrap();
+            for (store, name) in [(&ours as &dyn ObjectStore, "ours"), (&theirs, "theirs")] {
+                assert!(
+                    matches!(
+                        store.head(&path("sub")).await,
+                        Err(object_store::Error::NotFound { .. })
+                    ),
+                    "{name}: a directory is not an object"
+                );
+            }
             let missing = path("missing");
             assert!(matches!(
                 ours.head(&missing).await,

@@ -8,6 +8,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 
 use crate::error::{Error, Result};
 use crate::location::Location;
+use crate::object_cache;
 use crate::schema::TableSchema;
 use crate::snapshot::{AnySnapshot, ParseError};
 use crate::Commit;
@@ -231,15 +232,25 @@ impl Table {
             .read_file(&file)
             .await?
             .ok_or_else(|| self.corrupt(&file, "snapshot file is missing"))?;
-        let snap = match AnySnapshot::parse(&bytes, commit) {
-            Ok(s) => Arc::new(s),
-            Err(ParseError::Malformed(reason)) => return Err(self.corrupt(&file, reason)),
-            Err(ParseError::UnsupportedVersion(version)) => {
-                return Err(Error::UnsupportedFormatVersion {
-                    table: self.location.display.clone(),
-                    file,
-                    version,
-                })
+        // Another `Table` of this process may have parsed the same bytes (each DuckDB
+        // query opens the table anew).
+        let key = (commit, bytes.clone());
+        let snap = match object_cache::snapshots().get(&key) {
+            Some(snap) => snap,
+            None => {
+                let snap = match AnySnapshot::parse(&bytes, commit) {
+                    Ok(s) => Arc::new(s),
+                    Err(ParseError::Malformed(reason)) => return Err(self.corrupt(&file, reason)),
+                    Err(ParseError::UnsupportedVersion(version)) => {
+                        return Err(Error::UnsupportedFormatVersion {
+                            table: self.location.display.clone(),
+                            file,
+                            version,
+                        })
+                    }
+                };
+                object_cache::snapshots().put(key, &snap, bytes.len());
+                snap
             }
         };
         if let Ok(mut c) = self.cache.lock() {

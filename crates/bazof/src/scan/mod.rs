@@ -4,7 +4,6 @@
 //! [`metrics`] counts what was read. This module executes a plan as a stream of Arrow
 //! record batches in key order.
 
-mod footers;
 pub(crate) mod gather;
 pub(crate) mod merge;
 pub mod metrics;
@@ -180,6 +179,19 @@ fn prefetch(source: Source) -> Source {
     }
 }
 
+/// Decodes a source on the merge's own task (a small plan: a thread hand-off would
+/// cost more than the decoding), giving the runtime its turn whenever the task's
+/// budget runs out: a source that never waits (an in-memory or local store) would
+/// otherwise hold its worker thread for a whole scan and starve other tasks.
+fn inline(source: Source) -> Source {
+    source
+        .then(|item| async move {
+            tokio::task::consume_budget().await;
+            item
+        })
+        .boxed()
+}
+
 impl Table {
     /// Scans the table as of an event time and a commit: DESIGN §1's four steps.
     pub async fn scan(&self, options: ScanOptions) -> Result<ScanStream> {
@@ -253,7 +265,11 @@ impl Table {
         let small = tasks::is_small(plan);
         for f in &plan.files {
             let source = open_source(self, plan, f, metrics).await?;
-            let source = if small { source } else { prefetch(source) };
+            let source = if small {
+                inline(source)
+            } else {
+                prefetch(source)
+            };
             sources.push((source, plan.unique_keys(f)));
         }
         let merger = Merger::new(

@@ -15,6 +15,7 @@ use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use parquet::file::statistics::Statistics;
 
 use crate::error::{Error, Result};
+use crate::object_cache;
 use crate::predicate::KeyPredicate;
 use crate::schema::TableSchema;
 use crate::snapshot::legacy::LegacyAsOf;
@@ -476,24 +477,15 @@ impl Table {
             Ok(head) if size.is_none_or(|s| s == head.size) => head,
             _ => return self.load_metadata(path, size, page_index).await,
         };
-        let version = head
-            .e_tag
-            .clone()
-            .unwrap_or_else(|| head.last_modified.to_rfc3339());
-        let key = (
-            self.location.store.to_string(),
-            object.to_string(),
-            head.size,
-            version,
-            page_index,
-        );
-        if let Some(meta) = super::footers::get(&key) {
+        let key = object_cache::footer_key(self.location.store.as_ref(), &head, page_index);
+        let footers = object_cache::footers();
+        if let Some(meta) = footers.get(&key) {
             return Ok(meta);
         }
         let meta = self
             .load_metadata(path, Some(head.size), page_index)
             .await?;
-        super::footers::put(key, &meta);
+        footers.put(key, &meta, meta.metadata().memory_size());
         Ok(meta)
     }
 
