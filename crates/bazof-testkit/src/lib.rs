@@ -336,6 +336,13 @@ pub fn batch_rows(batches: &[RecordBatch]) -> Vec<Vec<Value>> {
     out
 }
 
+/// The current rows of the table at `location`, opened anew (a scan with default options).
+pub async fn current_rows(location: &str) -> bazof::Result<Vec<Vec<Value>>> {
+    let table = bazof::Table::open(location).await?;
+    let stream = table.scan(bazof::ScanOptions::default()).await?;
+    Ok(batch_rows(&stream.collect_batches().await?))
+}
+
 /// The schema used by random logs: every value type, nullable and not.
 pub fn test_schema(key_type: KeyType) -> TableSchema {
     TableSchema::new(

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use arrow::array::{Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
-use bazof::{ColumnDef, ColumnType, KeyType, ScanOptions, Table, TableSchema};
-use bazof_testkit::{batch_rows, Value};
+use bazof::{ColumnDef, ColumnType, KeyType, Table, TableSchema};
+use bazof_testkit::{current_rows, Value};
 
 fn batch(key: &str, v: i64) -> RecordBatch {
     RecordBatch::try_from_iter([
@@ -19,18 +19,6 @@ fn batch(key: &str, v: i64) -> RecordBatch {
         ("v", Arc::new(Int64Array::from(vec![v])) as _),
     ])
     .unwrap()
-}
-
-async fn rows(loc: &str) -> Vec<Vec<Value>> {
-    let t = Table::open(loc).await.unwrap();
-    batch_rows(
-        &t.scan(ScanOptions::default())
-            .await
-            .unwrap()
-            .collect_batches()
-            .await
-            .unwrap(),
-    )
 }
 
 #[test]
@@ -45,7 +33,7 @@ fn a_table_recreated_at_the_same_path_reads_anew() {
             // Twice: the second read is served from the caches.
             for _ in 0..2 {
                 assert_eq!(
-                    rows(&loc).await,
+                    current_rows(&loc).await.unwrap(),
                     [vec![Value::Str("a".into()), Value::Time(1), Value::Int(v)]],
                     "round {v}"
                 );

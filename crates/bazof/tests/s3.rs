@@ -11,9 +11,9 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bazof::{ScanOptions, Table};
+use bazof::Table;
 use bazof_testkit::history::{arb_maintenance, check_history};
-use bazof_testkit::{arb_log, batch_rows, oracle_rows, to_batch, TIME_UNIT};
+use bazof_testkit::{arb_log, current_rows, oracle_rows, to_batch, TIME_UNIT};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 
@@ -167,16 +167,6 @@ fn core_matrix_on_s3() {
     let all: Vec<String> = log.schema.column_names().map(String::from).collect();
     let mut replay = log.clone();
     replay.commits = vec![log.commits[0].clone(); 13];
-    let got = rt.block_on(async {
-        let t = Table::open(&location).await.unwrap();
-        batch_rows(
-            &t.scan(ScanOptions::default())
-                .await
-                .unwrap()
-                .collect_batches()
-                .await
-                .unwrap(),
-        )
-    });
+    let got = rt.block_on(current_rows(&location)).unwrap();
     assert_eq!(got, oracle_rows(&replay, None, None, &all));
 }

@@ -31,7 +31,7 @@ pub fn default_tasks() -> usize {
 }
 
 /// Rows a plan decodes: the rows its page selections keep, else its row groups' rows.
-pub fn planned_rows(plan: &ScanPlan) -> u64 {
+fn planned_rows(plan: &ScanPlan) -> u64 {
     plan.files
         .iter()
         .map(|f| match &f.selection {
@@ -49,7 +49,7 @@ pub fn planned_rows(plan: &ScanPlan) -> u64 {
 
 /// Whether a plan is small enough (a key lookup, say) that threads cost more than they
 /// save: such a plan is one merge, and its files are decoded on the caller's task.
-pub fn is_small(plan: &ScanPlan) -> bool {
+pub(crate) fn is_small(plan: &ScanPlan) -> bool {
     planned_rows(plan) < 2 * crate::data_file::ROW_GROUP_ROWS as u64
 }
 
