@@ -175,6 +175,9 @@ pub(crate) fn writer_properties(schema: &TableSchema) -> WriterProperties {
     ] {
         props = props.set_column_compression(ColumnPath::from(column), Compression::UNCOMPRESSED);
     }
+    // Tombstones are rare: run lengths instead of a bit per row (which ZSTD used to
+    // squeeze), so that the uncompressed column stays as small as it was.
+    props = props.set_column_encoding(ColumnPath::from(DELETED_COLUMN), Encoding::RLE);
     for c in &schema.columns {
         if matches!(c.data_type, ColumnType::Int | ColumnType::DateTime) {
             props = props.set_column_encoding(
