@@ -461,7 +461,7 @@ impl Table {
         self.load_metadata(path, size, false).await
     }
 
-    /// [`Table::load_metadata`] through the process's cache of footers (`footers`):
+    /// [`Table::load_metadata`] through the process's cache of footers (`object_cache::footers`):
     /// data files are immutable, so a footer read by an earlier scan is reused as long
     /// as the file's size and version (ETag, else modification time) are unchanged. The
     /// check costs one HEAD request instead of the footer's reads and decoding; a
