@@ -179,8 +179,8 @@ fn prefetch(source: Source) -> Source {
     }
 }
 
-/// Decodes a source on the merge's own task (a small plan: a thread hand-off would
-/// cost more than the decoding), giving the runtime its turn whenever the task's
+/// Decodes a source on the merge's own task (a plan of a few pages: a thread hand-off
+/// would cost more than the decoding), giving the runtime its turn whenever the task's
 /// budget runs out: a source that never waits (an in-memory or local store) would
 /// otherwise hold its worker thread for a whole scan and starve other tasks.
 fn inline(source: Source) -> Source {
@@ -262,10 +262,10 @@ impl Table {
             }
         };
         let mut sources = Vec::with_capacity(plan.files.len());
-        let small = tasks::is_small(plan);
+        let inline_decode = tasks::decodes_inline(plan);
         for f in &plan.files {
             let source = open_source(self, plan, f, metrics).await?;
-            let source = if small {
+            let source = if inline_decode {
                 inline(source)
             } else {
                 prefetch(source)

@@ -47,17 +47,17 @@ fn planned_rows(plan: &ScanPlan) -> u64 {
         .sum()
 }
 
-/// Whether a plan is small enough (a key lookup, say) that threads cost more than they
-/// save: such a plan is one merge, and its files are decoded on the caller's task.
-pub(crate) fn is_small(plan: &ScanPlan) -> bool {
-    planned_rows(plan) < 2 * crate::data_file::ROW_GROUP_ROWS as u64
+/// Whether a plan decodes so few rows (a few pages per file: key lookups) that handing
+/// its files to runtime workers costs more than decoding them on the merge's task.
+pub(crate) fn decodes_inline(plan: &ScanPlan) -> bool {
+    planned_rows(plan) < 16 * crate::data_file::PAGE_ROWS as u64
 }
 
 /// Tasks a scan runs when the caller does not say: one per core, but a single merge
 /// for small scans (under two row groups of rows to decode, e.g. key lookups), where
 /// splitting would only open the same files twice.
 pub fn default_for(plan: &ScanPlan) -> usize {
-    if is_small(plan) {
+    if planned_rows(plan) < 2 * crate::data_file::ROW_GROUP_ROWS as u64 {
         1
     } else {
         default_tasks()
