@@ -140,7 +140,8 @@ pub const PAGE_ROWS: usize = 1024;
 const DICTIONARY_PAGE_BYTES: usize = 64 * 1024;
 
 /// Writer settings: statistics down to the page level, zstd (but for the event time
-/// and the reserved columns), bounded row groups and pages; no dictionary for the key and event time (nearly every value is distinct).
+/// and the reserved columns), bounded row groups and pages; no dictionary for the key
+/// and event time (nearly every value is distinct).
 /// Delta encodings where plain bytes compress badly: the sorted key shares prefixes
 /// with its neighbour (delta strings) or is a sorted integer, and microsecond times
 /// carry some 46 random bits in 8 bytes (delta-packed: about 6 bytes a value where

@@ -17,7 +17,6 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
-
 use object_store::{ObjectMeta, ObjectStore};
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 
