@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, UInt32Array, UInt64Array};
-use arrow::compute::{cast, concat_batches};
+use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use chrono::{DateTime, Utc};
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
@@ -45,8 +45,9 @@ pub struct CommitWriter {
     buffer: Vec<RecordBatch>,
     buffered: usize,
     files: Vec<DataFile>,
-    /// The previous run, sorted and written on another thread while input is read.
-    in_flight: Option<tokio::task::JoinHandle<Result<Vec<DataFile>>>>,
+    /// Runs being sorted and written on other threads: while input is read at most one
+    /// (so memory stays at two runs), at the end the last one as well.
+    in_flight: Vec<tokio::task::JoinHandle<Result<Vec<DataFile>>>>,
     rows_in: u64,
     /// The input column marking tombstones.
     deleted: String,
@@ -121,7 +122,7 @@ impl Table {
             buffer: Vec::new(),
             buffered: 0,
             files: Vec::new(),
-            in_flight: None,
+            in_flight: Vec::new(),
             rows_in: 0,
             deleted: DELETED_COLUMN.to_string(),
         })
@@ -191,21 +192,21 @@ impl CommitWriter {
         self.buffered += normalized.num_rows();
         self.buffer.push(normalized);
         if self.buffered >= self.run_rows {
+            self.settle().await?;
             self.flush().await?;
         }
         Ok(())
     }
 
     /// Sorts and writes the buffered run as one file. On a runtime this happens on
-    /// one of its threads while the caller reads the next run (at most one run in
-    /// flight, so memory stays at two runs); [`CommitWriter::settle`] waits for it.
+    /// its threads while the caller reads the next run; [`CommitWriter::settle`] waits
+    /// for it.
     async fn flush(&mut self) -> Result<()> {
         if self.buffered == 0 {
             return Ok(());
         }
         let buffer = std::mem::take(&mut self.buffer);
         self.buffered = 0;
-        self.settle().await?;
         let (table, schema) = (self.table.clone(), self.schema.clone());
         let new = NewFile {
             kind: FileKind::Delta,
@@ -214,33 +215,35 @@ impl CommitWriter {
             folds_through: None,
         };
         let run = async move {
-            let all =
-                concat_batches(&schema.file_schema(), &buffer).map_err(|e| arrow_err(&table, e))?;
+            let sorted = sort_for_file(&table, &buffer, &schema)?;
             drop(buffer);
-            let sorted = sort_for_file(&table, &all, &schema)?;
-            drop(all);
             // One sorted run is one file (a run is at most `run_rows` rows).
             let batches = futures::stream::iter([Ok(sorted)]);
             write_stream(&table, &schema, batches, new, usize::MAX).await
         };
         self.run += 1;
         match tokio::runtime::Handle::try_current() {
-            Ok(handle) => self.in_flight = Some(handle.spawn(run)),
+            Ok(handle) => self.in_flight.push(handle.spawn(run)),
             Err(_) => self.files.extend(run.await?),
         }
         Ok(())
     }
 
-    /// Waits for the run in flight and records its file.
+    /// Waits for the runs in flight and records their files, in run order.
     async fn settle(&mut self) -> Result<()> {
-        if let Some(task) = self.in_flight.take() {
+        // Every run is awaited, so that `abort` knows all files written.
+        let mut first_err = None;
+        for task in std::mem::take(&mut self.in_flight) {
             let files = task.await.map_err(|e| Error::Internal {
                 table: self.table.location().to_string(),
                 reason: format!("writing a sorted run failed: {e}"),
-            })??;
-            self.files.extend(files);
+            });
+            match files {
+                Ok(Ok(files)) => self.files.extend(files),
+                Ok(Err(e)) | Err(e) => first_err = first_err.or(Some(e)),
+            }
         }
-        Ok(())
+        first_err.map_or(Ok(()), Err)
     }
 
     /// Abandons the commit and deletes the data files this writer already wrote (runs
@@ -267,6 +270,7 @@ impl CommitWriter {
     /// Writes the last run and the snapshot file. On success the commit is visible to
     /// every reader; on [`Error::Conflict`] another writer took the commit number.
     pub async fn finish(mut self) -> Result<CommitInfo> {
+        // The last run is sorted while the one before it may still be written.
         self.flush().await?;
         self.settle().await?;
         let mut segments = match self.parent.as_deref() {

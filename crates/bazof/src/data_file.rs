@@ -6,7 +6,6 @@ use arrow::array::{
     Array, ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray, UInt32Array,
     UInt64Array,
 };
-use arrow::compute::take_record_batch;
 use chrono::{DateTime, Utc};
 use object_store::buffered::BufWriter;
 use parquet::basic::{Compression, Encoding};
@@ -24,16 +23,29 @@ use crate::Commit;
 /// Rows per Parquet row group: small enough for key predicates to skip most of a file.
 pub const ROW_GROUP_ROWS: usize = 64 * 1024;
 
-/// Sorts a batch in file order (key, event time, commit, seq) and keeps only the last
-/// row of each (key, event time, commit, seq): within one run of one commit that is
-/// the later row, the only one that can ever win resolution.
+/// Sorts rows in file order (key, event time, commit, seq) and keeps only the last row
+/// of each (key, event time, commit, seq): within one run of one commit that is the
+/// later row, the only one that can ever win resolution. The rows come as the batches
+/// they arrived in; the columns are put together, ordered and gathered on all cores.
 pub(crate) fn sort_for_file(
     table: &Table,
-    batch: &RecordBatch,
+    batches: &[RecordBatch],
     schema: &TableSchema,
 ) -> Result<RecordBatch> {
+    let file_schema = schema.file_schema();
+    let all = on_every_column(file_schema.fields().len(), |i| {
+        let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(i).as_ref()).collect();
+        if arrays.is_empty() {
+            return Ok(arrow::array::new_empty_array(
+                file_schema.field(i).data_type(),
+            ));
+        }
+        arrow::compute::concat(&arrays)
+    })
+    .map_err(|e| arrow_err(table, e))?;
+    let batch = RecordBatch::try_new(file_schema.clone(), all).map_err(|e| arrow_err(table, e))?;
     if batch.num_rows() == 0 {
-        return Ok(batch.clone());
+        return Ok(batch);
     }
     let col = |name: &str| -> Result<ArrayRef> {
         batch
@@ -50,18 +62,36 @@ pub(crate) fn sort_for_file(
         col(COMMIT_COLUMN)?,
         col(SEQ_COLUMN)?,
     ];
-    let kept = file_order(&sort_cols).ok_or_else(|| Error::Internal {
+    let kept = UInt32Array::from(file_order(&sort_cols).ok_or_else(|| Error::Internal {
         table: table.location().to_string(),
         reason: "unexpected column types".into(),
-    })?;
-    take_record_batch(batch, &UInt32Array::from(kept)).map_err(|e| arrow_err(table, e))
+    })?);
+    let columns = on_every_column(batch.num_columns(), |i| {
+        arrow::compute::take(batch.column(i), &kept, None)
+    })
+    .map_err(|e| arrow_err(table, e))?;
+    RecordBatch::try_new(batch.schema(), columns).map_err(|e| arrow_err(table, e))
 }
+
+/// `f` of every column index, on all cores; the arrays in column order.
+fn on_every_column(
+    n: usize,
+    f: impl Fn(usize) -> std::result::Result<ArrayRef, arrow::error::ArrowError> + Sync + Send,
+) -> std::result::Result<Vec<ArrayRef>, arrow::error::ArrowError> {
+    use rayon::prelude::*;
+    (0..n).into_par_iter().map(f).collect()
+}
+
+/// A row's place in file order, as integers compared left to right: the key's prefix
+/// (high, low), the event time (sign flipped), the commit, then seq and input position.
+type SortRow = (u64, u64, u64, u64, u64);
 
 /// Row indices in file order (key, event time, commit, seq, input position), keeping
 /// only the last of rows equal in (key, event time, commit, seq). Keys compare by
 /// their integer prefix ([`KeyColumn`]), so sorting a run costs integer compares, not
-/// one `memcmp` per comparison.
+/// one `memcmp` per comparison; it sorts on all cores.
 fn file_order(cols: &[ArrayRef; 4]) -> Option<Vec<u32>> {
+    use rayon::prelude::*;
     let keys = KeyColumn::new(cols[0].as_ref())?;
     let ts = cols[1]
         .as_any()
@@ -71,23 +101,38 @@ fn file_order(cols: &[ArrayRef; 4]) -> Option<Vec<u32>> {
     let seqs = cols[3].as_any().downcast_ref::<UInt32Array>()?.values();
     // Sorting the sort keys themselves (not indices into them) keeps the comparisons
     // on contiguous memory; only equal prefixes of long keys look at the strings.
-    let mut rows: Vec<(u128, i64, u64, u32, u32)> = (0..keys.prefix.len())
-        .map(|i| (keys.prefix[i], ts[i], commits[i], seqs[i], i as u32))
+    let mut rows: Vec<SortRow> = (0..keys.prefix.len())
+        .into_par_iter()
+        .map(|i| {
+            let p = keys.prefix[i];
+            (
+                (p >> 64) as u64,
+                p as u64,
+                (ts[i] as u64) ^ (1 << 63),
+                commits[i],
+                (u64::from(seqs[i]) << 32) | i as u64,
+            )
+        })
         .collect();
-    let tail = |a: &(u128, i64, u64, u32, u32), b: &(u128, i64, u64, u32, u32)| {
-        keys.tail_at(a.4 as usize, &keys, b.4 as usize)
-    };
-    rows.sort_unstable_by(|a, b| {
-        a.0.cmp(&b.0)
-            .then_with(|| tail(a, b))
-            .then_with(|| (a.1, a.2, a.3, a.4).cmp(&(b.1, b.2, b.3, b.4)))
-    });
-    let same = |a: &(u128, i64, u64, u32, u32), b: &(u128, i64, u64, u32, u32)| {
-        (a.0, a.1, a.2, a.3) == (b.0, b.1, b.2, b.3) && tail(a, b) == Ordering::Equal
+    let pos = |r: &SortRow| (r.4 & u64::from(u32::MAX)) as usize;
+    let tail = |a: &SortRow, b: &SortRow| keys.tail_at(pos(a), &keys, pos(b));
+    if keys.has_tails() {
+        rows.par_sort_unstable_by(|a, b| {
+            (a.0, a.1)
+                .cmp(&(b.0, b.1))
+                .then_with(|| tail(a, b))
+                .then_with(|| (a.2, a.3, a.4).cmp(&(b.2, b.3, b.4)))
+        });
+    } else {
+        rows.par_sort_unstable();
+    }
+    let same = |a: &SortRow, b: &SortRow| {
+        (a.0, a.1, a.2, a.3, a.4 >> 32) == (b.0, b.1, b.2, b.3, b.4 >> 32)
+            && tail(a, b) == Ordering::Equal
     };
     let idx: Vec<u32> = (0..rows.len())
         .filter(|&i| i + 1 == rows.len() || !same(&rows[i], &rows[i + 1]))
-        .map(|i| rows[i].4)
+        .map(|i| pos(&rows[i]) as u32)
         .collect();
     Some(idx)
 }

@@ -76,6 +76,11 @@ impl KeyColumn {
         }
     }
 
+    /// Whether some keys are long enough that equal prefixes need [`KeyColumn::tail_at`].
+    pub(crate) fn has_tails(&self) -> bool {
+        self.strings.is_some() && self.prefix.iter().any(|&p| needs_tail(p))
+    }
+
     /// Whether row `a` and row `b` of `other` hold the same key.
     #[inline]
     pub(crate) fn eq_at(&self, a: usize, other: &KeyColumn, b: usize) -> bool {
