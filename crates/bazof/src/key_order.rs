@@ -27,6 +27,33 @@ fn prefix_of(s: &[u8]) -> u128 {
     u128::from_be_bytes(buf)
 }
 
+/// [`prefix_of`] the bytes `data[start..end]`, read as one 16-byte load where the
+/// buffer has 16 bytes from `start` (keys are read by the million: a scan computes one
+/// prefix per key row it decodes).
+#[inline]
+fn prefix_in(data: &[u8], start: usize, end: usize) -> u128 {
+    let Some(word) = data
+        .get(start..start + PREFIX + 1)
+        .and_then(|w| <[u8; PREFIX + 1]>::try_from(w).ok())
+    else {
+        return prefix_of(data.get(start..end).unwrap_or_default());
+    };
+    let len = end.saturating_sub(start);
+    let n = len.min(PREFIX);
+    // Keep the first `n` bytes (the high ones, big-endian); the last byte is the length.
+    let keep = if n == 0 {
+        0
+    } else {
+        !0u128 << (8 * (PREFIX + 1 - n))
+    };
+    let last = if len <= PREFIX {
+        len as u128
+    } else {
+        u128::from(LONG)
+    };
+    (u128::from_be_bytes(word) & keep) | last
+}
+
 /// An integer key as a prefix: flipping the sign bit maps i64 order onto u64 order,
 /// and the low byte stays 0, so equal values are equal keys.
 fn int_prefix(k: i64) -> u128 {
@@ -58,10 +85,17 @@ impl KeyColumn {
     /// The prefixes of a key column (Utf8 or Int64; `None` for any other type).
     pub(crate) fn new(keys: &dyn Array) -> Option<KeyColumn> {
         if let Some(s) = keys.as_any().downcast_ref::<StringArray>() {
-            let prefix = s
-                .iter()
-                .map(|k| prefix_of(k.unwrap_or("").as_bytes()))
-                .collect();
+            let prefix = if s.null_count() == 0 {
+                let data = s.value_data();
+                s.value_offsets()
+                    .windows(2)
+                    .map(|w| prefix_in(data, w[0] as usize, w[1] as usize))
+                    .collect()
+            } else {
+                s.iter()
+                    .map(|k| prefix_of(k.unwrap_or("").as_bytes()))
+                    .collect()
+            };
             Some(KeyColumn {
                 prefix,
                 strings: Some(s.clone()),
@@ -133,6 +167,13 @@ mod tests {
                 o => o,
             };
             prop_assert_eq!(got, x.cmp(y));
+        }
+
+        #[test]
+        fn prefix_in_a_buffer_is_prefix_of(data in prop::collection::vec(any::<u8>(), 0..40),
+                                           a in 0usize..40, b in 0usize..40) {
+            let (start, end) = (a.min(b).min(data.len()), a.max(b).min(data.len()));
+            prop_assert_eq!(prefix_in(&data, start, end), prefix_of(&data[start..end]));
         }
 
         #[test]
