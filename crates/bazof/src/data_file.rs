@@ -184,9 +184,10 @@ pub const PAGE_ROWS: usize = 1024;
 /// column with more distinct values falls back to plain encoding.
 const DICTIONARY_PAGE_BYTES: usize = 64 * 1024;
 
-/// Writer settings: statistics down to the page level, zstd (but for the event time
-/// and the reserved columns), bounded row groups and pages; no dictionary for the key
-/// and event time (nearly every value is distinct).
+/// Writer settings: chunk statistics for every column and page statistics for the key
+/// (the only column pages are pruned by), zstd (but for the event time and the
+/// reserved columns), bounded row groups and pages; no dictionary for the key and
+/// event time (nearly every value is distinct).
 /// Delta encodings where plain bytes compress badly: microsecond times carry some 46
 /// random bits in 8 bytes (delta-packed: about 6 bytes a value where plain bytes under
 /// zstd take 7), and a sorted integer key is delta-packed too; an integer or time value
@@ -208,10 +209,11 @@ pub(crate) fn writer_properties(schema: &TableSchema, kind: FileKind) -> WriterP
         .set_data_page_row_count_limit(PAGE_ROWS)
         .set_dictionary_page_size_limit(DICTIONARY_PAGE_BYTES)
         .set_column_dictionary_enabled(key.clone(), false)
+        .set_column_statistics_enabled(key.clone(), EnabledStatistics::Page)
         .set_column_encoding(key, key_encoding)
         .set_column_dictionary_enabled(event_time.clone(), false)
         .set_column_encoding(event_time, Encoding::DELTA_BINARY_PACKED)
-        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_statistics_enabled(EnabledStatistics::Chunk)
         .set_compression(Compression::ZSTD(Default::default()));
     // Uncompressed where ZSTD saves under 1 % (the reserved columns are runs of equal
     // values, the delta-packed event time is mostly random bits): parquet-rs builds a
