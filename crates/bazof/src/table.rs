@@ -238,17 +238,7 @@ impl Table {
         let snap = match object_cache::snapshots().get(&key) {
             Some(snap) => snap,
             None => {
-                let snap = match AnySnapshot::parse(&bytes, commit) {
-                    Ok(s) => Arc::new(s),
-                    Err(ParseError::Malformed(reason)) => return Err(self.corrupt(&file, reason)),
-                    Err(ParseError::UnsupportedVersion(version)) => {
-                        return Err(Error::UnsupportedFormatVersion {
-                            table: self.location.display.clone(),
-                            file,
-                            version,
-                        })
-                    }
-                };
+                let snap = self.parse_snapshot(&file, &bytes, commit)?;
                 object_cache::snapshots().put(key, &snap, bytes.len());
                 snap
             }
@@ -257,6 +247,19 @@ impl Table {
             c.insert(commit, snap.clone());
         }
         Ok(snap)
+    }
+
+    /// Parses snapshot file `file` of commit `commit`; errors name the file.
+    fn parse_snapshot(&self, file: &str, bytes: &[u8], commit: Commit) -> Result<Arc<AnySnapshot>> {
+        match AnySnapshot::parse(bytes, commit) {
+            Ok(s) => Ok(Arc::new(s)),
+            Err(ParseError::Malformed(reason)) => Err(self.corrupt(file, reason)),
+            Err(ParseError::UnsupportedVersion(version)) => Err(Error::UnsupportedFormatVersion {
+                table: self.location.display.clone(),
+                file: file.to_string(),
+                version,
+            }),
+        }
     }
 
     /// Every snapshot from 1 to the latest, oldest first.
