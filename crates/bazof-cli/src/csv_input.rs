@@ -8,12 +8,15 @@
 //! spelling, while an inferred column takes only the forms that read back as written.
 
 use std::io::BufRead;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::thread::JoinHandle;
 
 use arrow::array::RecordBatch;
 use bazof::{ColumnType, KeyType};
 
 use crate::convert::{BatchBuilder, BatchSource, Cell, ColumnMap};
+use crate::csv_blocks::{split_plain, Block, BlockReader, Records, BLOCK_BYTES};
 use crate::error::{CliError, Result};
 use crate::fail;
 use crate::forms::{boolean_form, canonical_int, date_form, datetime_form, exact_float};
@@ -65,6 +68,7 @@ pub fn parse_delimiter(s: &str) -> Result<u8> {
 pub struct CsvFile {
     /// The path as given (for messages).
     pub name: String,
+    path: PathBuf,
     reader: csv::Reader<QuoteCheck<Box<dyn BufRead + Send>>>,
     /// Bytes of the file (compressed, if it is) read so far.
     counted: ByteCount,
@@ -97,22 +101,8 @@ fn csv_error(name: &str, e: &csv::Error, line: Option<u64>) -> CliError {
 impl CsvFile {
     /// Opens a file and reads its header row (if it has one).
     pub fn open(path: &Path, opts: &CsvOptions) -> Result<CsvFile> {
-        let name = path.display().to_string();
         let (text, counted) = open_text(path)?;
-        let reader = csv::ReaderBuilder::new()
-            .delimiter(opts.delimiter)
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(QuoteCheck::new(text, opts.delimiter));
-        let mut f = CsvFile {
-            name,
-            reader,
-            counted,
-            opts: opts.clone(),
-            header: Vec::new(),
-            record: csv::StringRecord::new(),
-            line: 0,
-        };
+        let mut f = CsvFile::over(path, text, counted, opts, 1, true);
         if opts.has_header {
             if !f.next_record()? {
                 return Err(fail!(
@@ -140,6 +130,38 @@ impl CsvFile {
             }
         }
         Ok(f)
+    }
+
+    /// Reads `text`, which starts at the start of a record on `line` of the file `path`;
+    /// `at_start` if that is the start of the file.
+    fn over(
+        path: &Path,
+        text: Box<dyn BufRead + Send>,
+        counted: ByteCount,
+        opts: &CsvOptions,
+        line: u64,
+        at_start: bool,
+    ) -> CsvFile {
+        let reader = csv::ReaderBuilder::new()
+            .delimiter(opts.delimiter)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(QuoteCheck::starting_at(
+                text,
+                opts.delimiter,
+                line,
+                at_start,
+            ));
+        CsvFile {
+            name: path.display().to_string(),
+            path: path.to_path_buf(),
+            reader,
+            counted,
+            opts: opts.clone(),
+            header: Vec::new(),
+            record: csv::StringRecord::new(),
+            line: 0,
+        }
     }
 
     /// The number of columns of the first data record (for `--no-header` without names).
@@ -337,174 +359,231 @@ pub fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
-/// Records read ahead: up to [`CHUNK_ROWS`] of them, their fields back to back in one
-/// string (one copy per record, no allocation per record), with the line each starts on.
-#[derive(Default)]
-struct Chunk {
-    text: String,
-    /// End of every field in `text`, record after record (each has the header's width).
-    ends: Vec<usize>,
-    lines: Vec<u64>,
-    /// Bytes of the file consumed once the chunk was read.
-    bytes: u64,
+/// Parses one block into records; an error comes after the records before it, so that
+/// converting those may report an earlier one.
+fn block_records(block: Block, file: &Template) -> (Records, Option<CliError>) {
+    let width = file.header.len();
+    let bytes = if block.quote_free && !block.at_start {
+        match split_plain(block.bytes, file.opts.delimiter, width, block.first_line) {
+            Ok(records) => return (records, None),
+            Err(bytes) => bytes,
+        }
+    } else {
+        block.bytes
+    };
+    let text = Box::new(std::io::Cursor::new(bytes));
+    let mut f = CsvFile::over(
+        &file.path,
+        text,
+        ByteCount::default(),
+        &file.opts,
+        block.first_line,
+        block.at_start,
+    );
+    f.header.clone_from(&file.header);
+    let mut records = Records::default();
+    let mut read = || -> Result<()> {
+        if block.at_start && file.opts.has_header {
+            // The header row, which `CsvFile::open` read and checked.
+            f.next_record()?;
+        }
+        while f.next_row()? {
+            records.push(&f.record, f.line());
+        }
+        Ok(())
+    };
+    let failed = read().err();
+    (records, failed)
 }
 
-impl Chunk {
-    fn clear(&mut self) {
-        self.text.clear();
-        self.ends.clear();
-        self.lines.clear();
-    }
-
-    /// Appends the record the file just read.
-    fn push(&mut self, record: &csv::StringRecord, line: u64) {
-        let base = self.text.len();
-        self.text.push_str(record.as_slice());
-        self.ends.extend(
-            (0..record.len())
-                .filter_map(|i| record.range(i))
-                .map(|r| base + r.end),
-        );
-        self.lines.push(line);
-    }
-
-    /// Field `i` of record `r`, for records of `width` fields.
-    fn field(&self, r: usize, width: usize, i: usize) -> &str {
-        let at = r * width + i;
-        let start = if at == 0 { 0 } else { self.ends[at - 1] };
-        self.text.get(start..self.ends[at]).unwrap_or("")
-    }
+/// What every converting thread needs to know of the file.
+#[derive(Clone)]
+struct Template {
+    path: PathBuf,
+    name: String,
+    header: Vec<String>,
+    opts: CsvOptions,
 }
 
-/// What the reading thread sends: chunks in file order, then the end or an error.
-enum Ahead {
-    Rows(Chunk),
+/// What the splitting thread sends each converting thread, in turn.
+enum Job {
+    Block(Block),
     End,
     Failed(CliError),
 }
 
-/// Chunks read ahead before the converter takes them (memory: this many plus two).
-const CHUNKS_AHEAD: usize = 2;
+/// What a converting thread sends back: a block's rows (none if it held only the
+/// header) with the bytes consumed, then the end or an error.
+enum Done {
+    Rows(Option<RecordBatch>, u64),
+    End,
+    Failed(CliError),
+}
 
-/// Converts a CSV file into batches of at most [`CHUNK_ROWS`] rows. Splitting records
-/// into fields (and checking quotes, widths and UTF-8) runs on its own thread, a few
-/// chunks ahead of the conversion of their fields into typed columns, so the two use
-/// two cores; the rows, their order and every error are those of reading in one pass.
+/// Converts a CSV file into batches, one per block of about [`BLOCK_BYTES`]. One thread
+/// cuts the file into blocks of whole records; one per core parses and converts them;
+/// the batches are handed out in file order, so the rows, their order and the first
+/// error are those of reading in one pass.
 pub struct Converter {
     name: String,
-    header: Vec<String>,
-    opts: CsvOptions,
-    ahead: std::sync::mpsc::Receiver<Ahead>,
-    /// Chunks handed back to the reading thread to be refilled (no new allocations).
-    spent: std::sync::mpsc::Sender<Chunk>,
-    reader: Option<std::thread::JoinHandle<()>>,
-    out: BatchBuilder,
+    results: Vec<Receiver<Done>>,
+    /// The block whose result comes next (its converter is `next % results.len()`).
+    next: usize,
+    workers: Vec<JoinHandle<()>>,
+    splitter: Option<JoinHandle<()>>,
     rows: u64,
     bytes: u64,
-    /// The end was reached: every later call returns `None`.
+    /// The end (or an error) was reached: every later call returns `None`.
     ended: bool,
 }
 
-/// The reading thread: fills chunks with records until the end or the first error.
-fn read_ahead(
-    mut file: CsvFile,
-    ahead: std::sync::mpsc::SyncSender<Ahead>,
-    spent: std::sync::mpsc::Receiver<Chunk>,
+/// The splitting thread: blocks to the converters in turn, then the end or an error.
+fn split_blocks<R: std::io::Read>(
+    mut blocks: BlockReader<R>,
+    name: String,
+    jobs: Vec<SyncSender<Job>>,
 ) {
-    loop {
-        let mut chunk = spent.try_recv().unwrap_or_default();
-        chunk.clear();
-        let mut failed = None;
-        while chunk.lines.len() < CHUNK_ROWS {
-            match file.next_row() {
-                Ok(true) => chunk.push(&file.record, file.line()),
-                Ok(false) => break,
-                Err(e) => {
-                    failed = Some(e);
-                    break;
+    for i in 0.. {
+        let job = match blocks.next_block() {
+            Ok(Some(block)) => Job::Block(block),
+            Ok(None) => Job::End,
+            Err(e) => Job::Failed(fail!("{name}: {e}")),
+        };
+        let last = !matches!(job, Job::Block(_));
+        if jobs[i % jobs.len()].send(job).is_err() || last {
+            return; // done, or the converter is gone
+        }
+    }
+}
+
+/// A converting thread: parses and converts the blocks it is given, in order.
+fn convert_blocks(
+    file: Template,
+    columns: Vec<ColumnMap>,
+    jobs: Receiver<Job>,
+    done: SyncSender<Done>,
+) {
+    let mut out = BatchBuilder::new(columns);
+    while let Ok(job) = jobs.recv() {
+        let result = match job {
+            Job::Block(block) => {
+                let consumed = block.consumed;
+                let (records, failed) = block_records(block, &file);
+                let batch = convert(&file, &mut out, &records);
+                match batch.and_then(|b| failed.map_or(Ok(b), Err)) {
+                    Ok(batch) => Done::Rows(batch, consumed),
+                    Err(e) => Done::Failed(e),
                 }
             }
-        }
-        chunk.bytes = file.bytes();
-        let full = chunk.lines.len() == CHUNK_ROWS;
-        if !chunk.lines.is_empty() && ahead.send(Ahead::Rows(chunk)).is_err() {
-            return; // the converter is gone
-        }
-        if let Some(e) = failed {
-            let _ = ahead.send(Ahead::Failed(e));
-            return;
-        }
-        if !full {
-            let _ = ahead.send(Ahead::End);
+            Job::End => Done::End,
+            Job::Failed(e) => Done::Failed(e),
+        };
+        let last = !matches!(result, Done::Rows(..));
+        if done.send(result).is_err() || last {
             return;
         }
     }
+}
+
+/// Converts records into a batch of the output columns.
+fn convert(
+    file: &Template,
+    out: &mut BatchBuilder,
+    records: &Records,
+) -> Result<Option<RecordBatch>> {
+    let width = file.header.len();
+    // The parsers pass only records of the header's width.
+    if records.fields() != records.lines.len() * width {
+        return Err(fail!(
+            "{}: internal: a block of {} records holds {} fields, not {width} per record",
+            file.name,
+            records.lines.len(),
+            records.fields()
+        ));
+    }
+    for (r, &line) in records.lines.iter().enumerate() {
+        for i in 0..out.columns().len() {
+            let csv_index = out.columns()[i].csv_index;
+            let raw = records.field(r, width, csv_index);
+            let column = &file.header[csv_index];
+            if let Err(reason) = out.push(i, column, file.opts.cell(raw)) {
+                return Err(fail!(
+                    "{}: line {line}, column {} ('{column}'): {reason}",
+                    file.name,
+                    csv_index + 1,
+                ));
+            }
+        }
+        out.end_rows(1);
+    }
+    out.finish()
+}
+
+/// The message of a thread that ended by panicking, if it did.
+fn panic_reason(handle: Option<JoinHandle<()>>) -> Option<String> {
+    let p = handle?.join().err()?;
+    Some(
+        p.downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown cause".into()),
+    )
 }
 
 impl Converter {
     /// Prepares conversion of `file` into the given columns and starts reading it.
-    pub fn new(file: CsvFile, columns: Vec<ColumnMap>) -> Converter {
-        let (name, header, opts) = (file.name.clone(), file.header.clone(), file.opts.clone());
-        let (ahead_tx, ahead) = std::sync::mpsc::sync_channel(CHUNKS_AHEAD);
-        let (spent, spent_rx) = std::sync::mpsc::channel();
-        let reader = std::thread::Builder::new()
-            .name("bazof-csv-read".into())
-            .spawn(move || read_ahead(file, ahead_tx, spent_rx));
-        let (reader, ahead) = match reader {
-            Ok(handle) => (Some(handle), ahead),
-            Err(e) => {
-                // No thread: the converter reports it as the first thing it reads.
-                let (tx, rx) = std::sync::mpsc::sync_channel(1);
-                let _ = tx.send(Ahead::Failed(fail!(
-                    "{name}: cannot start a reading thread: {e}"
-                )));
-                (None, rx)
-            }
+    pub fn new(file: CsvFile, columns: Vec<ColumnMap>) -> Result<Converter> {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(8));
+        Converter::with_blocks(file, columns, BLOCK_BYTES, threads)
+    }
+
+    /// As [`Converter::new`], with blocks of `block_bytes` on `threads` converting threads.
+    pub fn with_blocks(
+        file: CsvFile,
+        columns: Vec<ColumnMap>,
+        block_bytes: usize,
+        threads: usize,
+    ) -> Result<Converter> {
+        let template = Template {
+            path: file.path.clone(),
+            name: file.name.clone(),
+            header: file.header.clone(),
+            opts: file.opts.clone(),
         };
-        Converter {
-            name,
-            header,
-            opts,
-            ahead,
-            spent,
-            reader,
-            out: BatchBuilder::new(columns),
+        drop(file);
+        // The header was read through `file`; the blocks read the file from its start.
+        let (text, counted) = open_text(&template.path)?;
+        let blocks = BlockReader::new(text, counted, template.opts.delimiter, block_bytes);
+        let spawn_failed =
+            |e: std::io::Error| fail!("{}: cannot start a thread: {e}", template.name);
+        let (mut jobs, mut results, mut workers) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..threads.max(1) {
+            let (job_tx, job_rx) = std::sync::mpsc::sync_channel(1);
+            let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
+            let (t, c) = (template.clone(), columns.clone());
+            let worker = std::thread::Builder::new()
+                .name(format!("bazof-csv-{i}"))
+                .spawn(move || convert_blocks(t, c, job_rx, done_tx))
+                .map_err(spawn_failed)?;
+            jobs.push(job_tx);
+            results.push(done_rx);
+            workers.push(worker);
+        }
+        let name = template.name.clone();
+        let splitter = std::thread::Builder::new()
+            .name("bazof-csv-split".into())
+            .spawn(move || split_blocks(blocks, name, jobs))
+            .map_err(spawn_failed)?;
+        Ok(Converter {
+            name: template.name,
+            results,
+            next: 0,
+            workers,
+            splitter: Some(splitter),
             rows: 0,
             bytes: 0,
             ended: false,
-        }
-    }
-
-    /// Converts one chunk's records into the batch being built.
-    fn convert(&mut self, chunk: &Chunk) -> Result<()> {
-        let width = self.header.len();
-        // The reading thread passes only records of the header's width.
-        if chunk.ends.len() != chunk.lines.len() * width {
-            return Err(fail!(
-                "{}: internal: a chunk of {} records holds {} fields, not {width} per record",
-                self.name,
-                chunk.lines.len(),
-                chunk.ends.len()
-            ));
-        }
-        for (r, &line) in chunk.lines.iter().enumerate() {
-            for i in 0..self.out.columns().len() {
-                let csv_index = self.out.columns()[i].csv_index;
-                let raw = chunk.field(r, width, csv_index);
-                let column = &self.header[csv_index];
-                let cell = self.opts.cell(raw);
-                if let Err(reason) = self.out.push(i, column, cell) {
-                    return Err(fail!(
-                        "{}: line {line}, column {} ('{column}'): {reason}",
-                        self.name,
-                        csv_index + 1,
-                    ));
-                }
-            }
-            self.out.end_rows(1);
-            self.rows += 1;
-        }
-        Ok(())
+        })
     }
 }
 
@@ -518,33 +597,251 @@ impl BatchSource for Converter {
     }
 
     fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        if self.ended {
-            return Ok(None);
+        while !self.ended {
+            let slot = self.next % self.results.len();
+            let received = self.results[slot].recv();
+            self.next += 1;
+            match received {
+                Ok(Done::Rows(batch, consumed)) => {
+                    self.bytes = consumed;
+                    if let Some(batch) = batch {
+                        self.rows += batch.num_rows() as u64;
+                        return Ok(Some(batch));
+                    }
+                }
+                Ok(Done::End) => self.ended = true,
+                Ok(Done::Failed(e)) => {
+                    self.ended = true;
+                    return Err(e);
+                }
+                Err(_) => {
+                    // A thread ended without saying so: it panicked.
+                    self.ended = true;
+                    let worker =
+                        (slot < self.workers.len()).then(|| self.workers.swap_remove(slot));
+                    let reason = panic_reason(worker)
+                        .or_else(|| panic_reason(self.splitter.take()))
+                        .unwrap_or_else(|| "a reading thread stopped".into());
+                    return Err(fail!("{}: reading failed: {reason}", self.name));
+                }
+            }
         }
-        match self.ahead.recv() {
-            Ok(Ahead::Rows(chunk)) => {
-                self.convert(&chunk)?;
-                self.bytes = chunk.bytes;
-                let _ = self.spent.send(chunk);
-                self.out.finish()
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::convert::Target;
+    use proptest::prelude::*;
+
+    type Rows = std::result::Result<Vec<(u64, Vec<String>)>, String>;
+
+    fn opts(has_header: bool) -> CsvOptions {
+        CsvOptions {
+            delimiter: b',',
+            has_header,
+            nulls: Vec::new(),
+        }
+    }
+
+    fn header() -> Vec<String> {
+        ["a", "b", "c"].map(String::from).to_vec()
+    }
+
+    fn template(has_header: bool) -> Template {
+        Template {
+            path: PathBuf::from("t.csv"),
+            name: "t.csv".into(),
+            header: header(),
+            opts: opts(has_header),
+        }
+    }
+
+    /// The text read in one pass by the CSV reader: the oracle.
+    fn one_pass(text: &[u8], has_header: bool) -> Rows {
+        let cursor = Box::new(std::io::Cursor::new(text.to_vec()));
+        let o = opts(has_header);
+        let mut f = CsvFile::over(
+            Path::new("t.csv"),
+            cursor,
+            ByteCount::default(),
+            &o,
+            1,
+            true,
+        );
+        let mut rows = Vec::new();
+        let mut read = || -> Result<()> {
+            if has_header {
+                f.next_record()?;
             }
-            Ok(Ahead::End) => {
-                self.ended = true;
-                Ok(None)
+            f.header = header();
+            while f.next_row()? {
+                rows.push((f.line(), f.record.iter().map(String::from).collect()));
             }
-            Ok(Ahead::Failed(e)) => Err(e),
-            Err(_) => {
-                // The thread ended without saying so: it panicked.
-                let reason = match self.reader.take().map(std::thread::JoinHandle::join) {
-                    Some(Err(p)) => p
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| p.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "unknown cause".into()),
-                    _ => "the reading thread stopped".into(),
-                };
-                Err(fail!("{}: reading failed: {reason}", self.name))
+            Ok(())
+        };
+        read().map_err(|e| e.to_string())?;
+        Ok(rows)
+    }
+
+    /// The text cut into blocks of about `block` bytes, each parsed on its own; with the
+    /// number of blocks after the first that were split without the CSV reader, and of all.
+    fn by_blocks(text: &[u8], has_header: bool, block: usize) -> (Rows, usize, usize) {
+        let t = template(has_header);
+        let mut blocks = BlockReader::new(text, ByteCount::default(), b',', block);
+        let (mut rows, mut plain, mut all) = (Vec::new(), 0, 0);
+        loop {
+            let b = match blocks.next_block() {
+                Ok(Some(b)) => b,
+                Ok(None) => return (Ok(rows), plain, all),
+                Err(e) => return (Err(e.to_string()), plain, all),
+            };
+            all += 1;
+            plain += usize::from(b.quote_free && !b.at_start);
+            let (r, failed) = block_records(b, &t);
+            rows.extend(
+                r.lines.iter().enumerate().map(|(i, &line)| {
+                    (line, (0..3).map(|c| r.field(i, 3, c).to_string()).collect())
+                }),
+            );
+            if let Some(e) = failed {
+                return (Err(e.to_string()), plain, all);
             }
         }
+    }
+
+    const FIELDS: &[&[u8]] = &[
+        b"k1",
+        b"",
+        b" x ",
+        b"\xc3\xa9t\xc3\xa9",
+        b"2024-01-01",
+        b"\"q,uo\"",
+        b"\"two\nlines\"",
+        b"\"say \"\"hi\"\"\"",
+        b"\"\"",
+        b"a\"b",
+    ];
+    const ENDS: &[&[u8]] = &[b"\n", b"\n", b"\n", b"\r\n", b"\r"];
+    const BAD: &[&[u8]] = &[
+        b"\n",
+        b"\r\n\r\n",
+        b"x,y\n",
+        b"1,2,3,4\n",
+        b"\"open",
+        b"\"ab\"c,d,e\n",
+        b"\xff,b,c\n",
+        b"  \n",
+        b",,\n",
+    ];
+
+    fn text() -> impl Strategy<Value = Vec<u8>> {
+        let field = prop::sample::select(FIELDS);
+        let row = (
+            field.clone(),
+            field.clone(),
+            field,
+            prop::sample::select(ENDS),
+        )
+            .prop_map(|(a, b, c, e)| [a, b",", b, b",", c, e].concat());
+        let part = prop_oneof![30 => row, 1 => prop::sample::select(BAD).prop_map(<[u8]>::to_vec)];
+        (any::<bool>(), prop::collection::vec(part, 0..60)).prop_map(|(bom, parts)| {
+            let mut t = if bom {
+                b"\xef\xbb\xbf".to_vec()
+            } else {
+                Vec::new()
+            };
+            t.extend_from_slice(b"a,b,c\n");
+            t.extend(parts.concat());
+            t
+        })
+    }
+
+    proptest! {
+        /// Cut into blocks of any size, a text gives the rows, lines and first error of
+        /// reading it in one pass.
+        #[test]
+        fn blocks_read_as_one_pass(text in text(), has_header in any::<bool>(), block in 1usize..80) {
+            let (rows, _, _) = by_blocks(&text, has_header, block);
+            prop_assert_eq!(rows, one_pass(&text, has_header));
+        }
+    }
+
+    #[test]
+    fn plain_blocks_skip_the_csv_reader() {
+        let mut text = b"a,b,c\n".to_vec();
+        for i in 0..2000 {
+            text.extend(format!("k{i},{},x y\r\n", i * 7).bytes());
+        }
+        let (rows, plain, all) = by_blocks(&text, true, 4096);
+        assert_eq!(rows, one_pass(&text, true));
+        assert_eq!(rows.map(|r| r.len()), Ok(2000));
+        assert!(
+            all > 5 && plain == all - 1,
+            "{plain} of {all} blocks were split without the CSV reader"
+        );
+    }
+
+    fn converted(path: &Path, block: usize, threads: usize) -> Result<Vec<RecordBatch>> {
+        let columns = (0..3)
+            .map(|i| ColumnMap {
+                name: header()[i].clone(),
+                csv_index: i,
+                target: if i == 1 {
+                    Target::Value(ColumnType::Int)
+                } else {
+                    Target::Value(ColumnType::String)
+                },
+                inferred: false,
+            })
+            .collect();
+        let mut c =
+            Converter::with_blocks(CsvFile::open(path, &opts(true))?, columns, block, threads)?;
+        let mut out = Vec::new();
+        while let Some(b) = c.next_batch()? {
+            out.push(b);
+        }
+        assert_eq!(
+            c.rows(),
+            out.iter().map(|b| b.num_rows() as u64).sum::<u64>()
+        );
+        Ok(out)
+    }
+
+    #[test]
+    fn threads_keep_file_order_and_the_first_error() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let mut text = b"a,b,c\n".to_vec();
+        for i in 0..5000 {
+            text.extend(format!("k{i},{i},\"v,{i}\"\n").bytes());
+        }
+        let good = dir.path().join("good.csv");
+        std::fs::write(&good, &text)?;
+        let whole = arrow::compute::concat_batches(
+            &converted(&good, 1 << 30, 1)?[0].schema(),
+            &converted(&good, 1 << 30, 1)?,
+        )?;
+        for threads in [1, 2, 3] {
+            let parts = converted(&good, 700, threads)?;
+            assert!(parts.len() > 50);
+            assert_eq!(
+                arrow::compute::concat_batches(&whole.schema(), &parts)?,
+                whole
+            );
+        }
+        // Two bad rows: the first one in the file is the one reported.
+        text.extend(b"k,notanint,x\n");
+        text.extend(b"k,1,x,extra\n");
+        let bad = dir.path().join("bad.csv");
+        std::fs::write(&bad, &text)?;
+        for threads in [1, 3] {
+            let err = converted(&bad, 700, threads)
+                .expect_err("bad rows")
+                .to_string();
+            assert!(err.contains("line 5002, column 2 ('b')"), "{err}");
+        }
+        Ok(())
     }
 }

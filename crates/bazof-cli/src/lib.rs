@@ -11,6 +11,7 @@
 pub mod cli;
 pub mod commands;
 pub mod convert;
+pub mod csv_blocks;
 pub mod csv_input;
 pub mod error;
 pub mod forms;

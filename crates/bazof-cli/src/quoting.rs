@@ -84,14 +84,20 @@ pub struct QuoteCheck<R> {
 impl<R: Read> QuoteCheck<R> {
     /// Checks the CSV read from `inner`, whose fields are separated by `delimiter`.
     pub fn new(inner: R, delimiter: u8) -> Self {
+        Self::starting_at(inner, delimiter, 1, true)
+    }
+
+    /// Checks CSV text that starts at the start of a record on `line` of its file;
+    /// `at_start` if that is the start of the file (which may begin with a BOM).
+    pub fn starting_at(inner: R, delimiter: u8, line: u64, at_start: bool) -> Self {
         QuoteCheck {
             inner,
             delimiter,
             state: State::StartField,
-            line: 1,
+            line,
             field: 1,
-            opened: (1, 1),
-            first_read: true,
+            opened: (line, 1),
+            first_read: at_start,
             in_record: false,
             record_lines: VecDeque::new(),
             pending: None,

@@ -81,7 +81,7 @@ pub fn run(args: GenArgs) -> Result<()> {
         },
     )?;
     file.header = header;
-    let mut conv = Converter::new(file, maps);
+    let mut conv = Converter::new(file, maps)?;
     let out_path = dir.join(format!("{}.parquet", args.file));
     let tmp_path = dir.join(format!(".{}.parquet.tmp", args.file));
     let out = std::fs::File::create(&tmp_path).map_err(|e| fail!("{}: {e}", tmp_path.display()))?;

@@ -375,7 +375,7 @@ pub fn import(args: ImportArgs) -> Result<String> {
                     if !opts.has_header {
                         file.header = input.header.clone();
                     }
-                    Box::new(Converter::new(file, map))
+                    Box::new(Converter::new(file, map)?)
                 }
                 InputFormat::Ndjson => Box::new(JsonConverter::new(
                     JsonFile::open(&input.path)?,
