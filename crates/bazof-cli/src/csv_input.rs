@@ -352,10 +352,13 @@ pub fn parse_float(v: &str) -> Option<f64> {
 
 /// Parses a boolean: true/false, t/f, yes/no, y/n, 1/0 (case-insensitive).
 pub fn parse_bool(v: &str) -> Option<bool> {
-    match v.to_ascii_lowercase().as_str() {
-        "true" | "t" | "yes" | "y" | "1" => Some(true),
-        "false" | "f" | "no" | "n" | "0" => Some(false),
-        _ => None,
+    let is = |words: [&str; 5]| words.iter().any(|w| v.eq_ignore_ascii_case(w));
+    if is(["true", "t", "yes", "y", "1"]) {
+        Some(true)
+    } else if is(["false", "f", "no", "n", "0"]) {
+        Some(false)
+    } else {
+        None
     }
 }
 

@@ -123,15 +123,35 @@ fn parse_fast(b: &[u8]) -> Option<DateTime<Utc>> {
         }
         _ => return None,
     };
-    let date = NaiveDate::from_ymd_opt(digits(0..4)? as i32, digits(5..7)?, digits(8..10)?)?;
+    let days = days_from_civil(digits(0..4)?, digits(5..7)?, digits(8..10)?)?;
     let (h, m, sec) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
-    if sec >= 60 {
+    if h > 23 || m > 59 || sec > 59 {
         return None;
     }
-    let local = date.and_hms_nano_opt(h, m, sec, nanos)?;
-    local
-        .checked_sub_signed(chrono::TimeDelta::minutes(offset_minutes))
-        .map(|t| t.and_utc())
+    let local = days * 86_400 + i64::from(h * 3600 + m * 60 + sec);
+    DateTime::from_timestamp(local - offset_minutes * 60, nanos)
+}
+
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar, `None` if there is
+/// no such date (H. Hinnant's `days_from_civil`).
+fn days_from_civil(year: u32, month: u32, day: u32) -> Option<i64> {
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
+    let month_days = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        1..=12 => 31,
+        _ => return None,
+    };
+    if day == 0 || day > month_days {
+        return None;
+    }
+    let y = i64::from(year) - i64::from(month <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((i64::from(month) + 9) % 12) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
 }
 
 /// Parses a calendar date `YYYY-MM-DD`.
@@ -230,6 +250,20 @@ mod tests {
             let odd = format!("{}{junk}{}", &text[..at], &text[at..]);
             let fast = parse_fast(odd.as_bytes());
             proptest::prop_assert!(fast.is_none() || fast == parse_general(&odd), "{odd}");
+        }
+    }
+
+    #[test]
+    fn fast_path_knows_the_calendar() {
+        for y in [
+            0, 1, 4, 100, 399, 400, 1600, 1900, 1969, 1970, 2000, 2023, 2024, 2100, 9999,
+        ] {
+            for mo in 0..=13 {
+                for d in 0..=32 {
+                    let text = format!("{y:04}-{mo:02}-{d:02} 23:59:59-01:30");
+                    assert_eq!(parse_fast(text.as_bytes()), parse_general(&text), "{text}");
+                }
+            }
         }
     }
 
