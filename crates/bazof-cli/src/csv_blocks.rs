@@ -9,7 +9,7 @@
 
 use std::io::{self, Read};
 
-use memchr::{memchr, memchr3, memchr_iter, memrchr2};
+use memchr::{memchr, memchr3, memchr3_iter, memchr_iter, memrchr2};
 
 use crate::source::ByteCount;
 
@@ -281,40 +281,84 @@ pub fn split_plain(
     width: usize,
     first_line: u64,
 ) -> Result<Records, Vec<u8>> {
-    let text = String::from_utf8(bytes).map_err(|e| e.into_bytes())?;
-    let b = text.as_bytes();
-    let mut bounds = Vec::with_capacity(width * (b.len() / 64 + 1));
-    let mut lines = Vec::with_capacity(b.len() / 64 + 1);
-    let (mut pos, mut line) = (0, first_line);
-    while pos < b.len() {
-        let end = memchr(b'\n', &b[pos..]).map_or(b.len(), |k| pos + k);
-        let next = (end + 1).min(b.len());
-        let line_end = if end > pos && b[end - 1] == b'\r' {
-            end - 1
-        } else {
-            end
-        };
-        let row = &b[pos..line_end];
-        if row.is_empty() || memchr(b'\r', row).is_some() {
-            return Err(text.into_bytes());
-        }
-        let before = bounds.len();
-        let mut start = pos;
-        for d in memchr_iter(delimiter, row) {
-            bounds.push((start, pos + d));
-            start = pos + d + 1;
-        }
-        bounds.push((start, line_end));
-        if bounds.len() - before != width {
-            return Err(text.into_bytes());
-        }
-        lines.push(line);
-        line += 1;
-        pos = next;
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => return Err(e.into_bytes()),
+    };
+    match plain_fields(text.as_bytes(), delimiter, width, first_line) {
+        Some(plain) => Ok(Records {
+            text,
+            bounds: plain.bounds,
+            lines: plain.lines,
+        }),
+        None => Err(text.into_bytes()),
     }
-    Ok(Records {
-        text,
-        bounds,
-        lines,
-    })
+}
+
+/// Records being split by [`plain_fields`].
+struct Plain {
+    bounds: Vec<(usize, usize)>,
+    lines: Vec<u64>,
+    width: usize,
+    /// Fields of the record being split, before its last.
+    fields: usize,
+    line: u64,
+}
+
+impl Plain {
+    fn field(&mut self, start: usize, end: usize) {
+        self.bounds.push((start, end));
+        self.fields += 1;
+    }
+
+    /// Ends a record with its last field; false for an empty line or a record of
+    /// another width (those are for the CSV reader).
+    fn end_record(&mut self, start: usize, end: usize) -> bool {
+        if self.fields + 1 != self.width || (self.fields == 0 && start == end) {
+            return false;
+        }
+        self.bounds.push((start, end));
+        self.lines.push(self.line);
+        self.line += 1;
+        self.fields = 0;
+        true
+    }
+}
+
+/// The field bounds and line numbers of [`split_plain`], found in one sweep over the
+/// block for delimiters and line breaks.
+fn plain_fields(b: &[u8], delimiter: u8, width: usize, first_line: u64) -> Option<Plain> {
+    let mut out = Plain {
+        bounds: Vec::with_capacity(width * (b.len() / 64 + 1)),
+        lines: Vec::with_capacity(b.len() / 64 + 1),
+        width,
+        fields: 0,
+        line: first_line,
+    };
+    let mut start = 0;
+    let mut seps = memchr3_iter(delimiter, b'\n', b'\r', b);
+    while let Some(p) = seps.next() {
+        match b[p] {
+            c if c == delimiter => out.field(start, p),
+            b'\r' => {
+                // Only as part of `\r\n`; a lone `\r` ends a record for the CSV reader.
+                if b.get(p + 1) != Some(&b'\n') || !out.end_record(start, p) {
+                    return None;
+                }
+                seps.next();
+                start = p + 2;
+                continue;
+            }
+            _ => {
+                if !out.end_record(start, p) {
+                    return None;
+                }
+            }
+        }
+        start = p + 1;
+    }
+    if (start < b.len() || out.fields > 0) && !out.end_record(start, b.len()) {
+        return None;
+    }
+    Some(out)
 }

@@ -504,21 +504,28 @@ fn convert(
             records.fields()
         ));
     }
-    for (r, &line) in records.lines.iter().enumerate() {
-        for i in 0..out.columns().len() {
-            let csv_index = out.columns()[i].csv_index;
-            let raw = records.field(r, width, csv_index);
-            let column = &file.header[csv_index];
-            if let Err(reason) = out.push(i, column, file.opts.cell(raw)) {
-                return Err(fail!(
-                    "{}: line {line}, column {} ('{column}'): {reason}",
-                    file.name,
-                    csv_index + 1,
-                ));
-            }
+    // Column by column; the error reported is the first in row order, as if row by row:
+    // a later column need only be converted up to the row of the first error so far.
+    let mut first: Option<(usize, usize, String)> = None;
+    for i in 0..out.columns().len() {
+        let csv_index = out.columns()[i].csv_index;
+        let column = &file.header[csv_index];
+        let rows = first.as_ref().map_or(records.lines.len(), |f| f.0);
+        let cell = |r| file.opts.cell(records.field(r, width, csv_index));
+        if let Err((r, reason)) = out.push_column(i, column, rows, cell) {
+            first = Some((r, csv_index, reason));
         }
-        out.end_rows(1);
     }
+    if let Some((r, csv_index, reason)) = first {
+        let line = records.lines.get(r).copied().unwrap_or(0);
+        return Err(fail!(
+            "{}: line {line}, column {} ('{}'): {reason}",
+            file.name,
+            csv_index + 1,
+            file.header[csv_index],
+        ));
+    }
+    out.end_rows(records.lines.len());
     out.finish()
 }
 
@@ -792,11 +799,7 @@ mod tests {
             .map(|i| ColumnMap {
                 name: header()[i].clone(),
                 csv_index: i,
-                target: if i == 1 {
-                    Target::Value(ColumnType::Int)
-                } else {
-                    Target::Value(ColumnType::String)
-                },
+                target: Target::Value([ColumnType::String, ColumnType::Int, ColumnType::Float][i]),
                 inferred: false,
             })
             .collect();
@@ -818,7 +821,7 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let mut text = b"a,b,c\n".to_vec();
         for i in 0..5000 {
-            text.extend(format!("k{i},{i},\"v,{i}\"\n").bytes());
+            text.extend(format!("k{i},{i},\"{i}.5\"\n").bytes());
         }
         let good = dir.path().join("good.csv");
         std::fs::write(&good, &text)?;
@@ -834,16 +837,18 @@ mod tests {
                 whole
             );
         }
-        // Two bad rows: the first one in the file is the one reported.
-        text.extend(b"k,notanint,x\n");
-        text.extend(b"k,1,x,extra\n");
+        // Three bad rows: the first one in the file is the one reported, although its
+        // column comes after the second one's (columns are converted one by one).
+        text.extend(b"k,1,notafloat\n");
+        text.extend(b"k,notanint,1.5\n");
+        text.extend(b"k,1,1.5,extra\n");
         let bad = dir.path().join("bad.csv");
         std::fs::write(&bad, &text)?;
         for threads in [1, 3] {
             let err = converted(&bad, 700, threads)
                 .expect_err("bad rows")
                 .to_string();
-            assert!(err.contains("line 5002, column 2 ('b')"), "{err}");
+            assert!(err.contains("line 5002, column 3 ('c')"), "{err}");
         }
         Ok(())
     }

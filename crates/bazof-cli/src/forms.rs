@@ -31,60 +31,59 @@ pub fn canonical_int(s: &str) -> Option<i64> {
 /// written (after dropping trailing zeros), so the shortest form a scan prints (`1.5`,
 /// `3.0`, `1e20`) is the same number. `0.1` qualifies; 20 significant digits do not.
 pub fn exact_float(s: &str) -> Option<f64> {
-    if !float_form(s) {
-        return None;
-    }
+    let digits = float_digits(s)?;
     let x: f64 = s.parse().ok()?;
     if !x.is_finite() {
         return None;
     }
     // Fast path: a decimal of at most 15 significant digits in the normal range is what the
     // nearest float prints back as (DBL_DIG); only longer ones need the comparison.
-    let digits = significant_digits(s);
     if digits == 0 || (digits <= 15 && (1e-300..1e300).contains(&x.abs())) {
         return Some(x);
     }
     (decimal(s)? == decimal(&format!("{x:?}"))?).then_some(x)
 }
 
-/// Digits from the first non-zero one to the last non-zero one of the mantissa.
-fn significant_digits(s: &str) -> usize {
-    let mantissa = s.split(['e', 'E']).next().unwrap_or(s);
-    let digits = mantissa.bytes().filter(u8::is_ascii_digit);
-    let (mut first, mut last) = (None, 0);
-    for (i, d) in digits.enumerate() {
-        if d != b'0' {
-            first.get_or_insert(i);
-            last = i;
-        }
-    }
-    first.map_or(0, |f| last - f + 1)
-}
-
-fn float_form(s: &str) -> bool {
+/// If `s` has the float form above: its significant digits (from the first non-zero
+/// digit of the mantissa to the last), in one pass.
+fn float_digits(s: &str) -> Option<usize> {
     let b = s.strip_prefix('-').unwrap_or(s).as_bytes();
-    let digits = |b: &[u8]| b.iter().take_while(|c| c.is_ascii_digit()).count();
-    let int = digits(b);
-    if int == 0 || (int > 1 && b[0] == b'0') {
-        return false;
-    }
-    let mut rest = &b[int..];
-    if let Some(r) = rest.strip_prefix(b".") {
-        let frac = digits(r);
-        if frac == 0 {
-            return false;
+    let (mut i, mut n) = (0, 0);
+    let (mut first, mut last) = (None, 0);
+    let mut mantissa_digits = |i: &mut usize| {
+        let start = *i;
+        while let Some(&d) = b.get(*i).filter(|d| d.is_ascii_digit()) {
+            if d != b'0' {
+                first.get_or_insert(n);
+                last = n;
+            }
+            n += 1;
+            *i += 1;
         }
-        rest = &r[frac..];
+        *i - start
+    };
+    let int = mantissa_digits(&mut i);
+    if int == 0 || (int > 1 && b[0] == b'0') {
+        return None;
     }
-    if let Some(r) = rest.strip_prefix(b"e").or_else(|| rest.strip_prefix(b"E")) {
-        let r = r
-            .strip_prefix(b"+")
-            .or_else(|| r.strip_prefix(b"-"))
-            .unwrap_or(r);
-        let exp = digits(r);
-        return exp > 0 && exp == r.len();
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if mantissa_digits(&mut i) == 0 {
+            return None;
+        }
     }
-    rest.is_empty()
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let exp = b[i..].iter().take_while(|d| d.is_ascii_digit()).count();
+        if exp == 0 {
+            return None;
+        }
+        i += exp;
+    }
+    (i == b.len()).then(|| first.map_or(0, |f| last - f + 1))
 }
 
 /// A decimal number as (negative, significant digits without leading or trailing zeros,
@@ -154,4 +153,57 @@ pub fn datetime_form(s: &str) -> Option<DateTime<Utc>> {
 /// Whether a timestamp has no digits finer than a microsecond (it is stored in µs).
 pub fn whole_micros(t: &DateTime<Utc>) -> bool {
     t.nanosecond().is_multiple_of(1_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    /// The float form and its significant digits as first written, in several passes.
+    fn reference(s: &str) -> Option<usize> {
+        let b = s.strip_prefix('-').unwrap_or(s).as_bytes();
+        let digits = |b: &[u8]| b.iter().take_while(|c| c.is_ascii_digit()).count();
+        let int = digits(b);
+        if int == 0 || (int > 1 && b[0] == b'0') {
+            return None;
+        }
+        let mut rest = &b[int..];
+        if let Some(r) = rest.strip_prefix(b".") {
+            let frac = digits(r);
+            if frac == 0 {
+                return None;
+            }
+            rest = &r[frac..];
+        }
+        let form = match rest.strip_prefix(b"e").or_else(|| rest.strip_prefix(b"E")) {
+            Some(r) => {
+                let r = r
+                    .strip_prefix(b"+")
+                    .or_else(|| r.strip_prefix(b"-"))
+                    .unwrap_or(r);
+                let exp = digits(r);
+                exp > 0 && exp == r.len()
+            }
+            None => rest.is_empty(),
+        };
+        if !form {
+            return None;
+        }
+        let mantissa = s.split(['e', 'E']).next().unwrap_or(s);
+        let (mut first, mut last) = (None, 0);
+        for (i, d) in mantissa.bytes().filter(u8::is_ascii_digit).enumerate() {
+            if d != b'0' {
+                first.get_or_insert(i);
+                last = i;
+            }
+        }
+        Some(first.map_or(0, |f| last - f + 1))
+    }
+
+    proptest! {
+        #[test]
+        fn float_digits_in_one_pass(s in "-?[0-9]{0,4}(\\.[0-9]{0,4})?([eE][+-]?[0-9]{0,3})?[ x.e]?") {
+            prop_assert_eq!(super::float_digits(&s), reference(&s), "{}", s);
+        }
+    }
 }

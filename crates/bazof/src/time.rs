@@ -75,6 +75,22 @@ fn parse_general(s: &str) -> Option<DateTime<Utc>> {
 /// timestamps. Anything else, a leap second included, is `None` and goes the general
 /// way; what this accepts the general parser reads the same (a property test checks it).
 fn parse_fast(b: &[u8]) -> Option<DateTime<Utc>> {
+    let (secs, nanos) = fast_fields(b)?;
+    DateTime::from_timestamp(secs, nanos)
+}
+
+/// A time literal in one of the common forms ([`parse_fast`]) as microseconds since
+/// the epoch; `None` for any other form, and for digits finer than a microsecond.
+/// What it returns, [`parse`] reads the same.
+pub fn parse_common_micros(text: &str) -> Option<i64> {
+    let (secs, nanos) = fast_fields(text.as_bytes())?;
+    nanos
+        .is_multiple_of(1000)
+        .then(|| secs * 1_000_000 + i64::from(nanos / 1000))
+}
+
+/// The seconds since the epoch and the nanoseconds of a common form.
+fn fast_fields(b: &[u8]) -> Option<(i64, u32)> {
     let digits = |r: std::ops::Range<usize>| -> Option<u32> {
         b.get(r)?.iter().try_fold(0u32, |n, &c| {
             c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
@@ -129,7 +145,7 @@ fn parse_fast(b: &[u8]) -> Option<DateTime<Utc>> {
         return None;
     }
     let local = days * 86_400 + i64::from(h * 3600 + m * 60 + sec);
-    DateTime::from_timestamp(local - offset_minutes * 60, nanos)
+    Some((local - offset_minutes * 60, nanos))
 }
 
 /// Days from 1970-01-01 to a date of the proleptic Gregorian calendar, `None` if there is
@@ -241,6 +257,10 @@ mod tests {
             let text = format!("{y:04}-{mo:02}-{d:02}{sep}{h:02}:{mi:02}:{sec:02}{frac}{suffix}");
             let fast = parse_fast(text.as_bytes());
             let general = parse_general(&text);
+            let whole = general.filter(|t| t.timestamp_subsec_nanos() % 1000 == 0);
+            let micros = parse_common_micros(&text);
+            proptest::prop_assert!(micros.is_none() || micros == whole.map(|t| t.timestamp_micros()), "{text}");
+            proptest::prop_assert_eq!(micros.is_some(), fast.is_some() && whole.is_some(), "{}", text);
             proptest::prop_assert!(fast.is_none() || fast == general, "{text}: {fast:?} {general:?}");
             let common = sep != "t" && sec < 60 && frac.len() <= 10
                 && (suffix.is_empty() || suffix == "Z" || suffix == "+00");
