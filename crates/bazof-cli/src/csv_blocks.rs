@@ -60,12 +60,15 @@ impl<R: Read> BlockReader<R> {
         }
     }
 
-    /// The next block, or `None` at the end of the text.
-    pub fn next_block(&mut self) -> io::Result<Option<Block>> {
+    /// The next block, or `None` at the end of the text; `spare` is a spent block's
+    /// buffer to read into (memory already touched costs no page faults).
+    pub fn next_block(&mut self, spare: Option<Vec<u8>>) -> io::Result<Option<Block>> {
         if self.ended {
             return Ok(None);
         }
-        let mut buf = std::mem::take(&mut self.carry);
+        let mut buf = spare.unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(&self.carry);
         let mut want = self.block_bytes.max(buf.len() + 1);
         let cut = loop {
             let eof = fill(&mut self.inner, &mut buf, want)?;
@@ -85,7 +88,8 @@ impl<R: Read> BlockReader<R> {
         if buf.is_empty() {
             return Ok(None);
         }
-        self.carry = buf[cut.at..].to_vec();
+        self.carry.clear();
+        self.carry.extend_from_slice(&buf[cut.at..]);
         buf.truncate(cut.at);
         let block = Block {
             first_line: self.line,
@@ -255,6 +259,11 @@ impl Records {
                 .map(|r| (base + r.start, base + r.end)),
         );
         self.lines.push(line);
+    }
+
+    /// The text's buffer, for the next block to be read into.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.text.into_bytes()
     }
 
     /// The number of fields of all records together.

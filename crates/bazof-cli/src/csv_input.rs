@@ -9,7 +9,7 @@
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::thread::JoinHandle;
 
 use arrow::array::RecordBatch;
@@ -445,9 +445,10 @@ fn split_blocks<R: std::io::Read>(
     mut blocks: BlockReader<R>,
     name: String,
     jobs: Vec<SyncSender<Job>>,
+    spent: Receiver<Vec<u8>>,
 ) {
     for i in 0.. {
-        let job = match blocks.next_block() {
+        let job = match blocks.next_block(spent.try_recv().ok()) {
             Ok(Some(block)) => Job::Block(block),
             Ok(None) => Job::End,
             Err(e) => Job::Failed(fail!("{name}: {e}")),
@@ -465,6 +466,7 @@ fn convert_blocks(
     columns: Vec<ColumnMap>,
     jobs: Receiver<Job>,
     done: SyncSender<Done>,
+    spent: Sender<Vec<u8>>,
 ) {
     let mut out = BatchBuilder::new(columns);
     while let Ok(job) = jobs.recv() {
@@ -473,6 +475,8 @@ fn convert_blocks(
                 let consumed = block.consumed;
                 let (records, failed) = block_records(block, &file);
                 let batch = convert(&file, &mut out, &records);
+                // The splitter may be gone; then the buffer is simply dropped.
+                let _ = spent.send(records.into_bytes());
                 match batch.and_then(|b| failed.map_or(Ok(b), Err)) {
                     Ok(batch) => Done::Rows(batch, consumed),
                     Err(e) => Done::Failed(e),
@@ -567,13 +571,15 @@ impl Converter {
         let spawn_failed =
             |e: std::io::Error| fail!("{}: cannot start a thread: {e}", template.name);
         let (mut jobs, mut results, mut workers) = (Vec::new(), Vec::new(), Vec::new());
+        // Spent blocks' buffers go back to the splitter, to be read into again.
+        let (spent, spent_rx) = std::sync::mpsc::channel();
         for i in 0..threads.max(1) {
             let (job_tx, job_rx) = std::sync::mpsc::sync_channel(1);
             let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
-            let (t, c) = (template.clone(), columns.clone());
+            let (t, c, back) = (template.clone(), columns.clone(), spent.clone());
             let worker = std::thread::Builder::new()
                 .name(format!("bazof-csv-{i}"))
-                .spawn(move || convert_blocks(t, c, job_rx, done_tx))
+                .spawn(move || convert_blocks(t, c, job_rx, done_tx, back))
                 .map_err(spawn_failed)?;
             jobs.push(job_tx);
             results.push(done_rx);
@@ -582,7 +588,7 @@ impl Converter {
         let name = template.name.clone();
         let splitter = std::thread::Builder::new()
             .name("bazof-csv-split".into())
-            .spawn(move || split_blocks(blocks, name, jobs))
+            .spawn(move || split_blocks(blocks, name, jobs, spent_rx))
             .map_err(spawn_failed)?;
         Ok(Converter {
             name: template.name,
@@ -703,7 +709,7 @@ mod tests {
         let mut blocks = BlockReader::new(text, ByteCount::default(), b',', block);
         let (mut rows, mut plain, mut all) = (Vec::new(), 0, 0);
         loop {
-            let b = match blocks.next_block() {
+            let b = match blocks.next_block(None) {
                 Ok(Some(b)) => b,
                 Ok(None) => return (Ok(rows), plain, all),
                 Err(e) => return (Err(e.to_string()), plain, all),
