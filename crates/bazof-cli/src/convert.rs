@@ -397,6 +397,10 @@ pub fn with_hint(map: &ColumnMap, column: &str, reason: &str) -> String {
     }
 }
 
+/// Rows per Arrow batch an NDJSON or Parquet reader hands to the commit writer (a CSV
+/// reader hands one batch per block of [`crate::csv_blocks::BLOCK_BYTES`]).
+pub const CHUNK_ROWS: usize = 32 * 1024;
+
 /// A file being read as batches of table columns (one per input format).
 pub trait BatchSource {
     /// The next batch, or `None` at the end of the file.

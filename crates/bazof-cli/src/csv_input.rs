@@ -1,5 +1,6 @@
-//! Reading CSV: headers, type inference by sampling, and conversion of chunks of
-//! records into Arrow batches with errors that name file, line and column.
+//! Reading CSV: headers, type inference by sampling, and conversion of blocks of
+//! records into Arrow batches on all cores ([`crate::csv_blocks`]), with errors that
+//! name file, line and column.
 //!
 //! The mapping from text to values (README, "CSV import"): an empty field is null; a
 //! String is the field byte for byte (spaces included); an Int is written canonically
@@ -21,10 +22,8 @@ use crate::error::{CliError, Result};
 use crate::fail;
 use crate::forms::{boolean_form, canonical_int, date_form, datetime_form, exact_float};
 use crate::quoting::{quote_error, QuoteCheck};
-use crate::source::{open_text, ByteCount};
+use crate::source::open_text;
 
-/// Rows converted per Arrow batch handed to the commit writer.
-pub const CHUNK_ROWS: usize = 32 * 1024;
 /// Rows per file sampled to infer column types.
 pub const SAMPLE_ROWS: usize = 10_000;
 
@@ -70,8 +69,6 @@ pub struct CsvFile {
     pub name: String,
     path: PathBuf,
     reader: csv::Reader<QuoteCheck<Box<dyn BufRead + Send>>>,
-    /// Bytes of the file (compressed, if it is) read so far.
-    counted: ByteCount,
     opts: CsvOptions,
     /// Column names: the header row, or names given by the caller.
     pub header: Vec<String>,
@@ -101,8 +98,8 @@ fn csv_error(name: &str, e: &csv::Error, line: Option<u64>) -> CliError {
 impl CsvFile {
     /// Opens a file and reads its header row (if it has one).
     pub fn open(path: &Path, opts: &CsvOptions) -> Result<CsvFile> {
-        let (text, counted) = open_text(path)?;
-        let mut f = CsvFile::over(path, text, counted, opts, 1, true);
+        let (text, _) = open_text(path)?;
+        let mut f = CsvFile::over(path, text, opts, 1, true);
         if opts.has_header {
             if !f.next_record()? {
                 return Err(fail!(
@@ -137,7 +134,6 @@ impl CsvFile {
     fn over(
         path: &Path,
         text: Box<dyn BufRead + Send>,
-        counted: ByteCount,
         opts: &CsvOptions,
         line: u64,
         at_start: bool,
@@ -156,7 +152,6 @@ impl CsvFile {
             name: path.display().to_string(),
             path: path.to_path_buf(),
             reader,
-            counted,
             opts: opts.clone(),
             header: Vec::new(),
             record: csv::StringRecord::new(),
@@ -194,11 +189,6 @@ impl CsvFile {
     /// Line of the current record (1-based).
     fn line(&self) -> u64 {
         self.line
-    }
-
-    /// Bytes consumed so far.
-    pub fn bytes(&self) -> u64 {
-        self.counted.get()
     }
 
     /// Reads the next data record, checking its width; false at the end.
@@ -378,7 +368,6 @@ fn block_records(block: Block, file: &Template) -> (Records, Option<CliError>) {
     let mut f = CsvFile::over(
         &file.path,
         text,
-        ByteCount::default(),
         &file.opts,
         block.first_line,
         block.at_start,
@@ -650,6 +639,7 @@ impl BatchSource for Converter {
 mod tests {
     use super::*;
     use crate::convert::Target;
+    use crate::source::ByteCount;
     use proptest::prelude::*;
 
     type Rows = std::result::Result<Vec<(u64, Vec<String>)>, String>;
@@ -679,14 +669,7 @@ mod tests {
     fn one_pass(text: &[u8], has_header: bool) -> Rows {
         let cursor = Box::new(std::io::Cursor::new(text.to_vec()));
         let o = opts(has_header);
-        let mut f = CsvFile::over(
-            Path::new("t.csv"),
-            cursor,
-            ByteCount::default(),
-            &o,
-            1,
-            true,
-        );
+        let mut f = CsvFile::over(Path::new("t.csv"), cursor, &o, 1, true);
         let mut rows = Vec::new();
         let mut read = || -> Result<()> {
             if has_header {

@@ -16,8 +16,8 @@ use arrow::array::RecordBatch;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
-use crate::convert::{BatchBuilder, BatchSource, Cell, ColumnMap};
-use crate::csv_input::{ColumnStats, CHUNK_ROWS, SAMPLE_ROWS};
+use crate::convert::{BatchBuilder, BatchSource, Cell, ColumnMap, CHUNK_ROWS};
+use crate::csv_input::{ColumnStats, SAMPLE_ROWS};
 use crate::error::Result;
 use crate::fail;
 use crate::source::{open_text, ByteCount};

@@ -20,8 +20,7 @@ use arrow::datatypes::{
 use bazof::{ColumnType, KeyType};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
-use crate::convert::{BatchBuilder, BatchSource, Cell, ColumnMap, Target};
-use crate::csv_input::CHUNK_ROWS;
+use crate::convert::{BatchBuilder, BatchSource, Cell, ColumnMap, Target, CHUNK_ROWS};
 use crate::error::Result;
 use crate::fail;
 
