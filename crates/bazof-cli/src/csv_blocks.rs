@@ -1,5 +1,5 @@
-//! Cutting a CSV text into blocks of whole records, so that several threads can parse and
-//! convert them at once, and splitting a block without quotes into fields directly.
+//! CSV blocks ([`crate::blocks`]): where a block of whole records may end, and splitting
+//! a block without quotes into fields directly.
 //!
 //! A block always starts at the start of a record. Where records end is found with the
 //! reader's own quoting rules ([`crate::quoting`]): in a stretch without `"` every line
@@ -7,128 +7,11 @@
 //! A block that breaks a rule is cut somewhere all the same: the parser of the block that
 //! holds the first broken rule reports it, at its line, as reading in one pass would.
 
-use std::io::{self, Read};
+use memchr::{memchr, memchr3, memchr3_iter, memrchr2};
 
-use memchr::{memchr, memchr3, memchr3_iter, memchr_iter, memrchr2};
-
-use crate::source::ByteCount;
-
-/// Bytes read per block; a block grows when a record is longer.
-pub const BLOCK_BYTES: usize = 2 << 20;
+use crate::blocks::Cut;
 
 const BOM: &[u8] = b"\xef\xbb\xbf";
-
-/// Whole records of a file, in file order.
-#[derive(Debug)]
-pub struct Block {
-    /// The records' bytes (only the last block may end without a line break).
-    pub bytes: Vec<u8>,
-    /// The line the block starts on (1-based, counted by `\n`, as the CSV reader does).
-    pub first_line: u64,
-    /// Whether the block starts the file: it holds the header and may start with a BOM.
-    pub at_start: bool,
-    /// Whether the block holds no `"` at all.
-    pub quote_free: bool,
-    /// Bytes of the file (compressed, if it is) consumed once the block was read.
-    pub consumed: u64,
-}
-
-/// Reads a CSV text as blocks of whole records.
-pub struct BlockReader<R> {
-    inner: R,
-    counted: ByteCount,
-    delimiter: u8,
-    block_bytes: usize,
-    carry: Vec<u8>,
-    line: u64,
-    at_start: bool,
-    ended: bool,
-}
-
-impl<R: Read> BlockReader<R> {
-    /// Blocks of about `block_bytes` of the text `inner`, whose fields end at `delimiter`.
-    pub fn new(inner: R, counted: ByteCount, delimiter: u8, block_bytes: usize) -> Self {
-        BlockReader {
-            inner,
-            counted,
-            delimiter,
-            block_bytes: block_bytes.max(1),
-            carry: Vec::new(),
-            line: 1,
-            at_start: true,
-            ended: false,
-        }
-    }
-
-    /// The next block, or `None` at the end of the text; `spare` is a spent block's
-    /// buffer to read into (memory already touched costs no page faults).
-    pub fn next_block(&mut self, spare: Option<Vec<u8>>) -> io::Result<Option<Block>> {
-        if self.ended {
-            return Ok(None);
-        }
-        let mut buf = spare.unwrap_or_default();
-        buf.clear();
-        buf.extend_from_slice(&self.carry);
-        let mut want = self.block_bytes.max(buf.len() + 1);
-        let cut = loop {
-            let eof = fill(&mut self.inner, &mut buf, want)?;
-            if eof {
-                self.ended = true;
-                break Cut {
-                    at: buf.len(),
-                    quote_free: quote_free(&buf, self.at_start),
-                };
-            }
-            if let Some(cut) = last_record_end(&buf, self.delimiter, self.at_start) {
-                break cut;
-            }
-            // Not one whole record yet: read on.
-            want = buf.len() * 2;
-        };
-        if buf.is_empty() {
-            return Ok(None);
-        }
-        self.carry.clear();
-        self.carry.extend_from_slice(&buf[cut.at..]);
-        buf.truncate(cut.at);
-        let block = Block {
-            first_line: self.line,
-            at_start: std::mem::replace(&mut self.at_start, false),
-            quote_free: cut.quote_free,
-            consumed: self.counted.get(),
-            bytes: buf,
-        };
-        self.line += memchr_iter(b'\n', &block.bytes).count() as u64;
-        Ok(Some(block))
-    }
-}
-
-/// Reads into `buf` until it holds `want` bytes; true if the text ended first.
-fn fill(inner: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> io::Result<bool> {
-    let mut filled = buf.len();
-    buf.resize(want.max(filled), 0);
-    while filled < buf.len() {
-        match inner.read(&mut buf[filled..]) {
-            Ok(0) => {
-                buf.truncate(filled);
-                return Ok(true);
-            }
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                buf.truncate(filled);
-                return Err(e);
-            }
-        }
-    }
-    Ok(false)
-}
-
-/// Where a block ends, and whether it holds no `"`.
-struct Cut {
-    at: usize,
-    quote_free: bool,
-}
 
 /// Where the bytes after a possible BOM start.
 fn after_bom(buf: &[u8], at_start: bool) -> usize {
@@ -139,7 +22,8 @@ fn after_bom(buf: &[u8], at_start: bool) -> usize {
     }
 }
 
-fn quote_free(buf: &[u8], at_start: bool) -> bool {
+/// Whether a block holds no `"` (after a BOM at the start of the file).
+pub(crate) fn quote_free(buf: &[u8], at_start: bool) -> bool {
     memchr(b'"', &buf[after_bom(buf, at_start)..]).is_none()
 }
 
@@ -167,7 +51,7 @@ fn last_line_end(buf: &[u8]) -> Option<usize> {
 }
 
 /// The end of the last whole record in `buf`, which starts at the start of a record.
-fn last_record_end(buf: &[u8], delimiter: u8, at_start: bool) -> Option<Cut> {
+pub(crate) fn last_record_end(buf: &[u8], delimiter: u8, at_start: bool) -> Option<Cut> {
     let start = after_bom(buf, at_start);
     let Some(q) = memchr(b'"', &buf[start..]).map(|k| start + k) else {
         return last_line_end(buf).map(|at| Cut {
@@ -240,7 +124,7 @@ enum Quote {
 
 /// Records as text and field bounds, with the line each starts on.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Records {
+pub struct Fields {
     text: String,
     /// Start and end in `text` of every field, record after record.
     bounds: Vec<(usize, usize)>,
@@ -248,7 +132,7 @@ pub struct Records {
     pub lines: Vec<u64>,
 }
 
-impl Records {
+impl Fields {
     /// Appends one record the CSV reader read.
     pub fn push(&mut self, record: &csv::StringRecord, line: u64) {
         let base = self.text.len();
@@ -289,13 +173,13 @@ pub fn split_plain(
     delimiter: u8,
     width: usize,
     first_line: u64,
-) -> Result<Records, Vec<u8>> {
+) -> Result<Fields, Vec<u8>> {
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => return Err(e.into_bytes()),
     };
     match plain_fields(text.as_bytes(), delimiter, width, first_line) {
-        Some(plain) => Ok(Records {
+        Some(plain) => Ok(Fields {
             text,
             bounds: plain.bounds,
             lines: plain.lines,

@@ -10,14 +10,13 @@
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, Sender, SyncSender};
-use std::thread::JoinHandle;
 
 use arrow::array::RecordBatch;
 use bazof::{ColumnType, KeyType};
 
-use crate::convert::{BatchBuilder, BatchSource, Cell, ColumnMap};
-use crate::csv_blocks::{split_plain, Block, BlockReader, Records, BLOCK_BYTES};
+use crate::blocks::{self, Block, BlockConverter, BlockReader, Records, BLOCK_BYTES};
+use crate::convert::{BatchBuilder, Cell, ColumnMap};
+use crate::csv_blocks::{split_plain, Fields};
 use crate::error::{CliError, Result};
 use crate::fail;
 use crate::forms::{boolean_form, canonical_int, date_form, datetime_form, exact_float};
@@ -354,7 +353,7 @@ pub fn parse_bool(v: &str) -> Option<bool> {
 
 /// Parses one block into records; an error comes after the records before it, so that
 /// converting those may report an earlier one.
-fn block_records(block: Block, file: &Template) -> (Records, Option<CliError>) {
+fn block_records(block: Block, file: &Template) -> (Fields, Option<CliError>) {
     let width = file.header.len();
     let bytes = if block.quote_free && !block.at_start {
         match split_plain(block.bytes, file.opts.delimiter, width, block.first_line) {
@@ -373,7 +372,7 @@ fn block_records(block: Block, file: &Template) -> (Records, Option<CliError>) {
         block.at_start,
     );
     f.header.clone_from(&file.header);
-    let mut records = Records::default();
+    let mut records = Fields::default();
     let mut read = || -> Result<()> {
         if block.at_start && file.opts.has_header {
             // The header row, which `CsvFile::open` read and checked.
@@ -397,95 +396,46 @@ struct Template {
     opts: CsvOptions,
 }
 
-/// What the splitting thread sends each converting thread, in turn.
-enum Job {
-    Block(Block),
-    End,
-    Failed(CliError),
+/// Converts a CSV file into batches on all cores ([`crate::blocks`]): one per block of
+/// about [`BLOCK_BYTES`].
+pub fn converter(file: CsvFile, columns: Vec<ColumnMap>) -> Result<BlockConverter> {
+    converter_with(file, columns, BLOCK_BYTES, blocks::threads())
 }
 
-/// What a converting thread sends back: a block's rows (none if it held only the
-/// header) with the bytes consumed, then the end or an error.
-enum Done {
-    Rows(Option<RecordBatch>, u64),
-    End,
-    Failed(CliError),
-}
-
-/// Converts a CSV file into batches, one per block of about [`BLOCK_BYTES`]. One thread
-/// cuts the file into blocks of whole records; one per core parses and converts them;
-/// the batches are handed out in file order, so the rows, their order and the first
-/// error are those of reading in one pass.
-pub struct Converter {
-    name: String,
-    results: Vec<Receiver<Done>>,
-    /// The block whose result comes next (its converter is `next % results.len()`).
-    next: usize,
-    workers: Vec<JoinHandle<()>>,
-    splitter: Option<JoinHandle<()>>,
-    rows: u64,
-    bytes: u64,
-    /// The end (or an error) was reached: every later call returns `None`.
-    ended: bool,
-}
-
-/// The splitting thread: blocks to the converters in turn, then the end or an error.
-fn split_blocks<R: std::io::Read>(
-    mut blocks: BlockReader<R>,
-    name: String,
-    jobs: Vec<SyncSender<Job>>,
-    spent: Receiver<Vec<u8>>,
-) {
-    for i in 0.. {
-        let job = match blocks.next_block(spent.try_recv().ok()) {
-            Ok(Some(block)) => Job::Block(block),
-            Ok(None) => Job::End,
-            Err(e) => Job::Failed(fail!("{name}: {e}")),
-        };
-        let last = !matches!(job, Job::Block(_));
-        if jobs[i % jobs.len()].send(job).is_err() || last {
-            return; // done, or the converter is gone
-        }
-    }
-}
-
-/// A converting thread: parses and converts the blocks it is given, in order.
-fn convert_blocks(
-    file: Template,
+/// As [`converter`], with blocks of `block_bytes` on `threads` converting threads.
+pub fn converter_with(
+    file: CsvFile,
     columns: Vec<ColumnMap>,
-    jobs: Receiver<Job>,
-    done: SyncSender<Done>,
-    spent: Sender<Vec<u8>>,
-) {
-    let mut out = BatchBuilder::new(columns);
-    while let Ok(job) = jobs.recv() {
-        let result = match job {
-            Job::Block(block) => {
-                let consumed = block.consumed;
-                let (records, failed) = block_records(block, &file);
-                let batch = convert(&file, &mut out, &records);
-                // The splitter may be gone; then the buffer is simply dropped.
-                let _ = spent.send(records.into_bytes());
-                match batch.and_then(|b| failed.map_or(Ok(b), Err)) {
-                    Ok(batch) => Done::Rows(batch, consumed),
-                    Err(e) => Done::Failed(e),
-                }
-            }
-            Job::End => Done::End,
-            Job::Failed(e) => Done::Failed(e),
-        };
-        let last = !matches!(result, Done::Rows(..));
-        if done.send(result).is_err() || last {
-            return;
+    block_bytes: usize,
+    threads: usize,
+) -> Result<BlockConverter> {
+    let template = Template {
+        path: file.path.clone(),
+        name: file.name.clone(),
+        header: file.header.clone(),
+        opts: file.opts.clone(),
+    };
+    drop(file);
+    // The header was read through `file`; the blocks read the file from its start.
+    let (text, counted) = open_text(&template.path)?;
+    let records = Records::Csv(template.opts.delimiter);
+    let blocks = BlockReader::new(text, counted, records, block_bytes);
+    BlockConverter::start(template.name.clone(), blocks, threads, || {
+        let (file, mut out) = (template.clone(), BatchBuilder::new(columns.clone()));
+        move |block: Block| {
+            let (records, failed) = block_records(block, &file);
+            let batch = convert(&file, &mut out, &records);
+            let batch = batch.and_then(|b| failed.map_or(Ok(b), Err));
+            (batch, Some(records.into_bytes()))
         }
-    }
+    })
 }
 
 /// Converts records into a batch of the output columns.
 fn convert(
     file: &Template,
     out: &mut BatchBuilder,
-    records: &Records,
+    records: &Fields,
 ) -> Result<Option<RecordBatch>> {
     let width = file.header.len();
     // The parsers pass only records of the header's width.
@@ -522,123 +472,10 @@ fn convert(
     out.finish()
 }
 
-/// The message of a thread that ended by panicking, if it did.
-fn panic_reason(handle: Option<JoinHandle<()>>) -> Option<String> {
-    let p = handle?.join().err()?;
-    Some(
-        p.downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| p.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown cause".into()),
-    )
-}
-
-impl Converter {
-    /// Prepares conversion of `file` into the given columns and starts reading it.
-    pub fn new(file: CsvFile, columns: Vec<ColumnMap>) -> Result<Converter> {
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(8));
-        Converter::with_blocks(file, columns, BLOCK_BYTES, threads)
-    }
-
-    /// As [`Converter::new`], with blocks of `block_bytes` on `threads` converting threads.
-    pub fn with_blocks(
-        file: CsvFile,
-        columns: Vec<ColumnMap>,
-        block_bytes: usize,
-        threads: usize,
-    ) -> Result<Converter> {
-        let template = Template {
-            path: file.path.clone(),
-            name: file.name.clone(),
-            header: file.header.clone(),
-            opts: file.opts.clone(),
-        };
-        drop(file);
-        // The header was read through `file`; the blocks read the file from its start.
-        let (text, counted) = open_text(&template.path)?;
-        let blocks = BlockReader::new(text, counted, template.opts.delimiter, block_bytes);
-        let spawn_failed =
-            |e: std::io::Error| fail!("{}: cannot start a thread: {e}", template.name);
-        let (mut jobs, mut results, mut workers) = (Vec::new(), Vec::new(), Vec::new());
-        // Spent blocks' buffers go back to the splitter, to be read into again.
-        let (spent, spent_rx) = std::sync::mpsc::channel();
-        for i in 0..threads.max(1) {
-            let (job_tx, job_rx) = std::sync::mpsc::sync_channel(1);
-            let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
-            let (t, c, back) = (template.clone(), columns.clone(), spent.clone());
-            let worker = std::thread::Builder::new()
-                .name(format!("bazof-csv-{i}"))
-                .spawn(move || convert_blocks(t, c, job_rx, done_tx, back))
-                .map_err(spawn_failed)?;
-            jobs.push(job_tx);
-            results.push(done_rx);
-            workers.push(worker);
-        }
-        let name = template.name.clone();
-        let splitter = std::thread::Builder::new()
-            .name("bazof-csv-split".into())
-            .spawn(move || split_blocks(blocks, name, jobs, spent_rx))
-            .map_err(spawn_failed)?;
-        Ok(Converter {
-            name: template.name,
-            results,
-            next: 0,
-            workers,
-            splitter: Some(splitter),
-            rows: 0,
-            bytes: 0,
-            ended: false,
-        })
-    }
-}
-
-impl BatchSource for Converter {
-    fn rows(&self) -> u64 {
-        self.rows
-    }
-
-    fn bytes(&self) -> u64 {
-        self.bytes
-    }
-
-    fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        while !self.ended {
-            let slot = self.next % self.results.len();
-            let received = self.results[slot].recv();
-            self.next += 1;
-            match received {
-                Ok(Done::Rows(batch, consumed)) => {
-                    self.bytes = consumed;
-                    if let Some(batch) = batch {
-                        self.rows += batch.num_rows() as u64;
-                        return Ok(Some(batch));
-                    }
-                }
-                Ok(Done::End) => self.ended = true,
-                Ok(Done::Failed(e)) => {
-                    self.ended = true;
-                    return Err(e);
-                }
-                Err(_) => {
-                    // A thread ended without saying so: it panicked.
-                    self.ended = true;
-                    let worker =
-                        (slot < self.workers.len()).then(|| self.workers.swap_remove(slot));
-                    let reason = panic_reason(worker)
-                        .or_else(|| panic_reason(self.splitter.take()))
-                        .unwrap_or_else(|| "a reading thread stopped".into());
-                    return Err(fail!("{}: reading failed: {reason}", self.name));
-                }
-            }
-        }
-        Ok(None)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::convert::Target;
+    use crate::convert::{BatchSource, Target};
     use crate::source::ByteCount;
     use proptest::prelude::*;
 
@@ -689,7 +526,7 @@ mod tests {
     /// number of blocks after the first that were split without the CSV reader, and of all.
     fn by_blocks(text: &[u8], has_header: bool, block: usize) -> (Rows, usize, usize) {
         let t = template(has_header);
-        let mut blocks = BlockReader::new(text, ByteCount::default(), b',', block);
+        let mut blocks = BlockReader::new(text, ByteCount::default(), Records::Csv(b','), block);
         let (mut rows, mut plain, mut all) = (Vec::new(), 0, 0);
         loop {
             let b = match blocks.next_block(None) {
@@ -792,8 +629,7 @@ mod tests {
                 inferred: false,
             })
             .collect();
-        let mut c =
-            Converter::with_blocks(CsvFile::open(path, &opts(true))?, columns, block, threads)?;
+        let mut c = converter_with(CsvFile::open(path, &opts(true))?, columns, block, threads)?;
         let mut out = Vec::new();
         while let Some(b) = c.next_batch()? {
             out.push(b);

@@ -1,5 +1,6 @@
 //! Reading NDJSON (one JSON object per line, `.ndjson`, `.jsonl`, `.json`, gzipped too),
-//! line by line in bounded memory, into the same cells as CSV ([`crate::convert`]).
+//! in blocks of lines on all cores ([`crate::blocks`]), in bounded memory, into the same
+//! cells as CSV ([`crate::convert`]).
 //!
 //! A JSON string is text and follows the CSV rules for the column's type (so a timestamp
 //! or date is written as a string); a JSON number, boolean or null is typed. Inference:
@@ -16,11 +17,12 @@ use arrow::array::RecordBatch;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
-use crate::convert::{BatchBuilder, BatchSource, Cell, ColumnMap, CHUNK_ROWS};
+use crate::blocks::{self, Block, BlockConverter, BlockReader, Records, BLOCK_BYTES};
+use crate::convert::{BatchBuilder, Cell, ColumnMap};
 use crate::csv_input::{ColumnStats, SAMPLE_ROWS};
 use crate::error::Result;
 use crate::fail;
-use crate::source::{open_text, ByteCount};
+use crate::source::open_text;
 
 /// A JSON object with its members in file order (a new table takes that column order).
 #[derive(Default)]
@@ -55,7 +57,6 @@ pub struct JsonFile {
     /// The path as given (for messages).
     pub name: String,
     reader: Box<dyn BufRead + Send>,
-    counted: ByteCount,
     line: u64,
     buf: String,
     object: Object,
@@ -64,15 +65,19 @@ pub struct JsonFile {
 impl JsonFile {
     /// Opens a file (gunzipping `.gz`).
     pub fn open(path: &Path) -> Result<JsonFile> {
-        let (reader, counted) = open_text(path)?;
-        Ok(JsonFile {
-            name: path.display().to_string(),
+        let (reader, _) = open_text(path)?;
+        Ok(JsonFile::over(path.display().to_string(), reader, 0))
+    }
+
+    /// Reads `reader`, lines of the file `name` after its first `line` lines.
+    fn over(name: String, reader: Box<dyn BufRead + Send>, line: u64) -> JsonFile {
+        JsonFile {
+            name,
             reader,
-            counted,
-            line: 0,
+            line,
             buf: String::new(),
             object: Object::default(),
-        })
+        }
     }
 
     /// Reads the next object into `self.object`; false at the end. Blank lines are skipped.
@@ -185,76 +190,148 @@ fn cell<'a>(v: Option<&'a Value>, scratch: &'a mut String) -> Cell<'a> {
     }
 }
 
-/// Converts an NDJSON file into batches of at most [`CHUNK_ROWS`] rows.
-pub struct JsonConverter {
-    file: JsonFile,
-    out: BatchBuilder,
-    /// The column names this import takes (`ColumnMap::csv_index` indexes it).
+/// Converts an NDJSON file into batches on all cores ([`crate::blocks`]), one per
+/// block of about [`BLOCK_BYTES`]; `header` names the columns the maps point into.
+pub fn converter(
+    path: &Path,
     header: Vec<String>,
-    rows: u64,
+    columns: Vec<ColumnMap>,
+) -> Result<BlockConverter> {
+    converter_with(path, header, columns, BLOCK_BYTES, blocks::threads())
 }
 
-impl JsonConverter {
-    /// Prepares conversion of `file`; `header` names the columns the maps point into.
-    pub fn new(file: JsonFile, header: Vec<String>, columns: Vec<ColumnMap>) -> JsonConverter {
-        JsonConverter {
-            file,
-            out: BatchBuilder::new(columns),
-            header,
-            rows: 0,
+/// As [`converter`], with blocks of `block_bytes` on `threads` converting threads.
+pub fn converter_with(
+    path: &Path,
+    header: Vec<String>,
+    columns: Vec<ColumnMap>,
+    block_bytes: usize,
+    threads: usize,
+) -> Result<BlockConverter> {
+    let name = path.display().to_string();
+    let (text, counted) = open_text(path)?;
+    let blocks = BlockReader::new(text, counted, Records::Lines, block_bytes);
+    BlockConverter::start(name.clone(), blocks, threads, || {
+        let (name, header, mut out) = (
+            name.clone(),
+            header.clone(),
+            BatchBuilder::new(columns.clone()),
+        );
+        move |block: Block| {
+            let reader = Box::new(std::io::Cursor::new(block.bytes));
+            let mut file = JsonFile::over(name.clone(), reader, block.first_line - 1);
+            (convert(&mut file, &header, &mut out), None)
         }
-    }
+    })
 }
 
-impl BatchSource for JsonConverter {
-    fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        let mut scratch = String::new();
-        let mut slots: Vec<Option<usize>> = vec![None; self.header.len()];
-        while self.out.rows() < CHUNK_ROWS {
-            if !self.file.next_object()? {
-                break;
-            }
-            slots.iter_mut().for_each(|s| *s = None);
-            for (j, (k, _)) in self.file.object.0.iter().enumerate() {
-                match self.header.iter().position(|h| h == k) {
-                    Some(i) => slots[i] = Some(j),
-                    None => {
-                        return Err(fail!(
-                            "{}: line {}: column '{k}' is not among the columns of this import \
-                             ({}): it is not in the table's schema, or it first appears after \
-                             line {SAMPLE_ROWS} (a new table takes its columns from the first \
-                             {SAMPLE_ROWS} lines of each file)",
-                            self.file.name,
-                            self.file.line,
-                            self.header.join(", ")
-                        ))
-                    }
-                }
-            }
-            for i in 0..self.out.columns().len() {
-                let index = self.out.columns()[i].csv_index;
-                let column = &self.header[index];
-                let value = slots[index].map(|j| &self.file.object.0[j].1);
-                let c = cell(value, &mut scratch);
-                if let Err(reason) = self.out.push(i, column, c) {
+/// Converts every object of `file` into a batch of the output columns.
+fn convert(
+    file: &mut JsonFile,
+    header: &[String],
+    out: &mut BatchBuilder,
+) -> Result<Option<RecordBatch>> {
+    let mut scratch = String::new();
+    let mut slots: Vec<Option<usize>> = vec![None; header.len()];
+    while file.next_object()? {
+        slots.iter_mut().for_each(|s| *s = None);
+        for (j, (k, _)) in file.object.0.iter().enumerate() {
+            match header.iter().position(|h| h == k) {
+                Some(i) => slots[i] = Some(j),
+                None => {
                     return Err(fail!(
-                        "{}: line {}, column '{column}': {reason}",
-                        self.file.name,
-                        self.file.line,
-                    ));
+                        "{}: line {}: column '{k}' is not among the columns of this import \
+                         ({}): it is not in the table's schema, or it first appears after \
+                         line {SAMPLE_ROWS} (a new table takes its columns from the first \
+                         {SAMPLE_ROWS} lines of each file)",
+                        file.name,
+                        file.line,
+                        header.join(", ")
+                    ))
                 }
             }
-            self.out.end_rows(1);
-            self.rows += 1;
         }
-        self.out.finish()
+        for i in 0..out.columns().len() {
+            let index = out.columns()[i].csv_index;
+            let column = &header[index];
+            let value = slots[index].map(|j| &file.object.0[j].1);
+            let c = cell(value, &mut scratch);
+            if let Err(reason) = out.push(i, column, c) {
+                return Err(fail!(
+                    "{}: line {}, column '{column}': {reason}",
+                    file.name,
+                    file.line,
+                ));
+            }
+        }
+        out.end_rows(1);
+    }
+    out.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::convert::{BatchSource, Target};
+    use bazof::ColumnType;
+
+    fn converted(path: &Path, block: usize, threads: usize) -> Result<Vec<RecordBatch>> {
+        let header: Vec<String> = ["k", "n"].map(String::from).to_vec();
+        let columns = [ColumnType::String, ColumnType::Int]
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| ColumnMap {
+                name: header[i].clone(),
+                csv_index: i,
+                target: Target::Value(t),
+                inferred: false,
+            })
+            .collect();
+        let mut c = converter_with(path, header, columns, block, threads)?;
+        let mut out = Vec::new();
+        while let Some(b) = c.next_batch()? {
+            out.push(b);
+        }
+        assert_eq!(
+            c.rows(),
+            out.iter().map(|b| b.num_rows() as u64).sum::<u64>()
+        );
+        Ok(out)
     }
 
-    fn rows(&self) -> u64 {
-        self.rows
-    }
-
-    fn bytes(&self) -> u64 {
-        self.file.counted.get()
+    #[test]
+    fn blocks_keep_file_order_and_the_first_error() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let mut text = String::new();
+        for i in 0..3000 {
+            text.push_str(&format!("{{\"k\": \"k{i}\", \"n\": {i}}}\n"));
+            if i % 700 == 0 {
+                text.push_str("\r\n"); // blank lines are skipped
+            }
+        }
+        let good = dir.path().join("good.ndjson");
+        std::fs::write(&good, &text)?;
+        let one = converted(&good, 1 << 30, 1)?;
+        let whole = arrow::compute::concat_batches(&one[0].schema(), &one)?;
+        assert_eq!(whole.num_rows(), 3000);
+        for threads in [1, 2, 3] {
+            let parts = converted(&good, 500, threads)?;
+            assert!(parts.len() > 50);
+            assert_eq!(
+                arrow::compute::concat_batches(&whole.schema(), &parts)?,
+                whole
+            );
+        }
+        // A bad value, then bad JSON: the first in the file is the one reported.
+        text.push_str("{\"k\": \"x\", \"n\": \"many\"}\n{\"k\": \n");
+        let bad = dir.path().join("bad.ndjson");
+        std::fs::write(&bad, &text)?;
+        for threads in [1, 3] {
+            let err = converted(&bad, 500, threads)
+                .expect_err("bad lines")
+                .to_string();
+            assert!(err.contains("bad.ndjson: line 3006, column 'n'"), "{err}");
+        }
+        Ok(())
     }
 }

@@ -13,7 +13,7 @@ use parquet::arrow::ArrowWriter;
 
 use crate::cli::GenArgs;
 use crate::convert::{BatchSource, ColumnMap, Target};
-use crate::csv_input::{Converter, CsvFile, CsvOptions};
+use crate::csv_input::{self, CsvFile, CsvOptions};
 use crate::error::Result;
 use crate::fail;
 
@@ -81,7 +81,7 @@ pub fn run(args: GenArgs) -> Result<()> {
         },
     )?;
     file.header = header;
-    let mut conv = Converter::new(file, maps)?;
+    let mut conv = csv_input::converter(file, maps)?;
     let out_path = dir.join(format!("{}.parquet", args.file));
     let tmp_path = dir.join(format!(".{}.parquet.tmp", args.file));
     let out = std::fs::File::create(&tmp_path).map_err(|e| fail!("{}: {e}", tmp_path.display()))?;

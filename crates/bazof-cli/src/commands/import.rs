@@ -14,10 +14,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::cli::{ImportArgs, InputFormat};
 use crate::convert::{BatchSource, ColumnMap, Target};
 use crate::csv_input::{
-    parse_delimiter, sample, ColumnStats, Converter, CsvFile, CsvOptions, SAMPLE_ROWS,
+    self, parse_delimiter, sample, ColumnStats, CsvFile, CsvOptions, SAMPLE_ROWS,
 };
 use crate::error::{CliError, Result};
-use crate::json_input::{self, JsonConverter, JsonFile};
+use crate::json_input;
 use crate::parquet_input::{self, ParquetConverter, ParquetFile};
 use crate::source::format_of;
 use crate::{fail, usage};
@@ -375,13 +375,13 @@ pub fn import(args: ImportArgs) -> Result<String> {
                     if !opts.has_header {
                         file.header = input.header.clone();
                     }
-                    Box::new(Converter::new(file, map)?)
+                    Box::new(csv_input::converter(file, map)?)
                 }
-                InputFormat::Ndjson => Box::new(JsonConverter::new(
-                    JsonFile::open(&input.path)?,
+                InputFormat::Ndjson => Box::new(json_input::converter(
+                    &input.path,
                     input.header.clone(),
                     map,
-                )),
+                )?),
                 InputFormat::Parquet => {
                     Box::new(ParquetConverter::new(ParquetFile::open(&input.path)?, map))
                 }
