@@ -1,5 +1,5 @@
 //! Reading CSV: headers, type inference by sampling, and conversion of blocks of
-//! records into Arrow batches on all cores ([`crate::csv_blocks`]), with errors that
+//! records into Arrow batches on all cores ([`crate::blocks`]), with errors that
 //! name file, line and column.
 //!
 //! The mapping from text to values (README, "CSV import"): an empty field is null; a
