@@ -344,3 +344,39 @@ impl BatchSource for BlockConverter {
         Ok(None)
     }
 }
+
+/// What the CSV and NDJSON readers' tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// Every batch of a converter; its row count must add up.
+    pub fn drain(mut c: BlockConverter) -> Result<Vec<RecordBatch>> {
+        let mut out = Vec::new();
+        while let Some(b) = c.next_batch()? {
+            out.push(b);
+        }
+        let rows: u64 = out.iter().map(|b| b.num_rows() as u64).sum();
+        assert_eq!(c.rows(), rows);
+        Ok(out)
+    }
+
+    /// `convert(block_bytes, threads)` in blocks of `block` bytes on 1, 2 and 3 threads
+    /// gives the rows of one block on one thread (`rows` of them), in more than 50 batches.
+    pub fn same_in_blocks(
+        convert: impl Fn(usize, usize) -> Result<Vec<RecordBatch>>,
+        block: usize,
+        rows: usize,
+    ) -> Result<()> {
+        let one = convert(1 << 30, 1)?;
+        let whole = arrow::compute::concat_batches(&one[0].schema(), &one)?;
+        assert_eq!(whole.num_rows(), rows);
+        for threads in [1, 2, 3] {
+            let parts = convert(block, threads)?;
+            assert!(parts.len() > 50, "{} batches", parts.len());
+            let joined = arrow::compute::concat_batches(&whole.schema(), &parts)?;
+            assert_eq!(joined, whole, "{threads} threads");
+        }
+        Ok(())
+    }
+}

@@ -272,7 +272,8 @@ fn convert(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::convert::{BatchSource, Target};
+    use crate::blocks::testing::{drain, same_in_blocks};
+    use crate::convert::Target;
     use bazof::ColumnType;
 
     fn converted(path: &Path, block: usize, threads: usize) -> Result<Vec<RecordBatch>> {
@@ -287,16 +288,7 @@ mod tests {
                 inferred: false,
             })
             .collect();
-        let mut c = converter_with(path, header, columns, block, threads)?;
-        let mut out = Vec::new();
-        while let Some(b) = c.next_batch()? {
-            out.push(b);
-        }
-        assert_eq!(
-            c.rows(),
-            out.iter().map(|b| b.num_rows() as u64).sum::<u64>()
-        );
-        Ok(out)
+        drain(converter_with(path, header, columns, block, threads)?)
     }
 
     #[test]
@@ -311,17 +303,7 @@ mod tests {
         }
         let good = dir.path().join("good.ndjson");
         std::fs::write(&good, &text)?;
-        let one = converted(&good, 1 << 30, 1)?;
-        let whole = arrow::compute::concat_batches(&one[0].schema(), &one)?;
-        assert_eq!(whole.num_rows(), 3000);
-        for threads in [1, 2, 3] {
-            let parts = converted(&good, 500, threads)?;
-            assert!(parts.len() > 50);
-            assert_eq!(
-                arrow::compute::concat_batches(&whole.schema(), &parts)?,
-                whole
-            );
-        }
+        same_in_blocks(|block, threads| converted(&good, block, threads), 500, 3000)?;
         // A bad value, then bad JSON: the first in the file is the one reported.
         text.push_str("{\"k\": \"x\", \"n\": \"many\"}\n{\"k\": \n");
         let bad = dir.path().join("bad.ndjson");
