@@ -8,11 +8,12 @@
 
 use std::sync::Arc;
 
+use arrow::array::AsArray;
 use arrow::array::{
     ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, RecordBatch,
     StringBuilder, TimestampMicrosecondBuilder,
 };
-use arrow::datatypes::{Field, Schema};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit, TimestampMicrosecondType};
 use bazof::{ColumnType, KeyType};
 
 use crate::csv_input::{parse_bool, parse_float, SAMPLE_ROWS};
@@ -401,6 +402,37 @@ pub fn with_hint(map: &ColumnMap, column: &str, reason: &str) -> String {
 /// reader hands one batch per block of [`crate::csv_blocks::BLOCK_BYTES`]).
 pub const CHUNK_ROWS: usize = 32 * 1024;
 
+/// An input column (Parquet's) that already holds the output column's type, taken as it
+/// is: exactly what [`push_cell`] would build from its cells one by one. `None` when
+/// any cell needs converting or refusing: another type, or a null (or an empty string)
+/// where the key, event time or deleted column needs a value.
+pub fn taken_whole(array: &ArrayRef, target: &Target) -> Option<ArrayRef> {
+    let required = matches!(target, Target::Key(_) | Target::EventTime | Target::Deleted);
+    if required && array.null_count() > 0 {
+        return None;
+    }
+    match (target, array.data_type()) {
+        (Target::Key(KeyType::String), DataType::Utf8) => {
+            let offsets = array.as_string::<i32>().offsets();
+            let empty = offsets.windows(2).any(|w| w[0] == w[1]);
+            (!empty).then(|| array.clone())
+        }
+        (Target::Value(ColumnType::String), DataType::Utf8)
+        | (Target::Key(KeyType::Int) | Target::Value(ColumnType::Int), DataType::Int64)
+        | (Target::Value(ColumnType::Float), DataType::Float64)
+        | (Target::Value(ColumnType::Boolean) | Target::Deleted, DataType::Boolean)
+        | (Target::Value(ColumnType::Date), DataType::Date32) => Some(array.clone()),
+        (
+            Target::EventTime | Target::Value(ColumnType::DateTime),
+            DataType::Timestamp(TimeUnit::Microsecond, _),
+        ) => {
+            let utc = array.as_primitive::<TimestampMicrosecondType>().clone();
+            Some(Arc::new(utc.with_timezone("UTC")))
+        }
+        _ => None,
+    }
+}
+
 /// A file being read as batches of table columns (one per input format).
 pub trait BatchSource {
     /// The next batch, or `None` at the end of the file.
@@ -500,11 +532,22 @@ impl BatchBuilder {
 
     /// The rows so far as a batch (`None` if there are none); starts a new batch.
     pub fn finish(&mut self) -> Result<Option<RecordBatch>> {
+        self.finish_with(Vec::new())
+    }
+
+    /// As [`BatchBuilder::finish`], with the output columns given in `whole` (by index)
+    /// taken as they are; their builders got no cells.
+    pub fn finish_with(&mut self, mut whole: Vec<Option<ArrayRef>>) -> Result<Option<RecordBatch>> {
         if self.rows == 0 {
             return Ok(None);
         }
         self.rows = 0;
-        let arrays: Vec<ArrayRef> = self.builders.iter_mut().map(Builder::finish).collect();
+        let arrays: Vec<ArrayRef> = (self.builders.iter_mut().enumerate())
+            .map(|(i, b)| match whole.get_mut(i).and_then(Option::take) {
+                Some(a) => a,
+                None => b.finish(),
+            })
+            .collect();
         Ok(Some(RecordBatch::try_new(self.schema.clone(), arrays)?))
     }
 }

@@ -20,7 +20,7 @@ use arrow::datatypes::{
 use bazof::{ColumnType, KeyType};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
-use crate::convert::{BatchBuilder, BatchSource, Cell, ColumnMap, Target, CHUNK_ROWS};
+use crate::convert::{taken_whole, BatchBuilder, BatchSource, Cell, ColumnMap, Target, CHUNK_ROWS};
 use crate::error::Result;
 use crate::fail;
 
@@ -239,6 +239,7 @@ impl BatchSource for ParquetConverter {
                 }
             }
         };
+        let mut whole = Vec::with_capacity(self.out.columns().len());
         for i in 0..self.out.columns().len() {
             let index = self.out.columns()[i].csv_index;
             let column = &self.file.header[index];
@@ -247,19 +248,25 @@ impl BatchSource for ParquetConverter {
                 DataType::Dictionary(_, v) => arrow::compute::cast(array, v)?,
                 _ => array.clone(),
             };
-            for row in 0..batch.num_rows() {
-                let pushed = cell(array.as_ref(), row).and_then(|c| self.out.push(i, column, c));
-                if let Err(reason) = pushed {
-                    return Err(fail!(
-                        "{name}: row {}, column '{column}': {reason}",
-                        self.rows + row as u64 + 1
-                    ));
+            // A column of the table's own type is taken whole, without a look at its cells.
+            let taken = taken_whole(&array, &self.out.columns()[i].target);
+            if taken.is_none() {
+                for row in 0..batch.num_rows() {
+                    let pushed =
+                        cell(array.as_ref(), row).and_then(|c| self.out.push(i, column, c));
+                    if let Err(reason) = pushed {
+                        return Err(fail!(
+                            "{name}: row {}, column '{column}': {reason}",
+                            self.rows + row as u64 + 1
+                        ));
+                    }
                 }
             }
+            whole.push(taken);
         }
         self.out.end_rows(batch.num_rows());
         self.rows += batch.num_rows() as u64;
-        self.out.finish()
+        self.out.finish_with(whole)
     }
 
     fn rows(&self) -> u64 {
@@ -270,6 +277,89 @@ impl BatchSource for ParquetConverter {
         match self.file.rows_total {
             0 => self.file.bytes_total,
             total => self.file.bytes_total * self.rows.min(total) / total,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{
+        ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, StringArray,
+        TimestampMicrosecondArray,
+    };
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const TARGETS: [Target; 10] = [
+        Target::Key(KeyType::String),
+        Target::Key(KeyType::Int),
+        Target::EventTime,
+        Target::Deleted,
+        Target::Value(ColumnType::String),
+        Target::Value(ColumnType::Int),
+        Target::Value(ColumnType::Float),
+        Target::Value(ColumnType::Boolean),
+        Target::Value(ColumnType::DateTime),
+        Target::Value(ColumnType::Date),
+    ];
+
+    /// A column of one of the types a table holds, from small integers (`None` = null).
+    fn column(kind: usize, tz: Option<&str>, v: &[Option<i64>]) -> ArrayRef {
+        match kind {
+            0 => Arc::new(StringArray::from_iter(v.iter().map(|x| {
+                x.map(|i| {
+                    if i == 0 {
+                        String::new()
+                    } else {
+                        format!("s{i}")
+                    }
+                })
+            }))),
+            1 => Arc::new(Int64Array::from_iter(v.iter().copied())),
+            2 => Arc::new(Float64Array::from_iter(
+                v.iter().map(|x| x.map(|i| i as f64 / 4.0)),
+            )),
+            3 => Arc::new(BooleanArray::from_iter(
+                v.iter().map(|x| x.map(|i| i % 2 == 0)),
+            )),
+            4 => Arc::new(Date32Array::from_iter(
+                v.iter().map(|x| x.map(|i| i as i32)),
+            )),
+            _ => Arc::new(
+                TimestampMicrosecondArray::from_iter(v.iter().copied()).with_timezone_opt(tz),
+            ),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// A column taken whole is the column its cells would build one by one.
+        #[test]
+        fn taken_whole_as_cell_by_cell(
+            kind in 0usize..6,
+            target in 0..TARGETS.len(),
+            tz in prop::sample::select(vec![None, Some("UTC"), Some("+08:00")]),
+            values in prop::collection::vec(prop::option::weighted(0.97, -3i64..8), 1..12),
+        ) {
+            let array = column(kind, tz, &values);
+            let target = TARGETS[target].clone();
+            let Some(whole) = taken_whole(&array, &target) else { return Ok(()) };
+            let map = ColumnMap { name: "c".into(), csv_index: 0, target, inferred: true };
+            let mut by_cell = BatchBuilder::new(vec![map.clone()]);
+            for row in 0..array.len() {
+                let c = cell(array.as_ref(), row).map_err(TestCaseError::fail)?;
+                by_cell.push(0, "c", c).map_err(TestCaseError::fail)?;
+            }
+            by_cell.end_rows(array.len());
+            let mut taken = BatchBuilder::new(vec![map]);
+            taken.end_rows(array.len());
+            let expected = by_cell.finish().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let got = taken.finish_with(vec![Some(whole)]).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(got, expected);
         }
     }
 }
