@@ -60,6 +60,23 @@ pub enum Target {
     Deleted,
 }
 
+#[cfg(test)]
+impl Target {
+    /// Every kind of output column, for the readers' tests.
+    pub(crate) const ALL: [Target; 10] = [
+        Target::Key(KeyType::String),
+        Target::Key(KeyType::Int),
+        Target::EventTime,
+        Target::Deleted,
+        Target::Value(ColumnType::String),
+        Target::Value(ColumnType::Int),
+        Target::Value(ColumnType::Float),
+        Target::Value(ColumnType::Boolean),
+        Target::Value(ColumnType::DateTime),
+        Target::Value(ColumnType::Date),
+    ];
+}
+
 /// One output column: its name in the batch, the CSV column it comes from, its type.
 #[derive(Debug, Clone)]
 pub struct ColumnMap {
@@ -557,29 +574,16 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const TARGETS: [Target; 10] = [
-        Target::Key(KeyType::String),
-        Target::Key(KeyType::Int),
-        Target::EventTime,
-        Target::Deleted,
-        Target::Value(ColumnType::String),
-        Target::Value(ColumnType::Int),
-        Target::Value(ColumnType::Float),
-        Target::Value(ColumnType::Boolean),
-        Target::Value(ColumnType::DateTime),
-        Target::Value(ColumnType::Date),
-    ];
-
     proptest! {
         /// Where the shortcut for plain fields takes a field, it appends what the full
         /// treatment appends.
         #[test]
         fn plain_fields_as_push_has_them(
-            target in 0..TARGETS.len(),
+            target in 0..Target::ALL.len(),
             inferred in any::<bool>(),
             raw in "( |\\t)?(-?[0-9]{1,4}(\\.[0-9]{0,3})?|007|1e3|true|FALSE|y|n|k1|2024-02-29( |T)12:30:00(\\.5|\\.1234567)?(Z|\\+02| UTC)?|2023-02-29 00:00:00)( )?",
         ) {
-            let target = &TARGETS[target];
+            let target = &Target::ALL[target];
             let (mut fast, mut full) = (Builder::new(target), Builder::new(target));
             if push_common(&mut fast, inferred, &raw) {
                 prop_assert_eq!(push(&mut full, target, inferred, &raw), Ok(()), "{}", raw);

@@ -293,19 +293,6 @@ mod tests {
 
     use super::*;
 
-    const TARGETS: [Target; 10] = [
-        Target::Key(KeyType::String),
-        Target::Key(KeyType::Int),
-        Target::EventTime,
-        Target::Deleted,
-        Target::Value(ColumnType::String),
-        Target::Value(ColumnType::Int),
-        Target::Value(ColumnType::Float),
-        Target::Value(ColumnType::Boolean),
-        Target::Value(ColumnType::DateTime),
-        Target::Value(ColumnType::Date),
-    ];
-
     /// A column of one of the types a table holds, from small integers (`None` = null).
     fn column(kind: usize, tz: Option<&str>, v: &[Option<i64>]) -> ArrayRef {
         match kind {
@@ -341,12 +328,12 @@ mod tests {
         #[test]
         fn taken_whole_as_cell_by_cell(
             kind in 0usize..6,
-            target in 0..TARGETS.len(),
+            target in 0..Target::ALL.len(),
             tz in prop::sample::select(vec![None, Some("UTC"), Some("+08:00")]),
             values in prop::collection::vec(prop::option::weighted(0.97, -3i64..8), 1..12),
         ) {
             let array = column(kind, tz, &values);
-            let target = TARGETS[target].clone();
+            let target = Target::ALL[target].clone();
             let Some(whole) = taken_whole(&array, &target) else { return Ok(()) };
             let map = ColumnMap { name: "c".into(), csv_index: 0, target, inferred: true };
             let mut by_cell = BatchBuilder::new(vec![map.clone()]);
