@@ -80,7 +80,7 @@ impl Target {
 /// One output column: its name in the batch, the CSV column it comes from, its type.
 #[derive(Debug, Clone)]
 pub struct ColumnMap {
-    /// Name in the batch (table column name or [`DELETED_COLUMN`]).
+    /// Name in the batch (table column name or [`bazof::DELETED_COLUMN`]).
     pub name: String,
     /// Index of the CSV column.
     pub csv_index: usize,
@@ -172,8 +172,8 @@ fn trim(s: &str) -> &str {
 
 /// Appends a non-empty field that is plainly a value of the column's type, as [`push`]
 /// would; false, with nothing appended, for anything else (which then goes through
-/// [`push`] for its exact treatment or error). Most fields of an import are plain.
-#[inline]
+/// [`push`] for its exact treatment or error).
+#[inline(always)]
 fn push_common(b: &mut Builder, inferred: bool, raw: &str) -> bool {
     let v = if inferred { raw } else { trim(raw) };
     match b {
@@ -264,11 +264,6 @@ fn push(
             None => return bad(""),
         },
         Builder::Time(b) => {
-            // The common forms, without building a date first (most imports).
-            if let Some(us) = bazof::time::parse_common_micros(v) {
-                b.append_value(us);
-                return Ok(());
-            }
             let parse = if inferred {
                 datetime_form
             } else {
@@ -302,7 +297,25 @@ fn day_text(days: i32) -> String {
 }
 
 /// Appends one cell; `Err` holds the reason (without position).
+#[inline]
 pub fn push_cell(
+    b: &mut Builder,
+    target: &Target,
+    inferred: bool,
+    cell: Cell<'_>,
+) -> std::result::Result<(), String> {
+    // Most fields of an import are plain values of the column's type: this small part
+    // is inlined into the readers' loops, the rest is not.
+    if let Cell::Text(raw) = cell {
+        if !raw.is_empty() && push_common(b, inferred, raw) {
+            return Ok(());
+        }
+    }
+    push_any(b, target, inferred, cell)
+}
+
+/// [`push_cell`] for any cell.
+fn push_any(
     b: &mut Builder,
     target: &Target,
     inferred: bool,
@@ -415,10 +428,6 @@ pub fn with_hint(map: &ColumnMap, column: &str, reason: &str) -> String {
     }
 }
 
-/// Rows per Arrow batch an NDJSON or Parquet reader hands to the commit writer (a CSV
-/// reader hands one batch per block of [`crate::csv_blocks::BLOCK_BYTES`]).
-pub const CHUNK_ROWS: usize = 32 * 1024;
-
 /// An input column (Parquet's) that already holds the output column's type, taken as it
 /// is: exactly what [`push_cell`] would build from its cells one by one. `None` when
 /// any cell needs converting or refusing: another type, or a null (or an empty string)
@@ -525,13 +534,7 @@ impl BatchBuilder {
             return Err((0, format!("internal: no output column {i}")));
         };
         for r in 0..rows {
-            let cell = cell(r);
-            if let Cell::Text(raw) = cell {
-                if push_common(b, c.inferred, raw) {
-                    continue;
-                }
-            }
-            push_cell(b, &c.target, c.inferred, cell)
+            push_cell(b, &c.target, c.inferred, cell(r))
                 .map_err(|reason| (r, with_hint(c, column, &reason)))?;
         }
         Ok(())

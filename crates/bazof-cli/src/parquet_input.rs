@@ -20,9 +20,12 @@ use arrow::datatypes::{
 use bazof::{ColumnType, KeyType};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
-use crate::convert::{taken_whole, BatchBuilder, BatchSource, Cell, ColumnMap, Target, CHUNK_ROWS};
+use crate::convert::{taken_whole, BatchBuilder, BatchSource, Cell, ColumnMap, Target};
 use crate::error::Result;
 use crate::fail;
+
+/// Rows per Arrow batch read from a Parquet file and handed to the commit writer.
+const CHUNK_ROWS: usize = 32 * 1024;
 
 /// An open Parquet file.
 pub struct ParquetFile {
