@@ -10,12 +10,15 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, RecordBatch, TimestampMicrosecondArray};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMicrosecondType};
+use arrow::array::{
+    ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, RecordBatch, TimestampMicrosecondArray,
+};
+use arrow::compute::kernels::cmp::eq;
+use arrow::compute::FilterBuilder;
+use arrow::datatypes::{Field, Schema, SchemaRef, TimestampMicrosecondType};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
-use super::rows::{Gather, Keys, Selection};
 use crate::error::{Error, Result};
 use crate::predicate::KeyPredicate;
 use crate::scan::plan::{ScanMode, ScanOptions, DEFAULT_BATCH_SIZE};
@@ -236,16 +239,8 @@ impl Table {
                     table: self.location().to_string(),
                     input,
                     schema: out.clone(),
-                    gather: Gather::new(self.location()),
-                    keys: Vec::new(),
                     from: options.from.map(|t| t.timestamp_micros()),
                     to: options.to.map(|t| t.timestamp_micros()),
-                    pending: None,
-                    picks: Vec::new(),
-                    valid_from: Vec::new(),
-                    valid_to: Vec::new(),
-                    batch_size: options.batch_size.max(1),
-                    done: false,
                 };
                 let part = futures::stream::try_unfold(state, |mut s| async move {
                     Ok(s.next_batch().await?.map(|b| (b, s)))
@@ -261,141 +256,91 @@ impl Table {
     }
 }
 
-/// The latest row seen: the candidate winner of its key's current event time.
-#[derive(Clone, Copy)]
-struct Pending {
-    input: usize,
-    row: usize,
-    time: i64,
-    deleted: bool,
-}
-
-/// The streaming state: all rows of each key arrive together, in rank order.
+/// The streaming state. The merge yields a key's rows in rank order (§5) and never
+/// splits a key across two batches, so each batch is finished on its own: a row wins
+/// its event time unless the next row has the same key and time, and its version
+/// lasts until the next row's time when that row has the same key. The rows kept are
+/// the batch's own columns, filtered, not copies gathered row by row.
 struct Versions {
     table: String,
     input: PartStream,
     schema: SchemaRef,
-    gather: Gather,
-    /// Key column of each gathered input.
-    keys: Vec<Keys>,
     from: Option<i64>,
     to: Option<i64>,
-    pending: Option<Pending>,
-    picks: Vec<Option<(usize, usize)>>,
-    valid_from: Vec<i64>,
-    valid_to: Vec<Option<i64>>,
-    batch_size: usize,
-    done: bool,
 }
 
 impl Versions {
     async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        while !self.done && self.picks.len() < self.batch_size {
-            match self.input.next().await {
-                Some(batch) => self.consume(batch?)?,
-                None => {
-                    if let Some(p) = self.pending.take() {
-                        self.finish(p, None);
-                    }
-                    self.done = true;
-                }
+        while let Some(batch) = self.input.next().await {
+            let out = self.versions(&batch?)?;
+            if out.num_rows() > 0 {
+                return Ok(Some(out));
             }
         }
-        self.flush()
+        Ok(None)
     }
 
-    fn consume(&mut self, batch: RecordBatch) -> Result<()> {
-        if batch.num_rows() == 0 {
-            return Ok(());
-        }
+    /// The versions the rows of `batch` (whole keys) open.
+    fn versions(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let arrow_err = |e| Error::Arrow {
+            table: self.table.clone(),
+            source: e,
+        };
         let internal = |what: &str| Error::Internal {
             table: self.table.clone(),
             reason: format!("history input column {what}"),
         };
+        let n = batch.num_rows();
         let times = batch
             .column(1)
             .as_primitive_opt::<TimestampMicrosecondType>()
             .ok_or_else(|| internal("event_time"))?
-            .clone();
+            .values();
         let deleted = batch
             .column(4)
             .as_boolean_opt()
-            .ok_or_else(|| internal("_bazof_deleted"))?
-            .clone();
-        let keys = Keys::of(&batch, &self.table)?;
-        let input = self.gather.input(batch);
-        self.keys.push(keys);
-        for row in 0..times.len() {
-            let next = Pending {
-                input,
-                row,
-                time: times.value(row),
-                deleted: deleted.value(row),
-            };
-            if let Some(p) = self.pending {
-                let same_key = self.keys[p.input]
-                    .cmp(p.row, &self.keys[input], row)
-                    .is_eq();
-                match (same_key, p.time == next.time) {
-                    // A later-ranked event at the same time replaces the candidate.
-                    (true, true) => {}
-                    (true, false) => self.finish(p, Some(next.time)),
-                    (false, _) => self.finish(p, None),
-                }
-            }
-            self.pending = Some(next);
-        }
-        Ok(())
-    }
-
-    /// Emits the version a winning event opens, unless it is a tombstone or outside
-    /// the asked window.
-    fn finish(&mut self, p: Pending, valid_to: Option<i64>) {
-        let starts_in = self.to.is_none_or(|to| p.time <= to);
-        let ends_in = match (self.from, valid_to) {
-            (Some(from), Some(end)) => end > from,
-            _ => true,
+            .ok_or_else(|| internal("_bazof_deleted"))?;
+        // Whether row r + 1 has row r's key, in one vectorised compare.
+        let key = batch.column(0);
+        let same_key = match n {
+            0 => return Ok(RecordBatch::new_empty(self.schema.clone())),
+            _ => eq(&key.slice(0, n - 1), &key.slice(1, n - 1)).map_err(arrow_err)?,
         };
-        if !p.deleted && starts_in && ends_in {
-            self.picks.push(Some((p.input, p.row)));
-            self.valid_from.push(p.time);
-            self.valid_to.push(valid_to);
-        }
-    }
-
-    fn flush(&mut self) -> Result<Option<RecordBatch>> {
-        if self.picks.is_empty() {
-            return Ok(None);
-        }
-        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
-        let key_type: DataType = self.schema.field(0).data_type().clone();
-        let selection = Selection::new(&self.picks);
-        columns.push(self.gather.column(0, &key_type, &selection)?);
-        let ts = |v: Vec<Option<i64>>| -> ArrayRef {
-            Arc::new(TimestampMicrosecondArray::from(v).with_timezone("UTC"))
-        };
-        columns.push(ts(self.valid_from.drain(..).map(Some).collect()));
-        columns.push(ts(std::mem::take(&mut self.valid_to)));
-        for (i, f) in self.schema.fields().iter().enumerate().skip(3) {
-            let source = FIRST_VALUE + i - 3;
-            columns.push(self.gather.column(source, f.data_type(), &selection)?);
-        }
-        let batch = self.gather.batch(&self.schema, columns)?;
-        self.picks.clear();
-        // Only the input holding the pending row is still needed.
-        match self.pending.as_mut() {
-            Some(p) => {
-                let keep = self.gather.inputs.swap_remove(p.input);
-                let keys = self.keys.swap_remove(p.input);
-                self.gather.inputs = vec![keep];
-                self.keys = vec![keys];
-                p.input = 0;
-            }
-            None => {
-                self.gather.inputs.clear();
-                self.keys.clear();
+        let mut keep = BooleanBufferBuilder::new(n);
+        let mut valid_to: Vec<Option<i64>> = Vec::with_capacity(n);
+        for (r, &time) in times.iter().enumerate() {
+            // The time of the key's next row, if the key has one.
+            let next_time = (r + 1 < n && same_key.value(r)).then(|| times[r + 1]);
+            // A later-ranked row at the same time wins instead; a tombstone opens no
+            // version; the window keeps versions starting by `to` and ending after `from`.
+            let kept = next_time != Some(time)
+                && !deleted.value(r)
+                && self.to.is_none_or(|to| time <= to)
+                && match (self.from, next_time) {
+                    (Some(from), Some(end)) => end > from,
+                    _ => true,
+                };
+            keep.append(kept);
+            if kept {
+                valid_to.push(next_time);
             }
         }
-        Ok(Some(batch))
+        let valid_to: ArrayRef =
+            Arc::new(TimestampMicrosecondArray::from(valid_to).with_timezone("UTC"));
+        let sources = [0, 1]
+            .into_iter()
+            .chain((3..self.schema.fields().len()).map(|i| FIRST_VALUE + i - 3));
+        let mut columns: Vec<ArrayRef> = sources.map(|i| batch.column(i).clone()).collect();
+        let keep = BooleanArray::new(keep.finish(), None);
+        if keep.true_count() < n {
+            let filter = FilterBuilder::new(&keep).optimize().build();
+            columns = columns
+                .iter()
+                .map(|c| filter.filter(c))
+                .collect::<std::result::Result<_, _>>()
+                .map_err(arrow_err)?;
+        }
+        columns.insert(2, valid_to);
+        RecordBatch::try_new(self.schema.clone(), columns).map_err(arrow_err)
     }
 }

@@ -315,7 +315,9 @@ impl Merger {
         Ok(slot)
     }
 
-    /// The next output batch, or `None` at the end.
+    /// The next output batch, or `None` at the end. A batch ends between keys: a key's
+    /// rows (all of them, in `AllRows`) are never split across two batches; history
+    /// relies on it.
     pub(crate) async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
         if self.base_alone {
             return self.pass_through().await;
