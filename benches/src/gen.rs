@@ -14,9 +14,12 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use bazof::{
-    AnySnapshot, ColumnDef, ColumnType, CompactionPolicy, KeyType, Table, TableSchema,
+    ColumnDef, ColumnType, CompactionPolicy, KeyType, ScanOptions, Table, TableSchema,
     DELETED_COLUMN,
 };
+use futures::StreamExt;
+
+use crate::queries::BoxError;
 use chrono::{DateTime, TimeZone, Utc};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
@@ -83,7 +86,7 @@ pub struct GenConfig {
     pub span_days: i64,
     /// Compact every N commits as well as at the end (0: only at the end).
     pub compact_every: usize,
-    /// Compaction policy: segment width (`day`, `month`, `year`).
+    /// Compaction policy: where segments go (`volume`, `day`, `month`, `year`, `rows:N`).
     pub segment: String,
     /// Compaction policy: merge a segment's deltas beyond this many.
     pub max_deltas: usize,
@@ -509,25 +512,38 @@ pub fn ensure(
     Ok((dir, meta))
 }
 
-/// Base files of the latest snapshot that hold the state at `t` (the base of the
-/// segment containing `t`), as absolute paths; `None` for the latest segment.
-pub fn base_files_for(table: &str, t: Option<i64>) -> Result<Vec<String>, bazof::Error> {
-    bazof::blocking::block_on(async {
-        let tbl = Table::open(table).await?;
-        let snap = tbl.snapshot(None).await?;
-        let AnySnapshot::V1(s) = snap.as_ref() else {
-            return Ok(Vec::new());
-        };
-        let seg = match t {
-            None => s.segments.iter().rev().find(|g| g.base.is_some()),
-            Some(t) => {
-                let t = DateTime::from_timestamp_micros(t).expect("time");
-                s.segments.iter().find(|g| g.contains(t))
+/// The limit's input: the state at `t` (`None`: current), resolved once by the core and
+/// written beside the table as one Parquet file (ZSTD, as the raw files). Reading it
+/// is the least work any engine can do for the answer. Under the volume policy no base
+/// need hold the state at a past `t`, so a base file would not do.
+pub fn state_file_for(table: &str, t: Option<i64>) -> Result<String, BoxError> {
+    let dir = Path::new(table)
+        .parent()
+        .ok_or("the table has no parent directory")?;
+    let path = dir.join(match t {
+        Some(t) => format!("state-{t}.parquet"),
+        None => "state-current.parquet".into(),
+    });
+    if !path.exists() {
+        let tmp = path.with_extension("tmp");
+        bazof::blocking::block_on(async {
+            let mut opts = ScanOptions::default();
+            if let Some(t) = t {
+                opts = opts.with_as_of(DateTime::from_timestamp_micros(t).ok_or("time")?);
             }
-        };
-        Ok(seg
-            .and_then(|g| g.base.as_ref())
-            .map(|b| vec![format!("{}/{}", table.trim_end_matches('/'), b.path)])
-            .unwrap_or_default())
-    })
+            let mut stream = Table::open(table).await?.scan(opts).await?;
+            let props = WriterProperties::builder()
+                .set_compression(Compression::ZSTD(Default::default()))
+                .build();
+            let mut w =
+                ArrowWriter::try_new(fs::File::create(&tmp)?, stream.schema(), Some(props))?;
+            while let Some(b) = stream.next().await {
+                w.write(&b?)?;
+            }
+            w.close()?;
+            Ok::<_, BoxError>(())
+        })?;
+        fs::rename(&tmp, &path)?;
+    }
+    Ok(path.to_string_lossy().into_owned())
 }

@@ -70,8 +70,9 @@ struct RunArgs {
     /// Compact every N commits as well as at the end (0: only at the end).
     #[arg(long, default_value_t = 0)]
     compact_every: usize,
-    /// Compaction policy of the bazof table: segment width (day, month, year).
-    #[arg(long, default_value = "month")]
+    /// Compaction policy of the bazof table: where segments go (volume, day, month,
+    /// year, rows:N); the default is the library's.
+    #[arg(long, default_value = "volume")]
     segment: String,
     /// Compaction policy: merge a segment's deltas once it has more than this many.
     #[arg(long, default_value_t = bazof::CompactionPolicy::default().max_deltas)]

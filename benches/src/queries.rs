@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use duckdb::vtab::arrow::ArrowBatchRegistration;
 
-use crate::gen::{base_files_for, Meta};
+use crate::gen::{state_file_for, Meta};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -218,12 +218,12 @@ impl Engine {
         )
     }
 
-    /// Whether the answer must equal the other cells' (the limit reads a base, not the
-    /// answer; imports report rows stored: bazof keeps one event per (key, event time)).
+    /// Whether the answer must equal the other cells' (imports report rows stored:
+    /// bazof keeps one event per (key, event time)).
     pub fn comparable(self) -> bool {
         !matches!(
             self,
-            Engine::Limit | Engine::BazofImport | Engine::DuckdbImport | Engine::DuckdbCopyBazof
+            Engine::BazofImport | Engine::DuckdbImport | Engine::DuckdbCopyBazof
         )
     }
 }
@@ -414,20 +414,17 @@ pub fn run_cell(
             if keys.is_some() {
                 return Ok(None);
             }
-            let files = base_files_for(&meta.table, as_of)?;
-            if files.is_empty() {
-                return Ok(None);
-            }
+            let files = [state_file_for(&meta.table, as_of)?];
             let con = duckdb::Connection::open_in_memory()?;
             let start = Instant::now();
-            let (base, regs) = duckdb_parquet_source(&con, &files, q.grouped())?;
-            let src = format!("SELECT * FROM {base} WHERE NOT _bazof_deleted");
+            let (state, regs) = duckdb_parquet_source(&con, &files, q.grouped())?;
+            let src = format!("SELECT * FROM {state}");
             let answer = duckdb_answer(&con, q, &src, &regs)?;
             Ok(Some(CellOutcome {
                 answer,
                 wall_ms: ms(start),
                 bytes: Some(file_bytes(&files)),
-                note: format!("{} base file(s)", files.len()),
+                note: "the resolved state".into(),
             }))
         }
         Engine::PolarsBazof => {

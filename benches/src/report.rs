@@ -102,11 +102,7 @@ pub fn fill_ratios(rows: &mut [CellRow]) {
             r.speedup_vs_baseline = Some(b.median_ms / r.median_ms);
         }
         if r.engine.is_bazof() && r.engine != Engine::BazofImport {
-            // Only a limit that holds the same state is one (a base without the
-            // deltas still open after the last compaction is not).
-            let limit = lookup(r, Engine::Limit)
-                .filter(|l| matches!((&l.answer, &r.answer), (Some(a), Some(b)) if a.agrees(b)));
-            if let Some(l) = limit {
+            if let Some(l) = lookup(r, Engine::Limit) {
                 r.times_limit = Some(r.median_ms / l.median_ms);
             }
         }
@@ -202,12 +198,7 @@ pub fn markdown(meta: &Meta, rows: &[CellRow]) -> String {
                 }
             }
             (Some(_), false) => format!(
-                "({}{})",
-                if r.engine == Engine::Limit {
-                    "base only"
-                } else {
-                    "rows stored"
-                },
+                "(rows stored{})",
                 if r.note.is_empty() {
                     String::new()
                 } else {
