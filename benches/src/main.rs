@@ -6,6 +6,7 @@
 //! (`bazof-bench cell ...`), so that each cell's peak RSS is its own.
 
 mod gen;
+mod hist;
 mod pit;
 mod queries;
 mod report;

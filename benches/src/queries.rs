@@ -53,12 +53,14 @@ pub enum Query {
     Q6,
     /// Point-in-time join: orders with each customer's row at the order's time.
     Pit,
+    /// Every version of every key (history), against reading the raw events once.
+    Hist,
     /// CSV import.
     Import,
 }
 
 impl Query {
-    pub const ALL: [Query; 8] = [
+    pub const ALL: [Query; 9] = [
         Query::Q1,
         Query::Q2,
         Query::Q3,
@@ -66,6 +68,7 @@ impl Query {
         Query::Q5,
         Query::Q6,
         Query::Pit,
+        Query::Hist,
         Query::Import,
     ];
 
@@ -78,6 +81,7 @@ impl Query {
             Query::Q5 => "q5",
             Query::Q6 => "q6",
             Query::Pit => "pit",
+            Query::Hist => "hist",
             Query::Import => "import",
         }
     }
@@ -91,6 +95,7 @@ impl Query {
             Query::Q5 => "sum(qty) by category, as of mid-history",
             Query::Q6 => "one key, current",
             Query::Pit => "point-in-time join: 5 orders per key (at most 1M) with the customer's row at each order's time",
+            Query::Hist => "every version of every key (history; the raw cells read the raw events once)",
             Query::Import => "CSV import (first quarter of the commits)",
         }
     }
@@ -98,7 +103,7 @@ impl Query {
     /// The event time the query travels to (None: current).
     pub fn as_of(self, meta: &Meta) -> Option<i64> {
         match self {
-            Query::Q1 | Query::Q6 | Query::Pit | Query::Import => None,
+            Query::Q1 | Query::Q6 | Query::Pit | Query::Hist | Query::Import => None,
             Query::Q2 | Query::Q5 => Some(meta.mid_us),
             Query::Q3 => Some(meta.late_window_us),
             Query::Q4 => Some(meta.lookup_us),
@@ -115,6 +120,18 @@ impl Query {
 
     fn grouped(self) -> bool {
         self == Query::Q5
+    }
+
+    /// Whether engine `e`'s answer must equal the other cells' of this query: not for
+    /// imports (they report rows stored: bazof keeps one event per (key, event time)),
+    /// nor for the raw reads that `hist` is weighed against.
+    pub fn compares(self, e: Engine) -> bool {
+        let import = matches!(
+            e,
+            Engine::BazofImport | Engine::DuckdbImport | Engine::DuckdbCopyBazof
+        );
+        let raw = matches!(e, Engine::DuckdbParquet | Engine::PolarsParquet);
+        !(import || (self == Query::Hist && raw))
     }
 }
 
@@ -217,15 +234,6 @@ impl Engine {
                 | Engine::DuckdbCopyBazof
         )
     }
-
-    /// Whether the answer must equal the other cells' (imports report rows stored:
-    /// bazof keeps one event per (key, event time)).
-    pub fn comparable(self) -> bool {
-        !matches!(
-            self,
-            Engine::BazofImport | Engine::DuckdbImport | Engine::DuckdbCopyBazof
-        )
-    }
 }
 
 /// A query's answer, reduced to a few numbers every engine can compute.
@@ -302,7 +310,7 @@ const CHECKSUM_SQL: &str = "SELECT count(*)::BIGINT, coalesce(sum(qty), 0)::BIGI
     coalesce(sum(epoch_us(updated_at) % 1000000007), 0)::BIGINT, count(DISTINCT category)::BIGINT, \
     coalesce(sum(price), 0)::DOUBLE";
 
-fn duckdb_answer(
+pub(crate) fn duckdb_answer(
     con: &duckdb::Connection,
     q: Query,
     src: &str,
@@ -351,8 +359,10 @@ pub fn run_cell(
     meta: &Meta,
     scratch: &Path,
 ) -> Result<Option<CellOutcome>, BoxError> {
-    if q == Query::Pit {
-        return crate::pit::run_cell(e, meta);
+    match q {
+        Query::Pit => return crate::pit::run_cell(e, meta),
+        Query::Hist => return crate::hist::run_cell(e, meta),
+        _ => {}
     }
     let as_of = q.as_of(meta);
     let keys = q.keys(meta);
@@ -691,7 +701,7 @@ pub fn bazof_cli() -> Option<std::path::PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn polars_answer(q: Query, lf: LazyFrame) -> Result<Answer, BoxError> {
+pub(crate) fn polars_answer(q: Query, lf: LazyFrame) -> Result<Answer, BoxError> {
     if q.grouped() {
         let df = lf
             .group_by([col("category")])
@@ -809,7 +819,7 @@ pub fn read_parquet_to_polars(files: &[String], columns: &[&str]) -> Result<Data
 }
 
 #[derive(Default)]
-struct Checksum {
+pub(crate) struct Checksum {
     rows: i64,
     qty: i64,
     secs: i64,
@@ -821,7 +831,29 @@ struct Checksum {
 }
 
 impl Checksum {
-    fn add(&mut self, b: &RecordBatch, schema: &SchemaRef, grouped: bool) -> Result<(), BoxError> {
+    /// The checksum answer (queries 1–4).
+    pub(crate) fn answer(&self) -> Answer {
+        Answer {
+            ints: vec![
+                self.rows,
+                self.qty,
+                self.secs,
+                self.active,
+                self.upd,
+                self.cats.len() as i64,
+            ],
+            float: self.price,
+        }
+    }
+
+    /// Adds a batch's rows; `time` names the column summed as the event time.
+    pub(crate) fn add(
+        &mut self,
+        b: &RecordBatch,
+        schema: &SchemaRef,
+        time: &str,
+        grouped: bool,
+    ) -> Result<(), BoxError> {
         let col = |name: &str| -> Result<&dyn Array, BoxError> {
             let i = schema.index_of(name)?;
             Ok(b.column(i).as_ref())
@@ -837,7 +869,7 @@ impl Checksum {
             }
             return Ok(());
         }
-        let et: &TimestampMicrosecondArray = col("event_time")?.as_primitive();
+        let et: &TimestampMicrosecondArray = col(time)?.as_primitive();
         let active: &BooleanArray = col("active")?.as_boolean();
         let upd: &TimestampMicrosecondArray = col("updated_at")?.as_primitive();
         let price: &Float64Array = col("price")?.as_primitive();
@@ -889,23 +921,13 @@ async fn core_answer(
     let metrics = stream.metrics();
     let mut sum = Checksum::default();
     while let Some(batch) = stream.next().await {
-        sum.add(&batch?, &schema, q.grouped())?;
+        sum.add(&batch?, &schema, "event_time", q.grouped())?;
     }
     let totals = metrics.totals();
     let answer = if q.grouped() {
         Answer::from_groups(&sum.groups)
     } else {
-        Answer {
-            ints: vec![
-                sum.rows,
-                sum.qty,
-                sum.secs,
-                sum.active,
-                sum.upd,
-                sum.cats.len() as i64,
-            ],
-            float: sum.price,
-        }
+        sum.answer()
     };
     Ok((answer, totals))
 }

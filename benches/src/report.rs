@@ -115,7 +115,7 @@ pub fn check_answers(rows: &[CellRow]) -> Vec<String> {
     for q in Query::ALL {
         let cells: Vec<&CellRow> = rows
             .iter()
-            .filter(|r| r.query == q && r.engine.comparable() && r.answer.is_some())
+            .filter(|r| r.query == q && q.compares(r.engine) && r.answer.is_some())
             .collect();
         let Some(first) = cells.first() else { continue };
         let reference = first.answer.as_ref().expect("answer");
@@ -182,11 +182,11 @@ pub fn markdown(meta: &Meta, rows: &[CellRow]) -> String {
             );
             continue;
         }
-        let answer = match (&r.answer, r.engine.comparable()) {
+        let answer = match (&r.answer, r.query.compares(r.engine)) {
             (Some(a), true) => {
                 let agrees = rows
                     .iter()
-                    .filter(|o| o.query == r.query && o.engine.comparable())
+                    .filter(|o| o.query == r.query && r.query.compares(o.engine))
                     .filter_map(|o| o.answer.as_ref())
                     .all(|o| o.agrees(a));
                 if agrees && !r.note.is_empty() {
@@ -198,7 +198,12 @@ pub fn markdown(meta: &Meta, rows: &[CellRow]) -> String {
                 }
             }
             (Some(_), false) => format!(
-                "(rows stored{})",
+                "({}{})",
+                if r.query == Query::Hist {
+                    "the raw events, read once"
+                } else {
+                    "rows stored"
+                },
                 if r.note.is_empty() {
                     String::new()
                 } else {

@@ -19,7 +19,7 @@ fn smoke_every_cell_runs_and_answers_agree() {
         "bazof-bench --smoke failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
     );
     // The Markdown table lists every query, and no cell disagrees.
-    for q in ["q1", "q2", "q3", "q4", "q5"] {
+    for q in ["q1", "q2", "q3", "q4", "q5", "hist"] {
         assert!(
             stdout.contains(&format!("| {q} | core |")),
             "no core cell for {q}:\n{stdout}"
