@@ -74,7 +74,7 @@ proptest! {
 
     #[test]
     fn history_equals_its_definition(
-        (log, compact, v, window, key) in arb_log(5, 12).prop_flat_map(|log| {
+        (log, compact, v, window, key, tasks) in arb_log(5, 12).prop_flat_map(|log| {
             let n = log.commits.len() as u64;
             let kt = log.schema.key_type;
             (
@@ -83,6 +83,7 @@ proptest! {
                 proptest::option::of(1..=n),
                 (proptest::option::of(-1i64..13), proptest::option::of(-1i64..13)),
                 proptest::option::weighted(0.3, arb_key_predicate(kt)),
+                proptest::option::of(1usize..4),
             )
         })
     ) {
@@ -91,6 +92,7 @@ proptest! {
             let table = table(&log, compact).await;
             let window = (window.0.map(|t| t * TIME_UNIT), window.1.map(|t| t * TIME_UNIT));
             let mut opts = HistoryOptions::default().with_batch_size(3);
+            if let Some(n) = tasks { opts = opts.with_tasks(n); }
             if let Some(v) = v { opts = opts.with_snapshot(v); }
             if let Some(t) = window.0 { opts = opts.with_from(time(t)); }
             if let Some(t) = window.1 { opts = opts.with_to(time(t)); }

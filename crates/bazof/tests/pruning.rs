@@ -367,3 +367,43 @@ async fn segments_by_rows_cut_the_open_segment_into_runs_of_n_events() {
         assert_eq!(got, want(&log, as_of, None, None), "as_of {as_of:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_splits_into_key_ranges_of_about_equal_rows() {
+    use futures::StreamExt;
+    // Three commits of every key: each delta's one row group spans all keys, so only its
+    // pages tell where the rows lie.
+    let kt = KeyType::String;
+    let keys = 20_000i64;
+    let log = Log {
+        schema: test_schema(kt),
+        commits: (0..3)
+            .map(|c| {
+                (0..keys)
+                    .map(|k| event(kt, k, (c * 10 + k % 7) * DAY, false))
+                    .collect()
+            })
+            .collect(),
+        schemas: Vec::new(),
+    };
+    let table = table_of("memory://pruning/history-split", &log).await;
+    let total = 3 * keys as usize;
+    for tasks in [2usize, 4] {
+        let opts = bazof::HistoryOptions::default().with_tasks(tasks);
+        let parts = table.history(opts).await.unwrap().into_parts();
+        assert_eq!(parts.len(), tasks, "history splits into {tasks} key ranges");
+        let mut rows = Vec::new();
+        for mut part in parts {
+            let mut n = 0;
+            while let Some(batch) = part.next().await {
+                n += batch.unwrap().num_rows();
+            }
+            rows.push(n);
+        }
+        assert_eq!(rows.iter().sum::<usize>(), total);
+        assert!(
+            rows.iter().all(|&n| n * 2 * tasks >= total),
+            "{tasks} ranges of {rows:?} rows: each should hold about 1/{tasks}"
+        );
+    }
+}

@@ -50,6 +50,8 @@ pub struct HistoryOptions {
     pub key_predicate: Option<KeyPredicate>,
     /// Rows per output batch (a target, not a limit).
     pub batch_size: usize,
+    /// Key-range tasks to run in parallel (SPEC §6.5; default: one per core; 1 = one merge).
+    pub tasks: Option<usize>,
 }
 
 impl Default for HistoryOptions {
@@ -61,6 +63,7 @@ impl Default for HistoryOptions {
             columns: None,
             key_predicate: None,
             batch_size: DEFAULT_BATCH_SIZE,
+            tasks: None,
         }
     }
 }
@@ -100,6 +103,12 @@ impl HistoryOptions {
     #[must_use]
     pub fn with_batch_size(mut self, rows: usize) -> Self {
         self.batch_size = rows.max(1);
+        self
+    }
+    /// Splits the read into `n` key-range tasks (at least 1).
+    #[must_use]
+    pub fn with_tasks(mut self, n: usize) -> Self {
+        self.tasks = Some(n.max(1));
         self
     }
 }
@@ -220,6 +229,7 @@ impl Table {
             columns: Some(values.clone()),
             key_predicate: options.key_predicate.clone(),
             batch_size: options.batch_size,
+            tasks: options.tasks,
             ..Default::default()
         };
         let plan = self

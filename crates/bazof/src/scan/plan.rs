@@ -399,9 +399,10 @@ impl Table {
             };
         let key_index = 0;
         // The page index is worth its extra read when keys can prune pages, or when the
-        // scan splits into key ranges (ranges then meet inside a page, not a row group).
-        let splits = mode == ScanMode::Resolve
-            && options.limit.is_none()
+        // scan splits into key ranges (ranges then meet inside a page, not a row group;
+        // without it a delta's row groups, each spanning nearly all keys, are weighed at
+        // their smallest key, and history split 1:50 instead of in halves).
+        let splits = options.limit.is_none()
             && options.tasks.unwrap_or_else(super::tasks::default_tasks) > 1;
         let page_index = options.key_predicate.is_some() || splits;
         let planned = try_join_all(chosen.into_iter().map(
