@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use bazof::bitemporal::history::history_schema;
 use bazof::blocking::block_on;
-use bazof::{AnySnapshot, DiffOptions, HistoryOptions, Point, Table};
+use bazof::{AnySnapshot, DiffOptions, HistoryOptions, KeyPredicate, Point, Table};
+use futures::StreamExt;
 
 use crate::emit::Emitter;
 use crate::params::{self, in_function, ArgValue};
@@ -98,6 +99,54 @@ pub(crate) fn start_history(bind: &Bind<HistoryOptions>) -> Result<Emitter, BoxE
     let (table, options) = (bind.table.clone(), bind.options.clone());
     let stream = block_on(async move { table.history(options).await })?;
     Ok(Emitter::new(stream.into_parts(), false))
+}
+
+/// Starts a history for the result columns `columns` (positions in `schema`, the
+/// bound history schema) only, pruned by the key predicate `pushed` as well: the
+/// value columns not asked for are not read.
+pub(crate) fn start_history_columns(
+    bind: &Bind<HistoryOptions>,
+    schema: &SchemaRef,
+    columns: &[u64],
+    pushed: Option<KeyPredicate>,
+) -> Result<Emitter, BoxError> {
+    // Key, valid_from and valid_to come first; the values asked for follow, in order.
+    const FIXED: usize = 3;
+    let mut values: Vec<String> = Vec::new();
+    let mut positions: Vec<usize> = Vec::with_capacity(columns.len());
+    for &c in columns {
+        let i = usize::try_from(c)
+            .ok()
+            .filter(|&i| i < schema.fields().len())
+            .ok_or_else(|| format!("bazof_history: DuckDB asked for column {c}"))?;
+        positions.push(if i < FIXED {
+            i
+        } else {
+            values.push(schema.field(i).name().clone());
+            FIXED + values.len() - 1
+        });
+    }
+    let mut options = bind.options.clone().with_columns(values);
+    options.key_predicate = match (options.key_predicate.take(), pushed) {
+        (Some(a), Some(b)) => Some(KeyPredicate::And(vec![a, b])),
+        (a, b) => a.or(b),
+    };
+    let table = bind.table.clone();
+    let location = table.location().to_string();
+    let stream = block_on(async move { table.history(options).await })?;
+    let parts = stream.into_parts().into_iter().map(|part| {
+        let (positions, location) = (positions.clone(), location.clone());
+        part.map(move |batch| {
+            batch?
+                .project(&positions)
+                .map_err(|source| bazof::Error::Arrow {
+                    table: location.clone(),
+                    source,
+                })
+        })
+        .boxed()
+    });
+    Ok(Emitter::new(parts, columns.is_empty()))
 }
 
 /// Starts a diff (one stream).

@@ -2,7 +2,7 @@
 //! streams answer them; `table` does the rest. The argument readers and the core
 //! calls are the v1 functions' own (`crate::scan`, `crate::bitemporal`, `crate::log`).
 
-use arrow::datatypes::{Field, SchemaRef};
+use arrow::datatypes::{DataType, Field, SchemaRef};
 use futures::StreamExt;
 
 use bazof::{DiffOptions, HistoryOptions, KeyPredicate, KeyType};
@@ -11,7 +11,7 @@ use super::ffi::Handle;
 use super::ffi::{PARAM_NAMED_ONLY, PARAM_STANDARD};
 use super::table::{register, Source};
 use super::value::Value;
-use crate::bitemporal::{bind_diff, bind_history, start_diff, start_history, Bind};
+use crate::bitemporal::{bind_diff, bind_history, start_diff, start_history_columns, Bind};
 use crate::emit::{Batches, Emitter};
 use crate::log::{log_path, log_schema, read_log};
 use crate::scan::{bind_args, start_scan, ScanBind};
@@ -21,7 +21,7 @@ pub(super) fn register_all(extension: Handle, context: Handle) -> Result<(), Str
     register::<Scan>("bazof_scan", extension, context)?;
     // The v1 name of the positional form, kept so that queries written for it run.
     register::<Scan>("bazof_scan_at", extension, context)?;
-    register::<Read<HistoryOptions>>("bazof_history", extension, context)?;
+    register::<History>("bazof_history", extension, context)?;
     register::<Read<DiffOptions>>("bazof_diff", extension, context)?;
     register::<Log>("bazof_log", extension, context)
 }
@@ -91,23 +91,47 @@ trait Bitemporal: Sized + Send + Sync + 'static {
     fn start(bind: &Bind<Self>) -> Result<Emitter, String>;
 }
 
-/// `bazof_history(path [, snapshot => N, from_time => T, to_time => T, keys => [...]])`.
-impl Bitemporal for HistoryOptions {
+/// `bazof_history(path [, snapshot => N, from_time => T, to_time => T, keys => [...]])`:
+/// DuckDB passes the columns the query needs (the value columns it does not need are
+/// not read) and the `WHERE` conjuncts on the key, which prune as `keys =>` does.
+struct History(Bind<HistoryOptions>, SchemaRef);
+
+impl Source for History {
     const PARAMS: &'static [(&'static str, u32)] = &[
         ("snapshot", PARAM_NAMED_ONLY),
         ("from_time", PARAM_NAMED_ONLY),
         ("to_time", PARAM_NAMED_ONLY),
         ("keys", PARAM_NAMED_ONLY),
     ];
+    const PUSHDOWN: bool = true;
 
-    fn bind(args: &[Value]) -> Result<(Bind<Self>, SchemaRef), String> {
+    fn bind(args: &[Value]) -> Result<Self, String> {
         let (path, [snapshot, from, to, keys]) = rest(args)?;
         bind_history(path, Some(snapshot), Some(from), Some(to), Some(keys))
+            .map(|(bind, schema)| History(bind, schema))
             .map_err(|e| e.to_string())
     }
 
-    fn start(bind: &Bind<Self>) -> Result<Emitter, String> {
-        start_history(bind).map_err(|e| e.to_string())
+    fn fields(&self) -> Vec<Field> {
+        fields_of(&self.1)
+    }
+
+    fn key(&self) -> Option<(usize, KeyType)> {
+        let key_type = match self.1.field(0).data_type() {
+            DataType::Int64 => KeyType::Int,
+            _ => KeyType::String,
+        };
+        Some((0, key_type))
+    }
+
+    fn start(
+        &self,
+        columns: &[u64],
+        pushed: Option<KeyPredicate>,
+    ) -> Result<(Emitter, Option<String>), String> {
+        let emitter =
+            start_history_columns(&self.0, &self.1, columns, pushed).map_err(|e| e.to_string())?;
+        Ok((emitter, None))
     }
 }
 
