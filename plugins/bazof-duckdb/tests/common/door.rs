@@ -151,7 +151,7 @@ impl Door for DuckDb {
         }
         // Every other table: the key list in `WHERE` (pushed to the v2 function as
         // a key predicate) instead of `keys =>`.
-        let in_where = self.tables.load(Ordering::Relaxed) % 2 == 0;
+        let in_where = self.tables.load(Ordering::Relaxed).is_multiple_of(2);
         let mut where_ = String::new();
         match &q.keys {
             Some(keys) if in_where => {
