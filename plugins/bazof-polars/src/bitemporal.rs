@@ -12,15 +12,17 @@ use polars::prelude::*;
 use crate::convert::schema_to_polars;
 use crate::scan::{bazof_err, frames_in_key_order};
 
-/// A core read that yields Arrow batches, as a Polars source.
+/// A core read that yields Arrow batches, as a Polars source. `read` gets the columns
+/// Polars needs when `projects` (else `None`) and may leave the others out.
 struct CoreRead<F> {
     schema: SchemaRef,
     read: F,
+    projects: bool,
 }
 
 impl<F> AnonymousScan for CoreRead<F>
 where
-    F: Fn() -> bazof::Result<BatchStream> + Send + Sync + 'static,
+    F: Fn(Option<&[String]>) -> bazof::Result<BatchStream> + Send + Sync + 'static,
 {
     fn as_any(&self) -> &dyn Any {
         self
@@ -30,33 +32,50 @@ where
         Ok(self.schema.clone())
     }
 
-    fn scan(&self, _args: AnonymousScanArgs) -> PolarsResult<DataFrame> {
-        let stream = (self.read)().map_err(bazof_err)?;
+    fn allows_projection_pushdown(&self) -> bool {
+        self.projects
+    }
+
+    fn scan(&self, args: AnonymousScanArgs) -> PolarsResult<DataFrame> {
+        let columns: Option<Vec<String>> = args
+            .with_columns
+            .map(|c| c.iter().map(|n| n.to_string()).collect());
+        let stream = (self.read)(columns.as_deref()).map_err(bazof_err)?;
         let (frames, _, _) = bazof::blocking::block_on(async move {
             Ok::<_, bazof::Error>(frames_in_key_order(stream.into_parts(), None).await)
         })
         .map_err(bazof_err)??;
-        let mut out = DataFrame::empty_with_schema(&self.schema);
+        let mut frames = frames.into_iter();
+        let mut out = match frames.next() {
+            Some(first) => first,
+            None => DataFrame::empty_with_schema(&self.schema),
+        };
         for frame in frames {
             out.vstack_mut_owned(frame)?;
         }
-        Ok(out)
+        match columns {
+            Some(c) if c.is_empty() => Ok(DataFrame::empty_with_height(out.height())),
+            Some(c) => out.select(c),
+            None => Ok(out),
+        }
     }
 }
 
 fn lazy<F>(
     name: &'static str,
     schema: &arrow::datatypes::SchemaRef,
+    projects: bool,
     read: F,
 ) -> PolarsResult<LazyFrame>
 where
-    F: Fn() -> bazof::Result<BatchStream> + Send + Sync + 'static,
+    F: Fn(Option<&[String]>) -> bazof::Result<BatchStream> + Send + Sync + 'static,
 {
     let schema = Arc::new(schema_to_polars(schema)?);
     LazyFrame::anonymous_scan(
         Arc::new(CoreRead {
             schema: schema.clone(),
             read,
+            projects,
         }),
         ScanArgsAnonymous {
             schema: Some(schema),
@@ -87,8 +106,15 @@ pub fn scan_bazof_history(location: &str, options: HistoryOptions) -> PolarsResu
         None => schema.columns.iter().map(|c| c.name.clone()).collect(),
     };
     let out = history_schema(&schema, &values);
-    lazy("BAZOF HISTORY", &out, move || {
-        let (table, options) = (table.clone(), options.clone());
+    // Polars' projection: only the value columns it needs are read (the key and the
+    // interval always come).
+    lazy("BAZOF HISTORY", &out, true, move |needed| {
+        let mut options = options.clone();
+        if let Some(needed) = needed {
+            let values = values.iter().filter(|v| needed.contains(v)).cloned();
+            options = options.with_columns(values);
+        }
+        let table = table.clone();
         bazof::blocking::block_on(async move { table.history(options).await })
     })
 }
@@ -98,7 +124,7 @@ pub fn scan_bazof_history(location: &str, options: HistoryOptions) -> PolarsResu
 pub fn scan_bazof_diff(location: &str, options: DiffOptions) -> PolarsResult<LazyFrame> {
     let (table, _) = open(location, options.to.snapshot)?;
     let out = bazof::blocking::block_on(table.diff_output_schema(&options)).map_err(bazof_err)?;
-    lazy("BAZOF DIFF", &out, move || {
+    lazy("BAZOF DIFF", &out, false, move |_| {
         let (table, options) = (table.clone(), options.clone());
         bazof::blocking::block_on(async move { table.diff(options).await })
     })

@@ -21,7 +21,7 @@ impl Door for Polars {
     fn scan(&mut self, location: &str, _log: &Log, q: &Query) -> Vec<Vec<Value>> {
         common::scan(location, q)
     }
-    fn history(&mut self, location: &str, _log: &Log, q: &HistoryQuery) -> Option<Vec<Vec<Value>>> {
+    fn history(&mut self, location: &str, log: &Log, q: &HistoryQuery) -> Option<Vec<Vec<Value>>> {
         let opts = HistoryOptions {
             snapshot: q.snapshot,
             from: q.from.map(time),
@@ -33,7 +33,23 @@ impl Door for Polars {
         if let Some(keys) = &q.keys {
             lf = lf.filter(common::expr(&KeyPredicate::In(keys.clone())));
         }
-        Some(common::rows(&lf.collect().unwrap()))
+        // The columns in reverse order (pushed down: the source reads only those),
+        // reversed back.
+        let schema = log.schema_at(q.snapshot);
+        let mut columns = vec![schema.key.clone(), "valid_from".into(), "valid_to".into()];
+        columns.extend(schema.columns.iter().map(|c| c.name.clone()));
+        columns.reverse();
+        let lf = lf.select(
+            columns
+                .iter()
+                .map(|c| polars::prelude::col(c.as_str()))
+                .collect::<Vec<_>>(),
+        );
+        let mut rows = common::rows(&lf.collect().unwrap());
+        for row in &mut rows {
+            row.reverse();
+        }
+        Some(rows)
     }
     fn diff(&mut self, location: &str, _log: &Log, q: &DiffQuery) -> Option<Vec<Vec<Value>>> {
         let point = |(t, s): (Option<i64>, Option<u64>)| Point {
