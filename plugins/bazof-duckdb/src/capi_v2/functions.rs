@@ -22,7 +22,7 @@ pub(super) fn register_all(extension: Handle, context: Handle) -> Result<(), Str
     // The v1 name of the positional form, kept so that queries written for it run.
     register::<Scan>("bazof_scan_at", extension, context)?;
     register::<History>("bazof_history", extension, context)?;
-    register::<Read<DiffOptions>>("bazof_diff", extension, context)?;
+    register::<Diff>("bazof_diff", extension, context)?;
     register::<Log>("bazof_log", extension, context)
 }
 
@@ -80,17 +80,6 @@ impl Source for Scan {
     }
 }
 
-/// The options of a bitemporal read, and how its arguments and its start map onto
-/// the v1 functions' (`crate::bitemporal`).
-trait Bitemporal: Sized + Send + Sync + 'static {
-    /// The parameters after the path.
-    const PARAMS: &'static [(&'static str, u32)];
-    /// Reads the arguments; returns the bind data and the result columns.
-    fn bind(args: &[Value]) -> Result<(Bind<Self>, SchemaRef), String>;
-    /// Starts the read.
-    fn start(bind: &Bind<Self>) -> Result<Emitter, String>;
-}
-
 /// `bazof_history(path [, snapshot => N, from_time => T, to_time => T, keys => [...]])`:
 /// DuckDB passes the columns the query needs (the value columns it does not need are
 /// not read) and the `WHERE` conjuncts on the key, which prune as `keys =>` does.
@@ -136,8 +125,10 @@ impl Source for History {
 }
 
 /// `bazof_diff(path [, from_as_of => T, from_snapshot => N, to_as_of => T,
-/// to_snapshot => N, keys => [...]])`.
-impl Bitemporal for DiffOptions {
+/// to_snapshot => N, keys => [...]])`: all its columns, no pushdown.
+struct Diff(Bind<DiffOptions>, SchemaRef);
+
+impl Source for Diff {
     const PARAMS: &'static [(&'static str, u32)] = &[
         ("from_as_of", PARAM_NAMED_ONLY),
         ("from_snapshot", PARAM_NAMED_ONLY),
@@ -145,27 +136,13 @@ impl Bitemporal for DiffOptions {
         ("to_snapshot", PARAM_NAMED_ONLY),
         ("keys", PARAM_NAMED_ONLY),
     ];
-
-    fn bind(args: &[Value]) -> Result<(Bind<Self>, SchemaRef), String> {
-        let (path, [a, b, c, d, keys]) = rest(args)?;
-        bind_diff(path, [[Some(a), Some(b)], [Some(c), Some(d)]], Some(keys))
-            .map_err(|e| e.to_string())
-    }
-
-    fn start(bind: &Bind<Self>) -> Result<Emitter, String> {
-        start_diff(bind).map_err(|e| e.to_string())
-    }
-}
-
-/// A bitemporal read as a table function: all its columns, no pushdown.
-struct Read<O>(Bind<O>, SchemaRef);
-
-impl<O: Bitemporal> Source for Read<O> {
-    const PARAMS: &'static [(&'static str, u32)] = O::PARAMS;
     const PUSHDOWN: bool = false;
 
     fn bind(args: &[Value]) -> Result<Self, String> {
-        O::bind(args).map(|(bind, schema)| Read(bind, schema))
+        let (path, [a, b, c, d, keys]) = rest(args)?;
+        bind_diff(path, [[Some(a), Some(b)], [Some(c), Some(d)]], Some(keys))
+            .map(|(bind, schema)| Diff(bind, schema))
+            .map_err(|e| e.to_string())
     }
 
     fn fields(&self) -> Vec<Field> {
@@ -177,7 +154,7 @@ impl<O: Bitemporal> Source for Read<O> {
         _: &[u64],
         _: Option<KeyPredicate>,
     ) -> Result<(Emitter, Option<String>), String> {
-        Ok((O::start(&self.0)?, None))
+        Ok((start_diff(&self.0).map_err(|e| e.to_string())?, None))
     }
 }
 
