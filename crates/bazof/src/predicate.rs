@@ -92,6 +92,14 @@ impl std::fmt::Display for KeyPredicate {
 }
 
 impl KeyPredicate {
+    /// Both predicates, where either may be absent (then the other alone).
+    pub fn both(a: Option<KeyPredicate>, b: Option<KeyPredicate>) -> Option<KeyPredicate> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(KeyPredicate::And(vec![a, b])),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// Whether one key satisfies the predicate.
     pub fn matches(&self, key: &KeyValue) -> bool {
         match self {

@@ -127,10 +127,7 @@ pub(crate) fn start_history_columns(
         });
     }
     let mut options = bind.options.clone().with_columns(values);
-    options.key_predicate = match (options.key_predicate.take(), pushed) {
-        (Some(a), Some(b)) => Some(KeyPredicate::And(vec![a, b])),
-        (a, b) => a.or(b),
-    };
+    options.key_predicate = KeyPredicate::both(options.key_predicate.take(), pushed);
     let table = bind.table.clone();
     let location = table.location().to_string();
     let stream = block_on(async move { table.history(options).await })?;

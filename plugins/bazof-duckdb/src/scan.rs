@@ -139,10 +139,7 @@ pub(crate) fn start_scan(
         .clone()
         .with_columns(columns)
         .with_batch_size(bazof::DEFAULT_BATCH_SIZE.max(vector_size));
-    options.key_predicate = match (options.key_predicate.take(), pushed) {
-        (Some(a), Some(b)) => Some(KeyPredicate::And(vec![a, b])),
-        (a, b) => a.or(b),
-    };
+    options.key_predicate = KeyPredicate::both(options.key_predicate.take(), pushed);
     let table = bind.table.clone();
     let stream = block_on(async move { table.scan(options).await })?;
     let summary = stream.plan().summary();

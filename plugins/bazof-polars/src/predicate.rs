@@ -63,15 +63,10 @@ pub(crate) fn evaluable(expr: Expr) -> PolarsResult<Option<Expr>> {
 pub(crate) fn key_predicate(expr: &Expr, key: &str, key_type: KeyType) -> Option<KeyPredicate> {
     match expr {
         Expr::BinaryExpr { left, op, right } => match op {
-            Operator::And | Operator::LogicalAnd => {
-                match (
-                    key_predicate(left, key, key_type),
-                    key_predicate(right, key, key_type),
-                ) {
-                    (Some(a), Some(b)) => Some(KeyPredicate::And(vec![a, b])),
-                    (a, b) => a.or(b),
-                }
-            }
+            Operator::And | Operator::LogicalAnd => KeyPredicate::both(
+                key_predicate(left, key, key_type),
+                key_predicate(right, key, key_type),
+            ),
             Operator::Or | Operator::LogicalOr => {
                 let a = key_predicate(left, key, key_type)?;
                 let b = key_predicate(right, key, key_type)?;
