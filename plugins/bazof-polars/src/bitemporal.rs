@@ -6,23 +6,29 @@ use std::any::Any;
 use std::sync::Arc;
 
 use bazof::bitemporal::history::history_schema;
-use bazof::{BatchStream, DiffOptions, HistoryOptions, Table};
+use bazof::{BatchStream, DiffOptions, HistoryOptions, KeyPredicate, KeyType, Table};
 use polars::prelude::*;
 
 use crate::convert::schema_to_polars;
-use crate::scan::{bazof_err, frames_in_key_order};
+use crate::predicate::{columns_of, evaluable, key_predicate};
+use crate::scan::{bazof_err, filter, frames_in_key_order};
 
-/// A core read that yields Arrow batches, as a Polars source. `read` gets the columns
-/// Polars needs when `projects` (else `None`) and may leave the others out.
+/// A core read that yields Arrow batches, as a Polars source. With a `key` column
+/// (history) Polars pushes its projection and filters down: `read` gets the columns
+/// needed (it may leave the others out) and the key predicate found in the filter
+/// (it prunes by it); the filter itself is applied here, to the rows read.
 struct CoreRead<F> {
     schema: SchemaRef,
     read: F,
-    projects: bool,
+    key: Option<(String, KeyType)>,
 }
 
 impl<F> AnonymousScan for CoreRead<F>
 where
-    F: Fn(Option<&[String]>) -> bazof::Result<BatchStream> + Send + Sync + 'static,
+    F: Fn(Option<&[String]>, Option<KeyPredicate>) -> bazof::Result<BatchStream>
+        + Send
+        + Sync
+        + 'static,
 {
     fn as_any(&self) -> &dyn Any {
         self
@@ -33,14 +39,39 @@ where
     }
 
     fn allows_projection_pushdown(&self) -> bool {
-        self.projects
+        self.key.is_some()
+    }
+
+    fn allows_predicate_pushdown(&self) -> bool {
+        self.key.is_some()
     }
 
     fn scan(&self, args: AnonymousScanArgs) -> PolarsResult<DataFrame> {
+        let predicate = match args.predicate {
+            Some(p) => evaluable(p)?,
+            None => None,
+        };
         let columns: Option<Vec<String>> = args
             .with_columns
             .map(|c| c.iter().map(|n| n.to_string()).collect());
-        let stream = (self.read)(columns.as_deref()).map_err(bazof_err)?;
+        // The columns to read: the output and whatever the filter looks at.
+        let read = columns.clone().map(|mut read| {
+            let mut used = Vec::new();
+            if let Some(p) = &predicate {
+                columns_of(p, &mut used);
+            }
+            for c in used {
+                if !read.contains(&c) && self.schema.contains(&c) {
+                    read.push(c);
+                }
+            }
+            read
+        });
+        let pruning = match (&predicate, &self.key) {
+            (Some(p), Some((key, key_type))) => key_predicate(p, key, *key_type),
+            _ => None,
+        };
+        let stream = (self.read)(read.as_deref(), pruning).map_err(bazof_err)?;
         let (frames, _, _) = bazof::blocking::block_on(async move {
             Ok::<_, bazof::Error>(frames_in_key_order(stream.into_parts(), None).await)
         })
@@ -53,6 +84,9 @@ where
         for frame in frames {
             out.vstack_mut_owned(frame)?;
         }
+        if let Some(p) = &predicate {
+            out = filter(out, p)?;
+        }
         match columns {
             Some(c) if c.is_empty() => Ok(DataFrame::empty_with_height(out.height())),
             Some(c) => out.select(c),
@@ -64,18 +98,21 @@ where
 fn lazy<F>(
     name: &'static str,
     schema: &arrow::datatypes::SchemaRef,
-    projects: bool,
+    key: Option<(String, KeyType)>,
     read: F,
 ) -> PolarsResult<LazyFrame>
 where
-    F: Fn(Option<&[String]>) -> bazof::Result<BatchStream> + Send + Sync + 'static,
+    F: Fn(Option<&[String]>, Option<KeyPredicate>) -> bazof::Result<BatchStream>
+        + Send
+        + Sync
+        + 'static,
 {
     let schema = Arc::new(schema_to_polars(schema)?);
     LazyFrame::anonymous_scan(
         Arc::new(CoreRead {
             schema: schema.clone(),
             read,
-            projects,
+            key,
         }),
         ScanArgsAnonymous {
             schema: Some(schema),
@@ -107,9 +144,11 @@ pub fn scan_bazof_history(location: &str, options: HistoryOptions) -> PolarsResu
     };
     let out = history_schema(&schema, &values);
     // Polars' projection: only the value columns it needs are read (the key and the
-    // interval always come).
-    lazy("BAZOF HISTORY", &out, true, move |needed| {
+    // interval always come); key predicates in its filter prune.
+    let key = Some((schema.key.clone(), schema.key_type));
+    lazy("BAZOF HISTORY", &out, key, move |needed, pruning| {
         let mut options = options.clone();
+        options.key_predicate = KeyPredicate::both(options.key_predicate.take(), pruning);
         if let Some(needed) = needed {
             let values = values.iter().filter(|v| needed.contains(v)).cloned();
             options = options.with_columns(values);
@@ -124,7 +163,7 @@ pub fn scan_bazof_history(location: &str, options: HistoryOptions) -> PolarsResu
 pub fn scan_bazof_diff(location: &str, options: DiffOptions) -> PolarsResult<LazyFrame> {
     let (table, _) = open(location, options.to.snapshot)?;
     let out = bazof::blocking::block_on(table.diff_output_schema(&options)).map_err(bazof_err)?;
-    lazy("BAZOF DIFF", &out, false, move |_| {
+    lazy("BAZOF DIFF", &out, None, move |_, _| {
         let (table, options) = (table.clone(), options.clone());
         bazof::blocking::block_on(async move { table.diff(options).await })
     })

@@ -224,6 +224,6 @@ async fn range_frames(
 }
 
 /// `df` filtered by `p` (Polars' own evaluation).
-fn filter(df: DataFrame, p: &Expr) -> PolarsResult<DataFrame> {
+pub(crate) fn filter(df: DataFrame, p: &Expr) -> PolarsResult<DataFrame> {
     df.lazy().filter(p.clone()).collect()
 }

@@ -29,13 +29,26 @@ impl Door for Polars {
             ..HistoryOptions::default()
         };
         let mut lf = scan_bazof_history(location, opts).unwrap();
-        // Keys filtered by Polars, above the source.
+        // Keys filtered by Polars (pushed down: the source prunes by them).
         if let Some(keys) = &q.keys {
             lf = lf.filter(common::expr(&KeyPredicate::In(keys.clone())));
         }
+        // Two reads with complementary filters on another column, put together: a
+        // source that pruned by the key but skipped the rest of a filter would
+        // return rows twice.
+        let schema = log.schema_at(q.snapshot);
+        let current = polars::prelude::col("valid_to").is_null();
+        let lf = polars::prelude::concat(
+            [lf.clone().filter(current.clone()), lf.filter(current.not())],
+            polars::prelude::UnionArgs::default(),
+        )
+        .unwrap()
+        .sort(
+            [schema.key.as_str(), "valid_from"],
+            polars::prelude::SortMultipleOptions::default(),
+        );
         // The columns in reverse order (pushed down: the source reads only those),
         // reversed back.
-        let schema = log.schema_at(q.snapshot);
         let mut columns = vec![schema.key.clone(), "valid_from".into(), "valid_to".into()];
         columns.extend(schema.columns.iter().map(|c| c.name.clone()));
         columns.reverse();
