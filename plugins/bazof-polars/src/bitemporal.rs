@@ -10,13 +10,12 @@ use bazof::{BatchStream, DiffOptions, HistoryOptions, KeyPredicate, KeyType, Tab
 use polars::prelude::*;
 
 use crate::convert::schema_to_polars;
-use crate::predicate::{columns_of, evaluable, key_predicate};
-use crate::scan::{bazof_err, filter, frames_in_key_order};
+use crate::scan::{bazof_err, frames_in_key_order, Pushdown};
 
 /// A core read that yields Arrow batches, as a Polars source. With a `key` column
 /// (history) Polars pushes its projection and filters down: `read` gets the columns
 /// needed (it may leave the others out) and the key predicate found in the filter
-/// (it prunes by it); the filter itself is applied here, to the rows read.
+/// (it prunes by it); the filter itself is applied to the rows read ([`Pushdown`]).
 struct CoreRead<F> {
     schema: SchemaRef,
     read: F,
@@ -25,10 +24,7 @@ struct CoreRead<F> {
 
 impl<F> AnonymousScan for CoreRead<F>
 where
-    F: Fn(Option<&[String]>, Option<KeyPredicate>) -> bazof::Result<BatchStream>
-        + Send
-        + Sync
-        + 'static,
+    F: Fn(&[String], Option<KeyPredicate>) -> bazof::Result<BatchStream> + Send + Sync + 'static,
 {
     fn as_any(&self) -> &dyn Any {
         self
@@ -47,51 +43,25 @@ where
     }
 
     fn scan(&self, args: AnonymousScanArgs) -> PolarsResult<DataFrame> {
-        let predicate = match args.predicate {
-            Some(p) => evaluable(p)?,
+        // Diff pushes nothing: its first column, the key, is the one read for `len()`.
+        let key = self
+            .schema
+            .get_at_index(0)
+            .map_or("", |(name, _)| name.as_str());
+        let pushed = Pushdown::new(&args.with_columns, args.predicate, &self.schema, key)?;
+        let pruning = match &self.key {
+            Some((key, key_type)) => pushed.key_predicate(key, *key_type),
             None => None,
         };
-        let columns: Option<Vec<String>> = args
-            .with_columns
-            .map(|c| c.iter().map(|n| n.to_string()).collect());
-        // The columns to read: the output and whatever the filter looks at.
-        let read = columns.clone().map(|mut read| {
-            let mut used = Vec::new();
-            if let Some(p) = &predicate {
-                columns_of(p, &mut used);
-            }
-            for c in used {
-                if !read.contains(&c) && self.schema.contains(&c) {
-                    read.push(c);
-                }
-            }
-            read
-        });
-        let pruning = match (&predicate, &self.key) {
-            (Some(p), Some((key, key_type))) => key_predicate(p, key, *key_type),
-            _ => None,
-        };
-        let stream = (self.read)(read.as_deref(), pruning).map_err(bazof_err)?;
+        let stream = (self.read)(&pushed.read, pruning).map_err(bazof_err)?;
+        // The filter runs once on the whole answer, on the calling thread: run per batch
+        // on the runtime, two history reads in one Polars query (a concat) each held a
+        // Polars thread while their batches waited for Polars' pool, and hung.
         let (frames, _, _) = bazof::blocking::block_on(async move {
             Ok::<_, bazof::Error>(frames_in_key_order(stream.into_parts(), None).await)
         })
         .map_err(bazof_err)??;
-        let mut frames = frames.into_iter();
-        let mut out = match frames.next() {
-            Some(first) => first,
-            None => DataFrame::empty_with_schema(&self.schema),
-        };
-        for frame in frames {
-            out.vstack_mut_owned(frame)?;
-        }
-        if let Some(p) = &predicate {
-            out = filter(out, p)?;
-        }
-        match columns {
-            Some(c) if c.is_empty() => Ok(DataFrame::empty_with_height(out.height())),
-            Some(c) => out.select(c),
-            None => Ok(out),
-        }
+        pushed.finish(frames, &self.schema, false)
     }
 }
 
@@ -102,10 +72,7 @@ fn lazy<F>(
     read: F,
 ) -> PolarsResult<LazyFrame>
 where
-    F: Fn(Option<&[String]>, Option<KeyPredicate>) -> bazof::Result<BatchStream>
-        + Send
-        + Sync
-        + 'static,
+    F: Fn(&[String], Option<KeyPredicate>) -> bazof::Result<BatchStream> + Send + Sync + 'static,
 {
     let schema = Arc::new(schema_to_polars(schema)?);
     LazyFrame::anonymous_scan(
@@ -149,10 +116,7 @@ pub fn scan_bazof_history(location: &str, options: HistoryOptions) -> PolarsResu
     lazy("BAZOF HISTORY", &out, key, move |needed, pruning| {
         let mut options = options.clone();
         options.key_predicate = KeyPredicate::both(options.key_predicate.take(), pruning);
-        if let Some(needed) = needed {
-            let values = values.iter().filter(|v| needed.contains(v)).cloned();
-            options = options.with_columns(values);
-        }
+        options = options.with_columns(values.iter().filter(|v| needed.contains(v)).cloned());
         let table = table.clone();
         bazof::blocking::block_on(async move { table.history(options).await })
     })

@@ -2,7 +2,7 @@
 
 use std::any::Any;
 
-use bazof::{ScanOptions, Table, TableSchema};
+use bazof::{KeyPredicate, KeyType, ScanOptions, Table, TableSchema};
 use futures::StreamExt;
 use polars::prelude::*;
 
@@ -42,33 +42,12 @@ impl AnonymousScan for BazofScan {
     }
 
     fn scan(&self, scan_opts: AnonymousScanArgs) -> PolarsResult<DataFrame> {
-        let output: Vec<String> = match &scan_opts.with_columns {
-            Some(cols) => cols.iter().map(|c| c.to_string()).collect(),
-            None => self
-                .polars_schema
-                .iter_names()
-                .map(|c| c.to_string())
-                .collect(),
-        };
-        let predicate = match scan_opts.predicate {
-            Some(p) => evaluable(p)?,
-            None => None,
-        };
-        // Columns to decode: the output plus whatever the predicate reads.
-        let mut read = output.clone();
-        if let Some(p) = &predicate {
-            let mut used = Vec::new();
-            columns_of(p, &mut used);
-            for c in used {
-                if !read.contains(&c) && self.polars_schema.contains(&c) {
-                    read.push(c);
-                }
-            }
-        }
-        if read.is_empty() {
-            // `select(len())`: rows are needed, no values; the key is the cheapest column.
-            read.push(self.schema.key.clone());
-        }
+        let pushed = Pushdown::new(
+            &scan_opts.with_columns,
+            scan_opts.predicate,
+            &self.polars_schema,
+            &self.schema.key,
+        )?;
         // Polars' contract for a scan's `pre_slice` is "the first n rows, then the
         // predicate": the in-memory engine applies a predicate the scan does not accept
         // after `scan(n_rows)`, and `head(n).filter(p)` does reach a scan with both (the
@@ -77,13 +56,11 @@ impl AnonymousScan for BazofScan {
         // is not used for pruning then (the predicate itself still runs below).
         let key_pred = match scan_opts.n_rows {
             Some(_) => None,
-            None => predicate
-                .as_ref()
-                .and_then(|p| key_predicate(p, &self.schema.key, self.schema.key_type)),
+            None => pushed.key_predicate(&self.schema.key, self.schema.key_type),
         };
         let mut opts = ScanOptions::default()
             .with_snapshot(self.commit)
-            .with_columns(read.clone());
+            .with_columns(pushed.read.clone());
         if let Some(t) = self.args.as_of {
             opts = opts.with_as_of(t);
         }
@@ -96,12 +73,12 @@ impl AnonymousScan for BazofScan {
         if let Some(n) = scan_opts.n_rows {
             opts = opts.with_limit(n);
         }
-        let per_batch = predicate.as_ref().is_none_or(is_row_local);
-        let row_local = if per_batch { predicate.clone() } else { None };
+        let row_local = pushed.row_local();
+        let batches_filtered = row_local.is_some();
 
         let table = &self.table;
         let opts_for_report = opts.clone();
-        let predicate_ref = &predicate;
+        let pushed_ref = &pushed;
         let (frames, mut report) = bazof::blocking::block_on(async {
             Ok::<_, bazof::Error>(
                 async {
@@ -124,8 +101,8 @@ impl AnonymousScan for BazofScan {
                     } = metrics.totals();
                     let report = ScanReport {
                         options: opts_for_report,
-                        polars_predicate: predicate_ref.as_ref().map(|p| format!("{p}")),
-                        filtered_per_batch: predicate_ref.is_some() && per_batch,
+                        polars_predicate: pushed_ref.predicate.as_ref().map(|p| format!("{p}")),
+                        filtered_per_batch: pushed_ref.row_local().is_some(),
                         decoded_columns,
                         files_planned,
                         files_skipped,
@@ -145,29 +122,7 @@ impl AnonymousScan for BazofScan {
         })
         .map_err(bazof_err)??;
 
-        let mut frames = frames.into_iter();
-        let mut df = match frames.next() {
-            Some(first) => {
-                let mut df = first;
-                for f in frames {
-                    // Appends the chunks: no copy of the column buffers.
-                    df.vstack_mut_owned(f)?;
-                }
-                df
-            }
-            None => {
-                let names: Vec<PlSmallStr> = read.iter().map(|c| c.as_str().into()).collect();
-                DataFrame::empty_with_schema(&self.polars_schema.try_project(names)?)
-            }
-        };
-        if let (false, Some(p)) = (per_batch, &predicate) {
-            df = filter(df, p)?;
-        }
-        let df = if output.is_empty() {
-            DataFrame::empty_with_height(df.height())
-        } else {
-            df.select(output)?
-        };
+        let df = pushed.finish(frames, &self.polars_schema, batches_filtered)?;
         report.rows_returned = df.height();
         if let Some(sink) = &self.args.report {
             if let Ok(mut reports) = sink.lock() {
@@ -175,6 +130,98 @@ impl AnonymousScan for BazofScan {
             }
         }
         Ok(df)
+    }
+}
+
+/// What Polars pushed into one of bazof's sources: the columns to return, the columns
+/// to read (those and whatever the filter looks at; the key when there are none, since
+/// `select(len())` needs rows but no values) and the filter, which runs batch by batch
+/// when it looks at one row at a time.
+pub(crate) struct Pushdown {
+    output: Vec<String>,
+    /// The columns the source must read.
+    pub(crate) read: Vec<String>,
+    /// The filter to apply to the rows read.
+    pub(crate) predicate: Option<Expr>,
+}
+
+impl Pushdown {
+    /// Reads Polars' projection (`None`: every column of `schema`) and filter.
+    pub(crate) fn new(
+        with_columns: &Option<Arc<[PlSmallStr]>>,
+        predicate: Option<Expr>,
+        schema: &Schema,
+        key: &str,
+    ) -> PolarsResult<Self> {
+        let output: Vec<String> = match with_columns {
+            Some(cols) => cols.iter().map(|c| c.to_string()).collect(),
+            None => schema.iter_names().map(|c| c.to_string()).collect(),
+        };
+        let predicate = match predicate {
+            Some(p) => evaluable(p)?,
+            None => None,
+        };
+        let mut read = output.clone();
+        if let Some(p) = &predicate {
+            let mut used = Vec::new();
+            columns_of(p, &mut used);
+            for c in used {
+                if !read.contains(&c) && schema.contains(&c) {
+                    read.push(c);
+                }
+            }
+        }
+        if read.is_empty() {
+            read.push(key.to_string());
+        }
+        Ok(Pushdown {
+            output,
+            read,
+            predicate,
+        })
+    }
+
+    /// The key predicate in the filter, for pruning.
+    pub(crate) fn key_predicate(&self, key: &str, key_type: KeyType) -> Option<KeyPredicate> {
+        self.predicate
+            .as_ref()
+            .and_then(|p| key_predicate(p, key, key_type))
+    }
+
+    /// The filter, when it can run on each batch as it arrives.
+    pub(crate) fn row_local(&self) -> Option<Expr> {
+        self.predicate.clone().filter(is_row_local)
+    }
+
+    /// The answer from the frames read (in order): stacked, filtered unless each batch
+    /// was (`batches_filtered`: by [`Pushdown::row_local`]), and cut to the output
+    /// columns.
+    pub(crate) fn finish(
+        &self,
+        frames: Vec<DataFrame>,
+        schema: &Schema,
+        batches_filtered: bool,
+    ) -> PolarsResult<DataFrame> {
+        let mut frames = frames.into_iter();
+        let mut df = match frames.next() {
+            Some(first) => first,
+            None => {
+                let names: Vec<PlSmallStr> = self.read.iter().map(|c| c.as_str().into()).collect();
+                DataFrame::empty_with_schema(&schema.try_project(names)?)
+            }
+        };
+        for f in frames {
+            // Appends the chunks: no copy of the column buffers.
+            df.vstack_mut_owned(f)?;
+        }
+        if let (false, Some(p)) = (batches_filtered, &self.predicate) {
+            df = filter(df, p)?;
+        }
+        if self.output.is_empty() {
+            Ok(DataFrame::empty_with_height(df.height()))
+        } else {
+            df.select(self.output.iter().map(String::as_str))
+        }
     }
 }
 
@@ -224,6 +271,6 @@ async fn range_frames(
 }
 
 /// `df` filtered by `p` (Polars' own evaluation).
-pub(crate) fn filter(df: DataFrame, p: &Expr) -> PolarsResult<DataFrame> {
+fn filter(df: DataFrame, p: &Expr) -> PolarsResult<DataFrame> {
     df.lazy().filter(p.clone()).collect()
 }
