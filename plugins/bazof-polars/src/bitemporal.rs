@@ -54,14 +54,9 @@ where
             None => None,
         };
         let stream = (self.read)(&pushed.read, pruning).map_err(bazof_err)?;
-        // The filter runs once on the whole answer, on the calling thread: run per batch
-        // on the runtime, two history reads in one Polars query (a concat) each held a
-        // Polars thread while their batches waited for Polars' pool, and hung.
-        let (frames, _, _) = bazof::blocking::block_on(async move {
-            Ok::<_, bazof::Error>(frames_in_key_order(stream.into_parts(), None).await)
-        })
-        .map_err(bazof_err)??;
-        pushed.finish(frames, &self.schema, false)
+        let row_local = pushed.row_local();
+        let (frames, _, _) = frames_in_key_order(stream.into_parts(), row_local.as_ref())?;
+        pushed.finish(frames, &self.schema, row_local.is_some())
     }
 }
 

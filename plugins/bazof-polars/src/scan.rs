@@ -77,50 +77,39 @@ impl AnonymousScan for BazofScan {
         let batches_filtered = row_local.is_some();
 
         let table = &self.table;
-        let opts_for_report = opts.clone();
-        let pushed_ref = &pushed;
-        let (frames, mut report) = bazof::blocking::block_on(async {
-            Ok::<_, bazof::Error>(
-                async {
-                    let stream = table.scan(opts).await.map_err(bazof_err)?;
-                    let plan = stream.plan();
-                    let (decoded_columns, files_planned, files_skipped) = (
-                        plan.decoded_columns.clone(),
-                        plan.files.len(),
-                        plan.skipped.len(),
-                    );
-                    let metrics = stream.metrics();
-                    let (frames, resolved, batches) =
-                        frames_in_key_order(stream.into_parts(), row_local).await?;
-                    let bazof::MetricTotals {
-                        files_read,
-                        row_groups_read,
-                        row_groups_skipped,
-                        rows_decoded,
-                        bytes_decoded,
-                    } = metrics.totals();
-                    let report = ScanReport {
-                        options: opts_for_report,
-                        polars_predicate: pushed_ref.predicate.as_ref().map(|p| format!("{p}")),
-                        filtered_per_batch: pushed_ref.row_local().is_some(),
-                        decoded_columns,
-                        files_planned,
-                        files_skipped,
-                        files_read,
-                        row_groups_read,
-                        row_groups_skipped,
-                        rows_decoded,
-                        bytes_decoded,
-                        batches,
-                        rows_resolved: resolved,
-                        rows_returned: 0,
-                    };
-                    Ok::<_, PolarsError>((frames, report))
-                }
-                .await,
-            )
-        })
-        .map_err(bazof_err)??;
+        let stream = bazof::blocking::block_on(table.scan(opts.clone())).map_err(bazof_err)?;
+        let plan = stream.plan();
+        let (decoded_columns, files_planned, files_skipped) = (
+            plan.decoded_columns.clone(),
+            plan.files.len(),
+            plan.skipped.len(),
+        );
+        let metrics = stream.metrics();
+        let (frames, resolved, batches) =
+            frames_in_key_order(stream.into_parts(), row_local.as_ref())?;
+        let bazof::MetricTotals {
+            files_read,
+            row_groups_read,
+            row_groups_skipped,
+            rows_decoded,
+            bytes_decoded,
+        } = metrics.totals();
+        let mut report = ScanReport {
+            options: opts,
+            polars_predicate: pushed.predicate.as_ref().map(|p| format!("{p}")),
+            filtered_per_batch: batches_filtered,
+            decoded_columns,
+            files_planned,
+            files_skipped,
+            files_read,
+            row_groups_read,
+            row_groups_skipped,
+            rows_decoded,
+            bytes_decoded,
+            batches,
+            rows_resolved: resolved,
+            rows_returned: 0,
+        };
 
         let df = pushed.finish(frames, &self.polars_schema, batches_filtered)?;
         report.rows_returned = df.height();
@@ -225,49 +214,45 @@ impl Pushdown {
     }
 }
 
-/// Frames of a core read's key ranges, in key order: every range is turned into
-/// frames by a task of its own, all at once (each range's merge already runs on the
-/// runtime), each frame filtered right away by `row_local` (a predicate that looks at
-/// one row at a time). Returns the frames, the rows read and the batches read.
-pub(crate) async fn frames_in_key_order(
+/// Frames of a core read's key ranges, in key order, each filtered by `row_local` (a
+/// predicate that looks at one row at a time) as it arrives. Returns the frames, the
+/// rows read and the batches read.
+///
+/// Every range's merge runs ahead on the runtime; this takes whichever range's batch
+/// is ready next. Filters run here, on the calling (Polars) thread, outside the
+/// runtime: Polars evaluates them on its own pool, and a runtime thread waiting for
+/// that pool hangs once every Polars thread is itself waiting for a scan (a `concat`
+/// of more bazof sources than Polars has threads).
+pub(crate) fn frames_in_key_order(
     parts: Vec<bazof::PartStream>,
-    row_local: Option<Expr>,
+    row_local: Option<&Expr>,
 ) -> PolarsResult<(Vec<DataFrame>, u64, usize)> {
-    let tasks: Vec<_> = parts
-        .into_iter()
-        .map(|part| tokio::spawn(range_frames(part, row_local.clone())))
-        .collect();
-    let (mut frames, mut resolved, mut batches) = (Vec::new(), 0u64, 0usize);
-    for task in tasks {
-        let (f, r, b) = task
-            .await
-            .map_err(|e| polars_err!(ComputeError: "bazof: a key range's task failed: {e}"))??;
-        frames.extend(f);
-        resolved += r;
-        batches += b;
-    }
-    Ok((frames, resolved, batches))
-}
-
-/// One key range's batches as frames, filtered by `row_local`.
-async fn range_frames(
-    mut part: bazof::PartStream,
-    row_local: Option<Expr>,
-) -> PolarsResult<(Vec<DataFrame>, u64, usize)> {
-    let (mut frames, mut resolved, mut batches) = (Vec::new(), 0u64, 0usize);
-    while let Some(batch) = part.next().await {
+    let mut per_range: Vec<Vec<DataFrame>> = parts.iter().map(|_| Vec::new()).collect();
+    let mut ready = futures::stream::select_all(
+        parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, part)| part.map(move |batch| (i, batch))),
+    );
+    let (mut resolved, mut batches) = (0u64, 0usize);
+    while let Some((i, batch)) =
+        bazof::blocking::block_on(async { Ok::<_, bazof::Error>(ready.next().await) })
+            .map_err(bazof_err)?
+    {
         let batch = batch.map_err(bazof_err)?;
         resolved += batch.num_rows() as u64;
         batches += 1;
         let mut df = batch_to_frame(&batch)?;
-        if let Some(p) = &row_local {
+        if let Some(p) = row_local {
             df = filter(df, p)?;
         }
         if df.height() > 0 {
-            frames.push(df);
+            if let Some(frames) = per_range.get_mut(i) {
+                frames.push(df);
+            }
         }
     }
-    Ok((frames, resolved, batches))
+    Ok((per_range.into_iter().flatten().collect(), resolved, batches))
 }
 
 /// `df` filtered by `p` (Polars' own evaluation).

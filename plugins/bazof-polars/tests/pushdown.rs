@@ -541,3 +541,44 @@ fn bitemporal_as_of_and_snapshot() {
         ["ACME", "INIT"]
     );
 }
+
+#[test]
+fn many_filtered_scans_in_one_query_finish() {
+    // More filtered bazof sources (scans and histories) in one `concat` than Polars has
+    // threads: each source blocks a Polars thread while it reads. A filter that needed
+    // another Polars thread would wait forever (as per-batch filtering once did).
+    let location = industries();
+    let sources = 2 * std::thread::available_parallelism().map_or(2, |n| n.get()) + 2;
+    let frames: Vec<LazyFrame> = (0..sources)
+        .map(|i| {
+            let industry = if i % 2 == 0 { "Software" } else { "Retail" };
+            let lf = if i % 4 < 2 {
+                scan_bazof(&location, ScanArgsBazof::default()).unwrap()
+            } else {
+                bazof_polars::scan_bazof_history(&location, bazof::HistoryOptions::default())
+                    .unwrap()
+                    .select([col("key"), col("industry")])
+            };
+            lf.filter(col("industry").eq(lit(industry)))
+                .select([col("key")])
+        })
+        .collect();
+    // Each source alone, one after another.
+    let want: Vec<String> = frames
+        .iter()
+        .flat_map(|lf| keys(&lf.clone().collect().unwrap()))
+        .collect();
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let df = concat(frames, UnionArgs::default())
+            .unwrap()
+            .collect()
+            .unwrap();
+        let _ = done.send(keys(&df));
+    });
+    let got = finished
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("the query finished within two minutes");
+    assert_eq!(got, want);
+    assert!(want.len() >= sources, "every source returned rows");
+}
