@@ -182,3 +182,44 @@ fn copy_on_many_threads_without_insertion_order_is_one_commit() {
     );
     assert_eq!(log, common::rows(&con, "SELECT 1::BIGINT, 600000::HUGEINT"));
 }
+
+/// One bazof table into another through DuckDB, reading and writing in one statement
+/// on all threads: `COPY (SELECT … FROM bazof_scan(a) WHERE …) TO b (FORMAT bazof)`.
+/// Table b as of now is table a's answer to the query.
+#[test]
+fn copy_from_one_table_into_another() {
+    let con = con();
+    con.execute_batch("SET threads = 4").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    // Several events per key, some late, in two commits: a has history to resolve.
+    for (first, last) in [(0, 200_000), (150_000, 400_000)] {
+        con.execute(
+            &format!(
+                "COPY (SELECT 'k' || lpad((i % 50000)::VARCHAR, 6, '0') AS id, \
+                 to_timestamp(1704067200 + (i * 7919) % 1000000) AS ts, i AS n, \
+                 (i % 3)::VARCHAR AS tag FROM range({first}, {last}) t(i)) \
+                 TO '{a}' (FORMAT bazof, KEY 'id', EVENT_TIME 'ts')"
+            ),
+            [],
+        )
+        .unwrap();
+    }
+    let query = format!("SELECT * FROM bazof_scan('{a}') WHERE tag <> '1' AND id >= 'k010000'");
+    con.execute(
+        &format!("COPY ({query}) TO '{b}' (FORMAT bazof, KEY 'id', EVENT_TIME 'ts')"),
+        [],
+    )
+    .unwrap();
+    let count = |sql: &str| -> i64 { con.query_row(sql, [], |r| r.get(0)).unwrap() };
+    let want = count(&format!("SELECT count(*) FROM ({query})"));
+    assert!(want > 10_000, "the query keeps many rows ({want})");
+    assert_eq!(
+        count(&format!("SELECT count(*) FROM bazof_scan('{b}')")),
+        want
+    );
+    let differ =
+        format!("SELECT count(*) FROM (({query}) EXCEPT ALL (SELECT * FROM bazof_scan('{b}')))");
+    assert_eq!(count(&differ), 0);
+}
