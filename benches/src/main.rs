@@ -120,8 +120,26 @@ fn main() -> ExitCode {
 
 const CELL_PREFIX: &str = "BAZOF_BENCH_CELL ";
 
-/// Peak resident set of this process and of its waited-for children, in KiB.
+/// The cell's peak resident set, frozen when its clock stopped (see [`freeze_peak_rss`]).
+static FROZEN_PEAK_KIB: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+
+/// Freezes the peak resident set reported for this cell at its current value: work a
+/// cell does after its clock stops (its engine's aggregate alone, over the answer held
+/// in memory) must not count as the cell's memory.
+pub(crate) fn freeze_peak_rss() {
+    let _ = FROZEN_PEAK_KIB.set(current_peak_rss_kib());
+}
+
+/// Peak resident set of the cell, in KiB: frozen by [`freeze_peak_rss`], else now.
 fn peak_rss_kib() -> u64 {
+    FROZEN_PEAK_KIB
+        .get()
+        .copied()
+        .unwrap_or_else(current_peak_rss_kib)
+}
+
+/// Peak resident set of this process and of its waited-for children, in KiB.
+fn current_peak_rss_kib() -> u64 {
     let own = std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

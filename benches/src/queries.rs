@@ -390,6 +390,7 @@ pub fn run_cell(
             let start = Instant::now();
             let answer = duckdb_answer(&con, q, &src, &[])?;
             let wall_ms = ms(start);
+            crate::freeze_peak_rss();
             // What the cell's aggregate alone costs DuckDB: over the same rows held in a
             // table (after the clock), so the cell splits into the door and DuckDB.
             con.execute_batch(&format!("CREATE TEMP TABLE answer AS {src}"))?;
@@ -459,6 +460,7 @@ pub fn run_cell(
                 .lock()
                 .map(|r| r.iter().map(|s| s.bytes_decoded).sum())
                 .ok();
+            crate::freeze_peak_rss();
             // What the cell's aggregate alone costs Polars: over the same rows already
             // in memory (after the clock), so the cell splits into the door and Polars.
             let df = lf.collect()?;
