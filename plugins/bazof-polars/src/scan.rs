@@ -218,11 +218,12 @@ impl Pushdown {
 /// predicate that looks at one row at a time) as it arrives. Returns the frames, the
 /// rows read and the batches read.
 ///
-/// Every range's merge runs ahead on the runtime; this takes whichever range's batch
-/// is ready next. Filters run here, on the calling (Polars) thread, outside the
-/// runtime: Polars evaluates them on its own pool, and a runtime thread waiting for
-/// that pool hangs once every Polars thread is itself waiting for a scan (a `concat`
-/// of more bazof sources than Polars has threads).
+/// When there are several ranges their merges run ahead on the runtime, and this
+/// takes whichever range's batch is ready next (one range merges as it is polled).
+/// Filters run here, on the calling (Polars) thread, outside the runtime: Polars
+/// evaluates them on its own pool, and a runtime thread waiting for that pool hangs
+/// once every Polars thread is itself waiting for a scan (a `concat` of more bazof
+/// sources than Polars has threads).
 pub(crate) fn frames_in_key_order(
     parts: Vec<bazof::PartStream>,
     row_local: Option<&Expr>,
