@@ -73,5 +73,6 @@ pub fn run_cell(e: Engine, meta: &Meta) -> Result<Option<CellOutcome>, BoxError>
         wall_ms: start.elapsed().as_secs_f64() * 1000.0,
         bytes: None,
         note: note.to_string(),
+        aggregate_ms: None,
     }))
 }

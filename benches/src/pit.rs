@@ -198,5 +198,6 @@ pub fn run_cell(e: Engine, meta: &Meta) -> Result<Option<CellOutcome>, BoxError>
         wall_ms,
         bytes: None,
         note: format!("{} orders", order_count(meta)),
+        aggregate_ms: None,
     }))
 }

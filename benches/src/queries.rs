@@ -291,6 +291,10 @@ pub struct CellOutcome {
     /// of the files read (Parquet baselines, limit; an upper bound).
     pub bytes: Option<u64>,
     pub note: String,
+    /// Door cells: their engine's aggregate alone, over the same answer held in
+    /// memory, timed after the cell's clock (the cell splits into door and engine).
+    #[serde(default)]
+    pub aggregate_ms: Option<f64>,
 }
 
 fn ts_sql(us: i64) -> String {
@@ -400,7 +404,8 @@ pub fn run_cell(
                 answer,
                 wall_ms,
                 bytes: None,
-                note: format!("{AGGREGATE_NOTE}{:.1} ms", ms(start)),
+                note: String::new(),
+                aggregate_ms: Some(ms(start)),
             }))
         }
         Engine::DuckdbParquet => {
@@ -425,6 +430,7 @@ pub fn run_cell(
                 wall_ms: ms(start),
                 bytes: Some(file_bytes(&meta.raw_files)),
                 note: PARQUET_NOTE.to_string(),
+                aggregate_ms: None,
             }))
         }
         Engine::Limit => {
@@ -442,6 +448,7 @@ pub fn run_cell(
                 wall_ms: ms(start),
                 bytes: Some(file_bytes(&files)),
                 note: "the resolved state".into(),
+                aggregate_ms: None,
             }))
         }
         Engine::PolarsBazof => {
@@ -470,7 +477,8 @@ pub fn run_cell(
                 answer,
                 wall_ms,
                 bytes,
-                note: format!("{AGGREGATE_NOTE}{:.1} ms", ms(start)),
+                note: String::new(),
+                aggregate_ms: Some(ms(start)),
             }))
         }
         Engine::PolarsParquet => {
@@ -496,6 +504,7 @@ pub fn run_cell(
                 wall_ms: ms(start),
                 bytes: Some(file_bytes(&meta.raw_files)),
                 note: String::new(),
+                aggregate_ms: None,
             }))
         }
         Engine::Core => {
@@ -517,6 +526,7 @@ pub fn run_cell(
                 note: format!(
                     "{files} files, {rg_read} row groups read, {rg_skipped} skipped, {rows} rows decoded"
                 ),
+                aggregate_ms: None,
             }))
         }
         Engine::BazofImport => {
@@ -621,6 +631,7 @@ fn import_outcome(rows: i64, wall_ms: f64, meta: &Meta, note: &str) -> CellOutco
         wall_ms,
         bytes: Some(file_bytes(std::slice::from_ref(&meta.csv))),
         note: note.into(),
+        aggregate_ms: None,
     }
 }
 
@@ -630,9 +641,6 @@ fn import_outcome(rows: i64, wall_ms: f64, meta: &Meta, note: &str) -> CellOutco
 /// benchmark uses it. Otherwise the files are decoded with arrow-rs (in parallel)
 /// and scanned by DuckDB through its Arrow table function `arrow(?)` — the same
 /// decoder and the same Arrow → DuckDB hand-over that `bazof_scan` uses.
-/// The note of a door's cell: its engine's aggregate alone, over the answer in memory.
-const AGGREGATE_NOTE: &str = "the aggregate alone ";
-
 const PARQUET_NOTE: &str = if cfg!(feature = "duckdb-parquet") {
     "read_parquet"
 } else {

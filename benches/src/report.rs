@@ -20,6 +20,8 @@ pub struct CellRow {
     pub bytes: Option<u64>,
     pub answer: Option<Answer>,
     pub note: String,
+    /// Median over the runs of the engine's aggregate alone (door cells).
+    pub aggregate_ms: Option<f64>,
     pub error: Option<String>,
     /// Baseline time / this time (same engine over raw Parquet): > 1 means bazof is faster.
     pub speedup_vs_baseline: Option<f64>,
@@ -61,6 +63,21 @@ impl CellRow {
     ) -> CellRow {
         let times: Vec<f64> = outcomes.iter().map(|(o, _)| o.wall_ms).collect();
         let rss = median(outcomes.iter().map(|(_, r)| *r as f64).collect());
+        let aggregates: Vec<f64> = outcomes
+            .iter()
+            .filter_map(|(o, _)| o.aggregate_ms)
+            .collect();
+        let aggregate_ms = (!aggregates.is_empty()).then(|| median(aggregates));
+        let mut note = outcomes
+            .first()
+            .map(|(o, _)| o.note.clone())
+            .unwrap_or_default();
+        if let Some(a) = aggregate_ms {
+            if !note.is_empty() {
+                note += "; ";
+            }
+            let _ = write!(note, "the aggregate alone {a:.1} ms");
+        }
         CellRow {
             keys,
             query,
@@ -72,10 +89,8 @@ impl CellRow {
             median_rss_kib: if rss.is_nan() { 0 } else { rss as u64 },
             bytes: outcomes.first().and_then(|(o, _)| o.bytes),
             answer: outcomes.first().map(|(o, _)| o.answer.clone()),
-            note: outcomes
-                .first()
-                .map(|(o, _)| o.note.clone())
-                .unwrap_or_default(),
+            note,
+            aggregate_ms,
             error,
             speedup_vs_baseline: None,
             times_limit: None,
@@ -246,6 +261,33 @@ pub fn markdown(meta: &Meta, rows: &[CellRow]) -> String {
             "\nq4 point lookup vs a full resolution (core q2): {:.1}× faster.",
             full.median_ms / point.median_ms
         );
+    }
+    // Each door against the core plus its engine's aggregate alone: what the door adds
+    // to the core beyond the engine's own work.
+    for q in [Query::Q1, Query::Q2, Query::Q3, Query::Q5] {
+        let Some(core) = cell(q, Engine::Core) else {
+            continue;
+        };
+        let ratios: Vec<String> = [Engine::DuckdbBazof, Engine::PolarsBazof]
+            .into_iter()
+            .filter_map(|e| {
+                let door = cell(q, e)?;
+                let aggregate = door.aggregate_ms?;
+                Some(format!(
+                    "{} {:.2}",
+                    e.name(),
+                    door.median_ms / (core.median_ms + aggregate)
+                ))
+            })
+            .collect();
+        if !ratios.is_empty() {
+            let _ = writeln!(
+                s,
+                "{} door ÷ (core + its engine's aggregate alone): {}.",
+                q.name(),
+                ratios.join(", ")
+            );
+        }
     }
     // `WHERE key = x` in SQL against the full scan through the same door.
     if let (Some(full), Some(point)) = (
