@@ -10,7 +10,7 @@ use bazof::{BatchStream, DiffOptions, HistoryOptions, KeyPredicate, KeyType, Tab
 use polars::prelude::*;
 
 use crate::convert::schema_to_polars;
-use crate::scan::{bazof_err, frames_in_key_order, Pushdown};
+use crate::scan::{bazof_err, first_frames, frames_in_key_order, Pushdown};
 
 /// A core read that yields Arrow batches, as a Polars source. With a `key` column
 /// (history) Polars pushes its projection and filters down: `read` gets the columns
@@ -49,14 +49,22 @@ where
             .get_at_index(0)
             .map_or("", |(name, _)| name.as_str());
         let pushed = Pushdown::new(&args.with_columns, args.predicate, &self.schema, key)?;
-        let pruning = match &self.key {
-            Some((key, key_type)) => pushed.key_predicate(key, *key_type),
-            None => None,
+        // `head(n)` arrives as `n_rows`: the first n rows, then the filter (as for
+        // `scan_bazof`), so a key predicate may not prune which rows are first.
+        let pruning = match (&self.key, args.n_rows) {
+            (Some((key, key_type)), None) => pushed.key_predicate(key, *key_type),
+            _ => None,
         };
         let stream = (self.read)(&pushed.read, pruning).map_err(bazof_err)?;
-        let row_local = pushed.row_local();
-        let (frames, _, _) = frames_in_key_order(stream.into_parts(), row_local.as_ref())?;
-        pushed.finish(frames, &self.schema, row_local.is_some())
+        let (frames, batches_filtered) = match args.n_rows {
+            Some(n) => (first_frames(stream.into_parts(), n)?, false),
+            None => {
+                let row_local = pushed.row_local();
+                let (frames, _, _) = frames_in_key_order(stream.into_parts(), row_local.as_ref())?;
+                (frames, row_local.is_some())
+            }
+        };
+        pushed.finish(frames, &self.schema, batches_filtered, args.n_rows)
     }
 }
 

@@ -111,7 +111,12 @@ impl AnonymousScan for BazofScan {
             rows_returned: 0,
         };
 
-        let df = pushed.finish(frames, &self.polars_schema, batches_filtered)?;
+        let df = pushed.finish(
+            frames,
+            &self.polars_schema,
+            batches_filtered,
+            scan_opts.n_rows,
+        )?;
         report.rows_returned = df.height();
         if let Some(sink) = &self.args.report {
             if let Ok(mut reports) = sink.lock() {
@@ -182,14 +187,15 @@ impl Pushdown {
         self.predicate.clone().filter(is_row_local)
     }
 
-    /// The answer from the frames read (in order): stacked, filtered unless each batch
-    /// was (`batches_filtered`: by [`Pushdown::row_local`]), and cut to the output
-    /// columns.
+    /// The answer from the frames read (in order): stacked, cut to the first `n_rows`
+    /// (Polars' `head`, taken before the filter), filtered unless each batch was
+    /// (`batches_filtered`: by [`Pushdown::row_local`]), and cut to the output columns.
     pub(crate) fn finish(
         &self,
         frames: Vec<DataFrame>,
         schema: &Schema,
         batches_filtered: bool,
+        n_rows: Option<usize>,
     ) -> PolarsResult<DataFrame> {
         let mut frames = frames.into_iter();
         let mut df = match frames.next() {
@@ -202,6 +208,9 @@ impl Pushdown {
         for f in frames {
             // Appends the chunks: no copy of the column buffers.
             df.vstack_mut_owned(f)?;
+        }
+        if let Some(n) = n_rows {
+            df = df.slice(0, n);
         }
         if let (false, Some(p)) = (batches_filtered, &self.predicate) {
             df = filter(df, p)?;
@@ -254,6 +263,27 @@ pub(crate) fn frames_in_key_order(
         }
     }
     Ok((per_range.into_iter().flatten().collect(), resolved, batches))
+}
+
+/// The frames of a core read's first `n` rows in key order (at least `n` rows, or all
+/// there are): its key ranges read one after another, stopping there.
+pub(crate) fn first_frames(
+    parts: Vec<bazof::PartStream>,
+    n: usize,
+) -> PolarsResult<Vec<DataFrame>> {
+    let (mut frames, mut rows) = (Vec::new(), 0usize);
+    for mut part in parts {
+        while rows < n {
+            let next =
+                bazof::blocking::block_on(async { Ok::<_, bazof::Error>(part.next().await) })
+                    .map_err(bazof_err)?;
+            let Some(batch) = next else { break };
+            let df = batch_to_frame(&batch.map_err(bazof_err)?)?;
+            rows += df.height();
+            frames.push(df);
+        }
+    }
+    Ok(frames)
 }
 
 /// `df` filtered by `p` (Polars' own evaluation).

@@ -582,3 +582,66 @@ fn many_filtered_scans_in_one_query_finish() {
     assert_eq!(got, want);
     assert!(want.len() >= sources, "every source returned rows");
 }
+
+#[test]
+fn head_of_history_and_diff_returns_the_first_rows() {
+    // Polars pushes `head(n)` into a source as `n_rows`: a source that ignored it would
+    // return every row.
+    let location = industries();
+    let history =
+        || bazof_polars::scan_bazof_history(&location, bazof::HistoryOptions::default()).unwrap();
+    let all = history().collect().unwrap();
+    assert!(all.height() > 1, "history has several versions");
+    let first = history().limit(1).collect().unwrap();
+    assert_eq!(first, all.head(Some(1)));
+    // The slice and a filter in both orders, against the same in memory.
+    let software = || col("industry").eq(lit("Software"));
+    let slice_then_filter = history().limit(2).filter(software()).collect().unwrap();
+    let want = all
+        .head(Some(2))
+        .lazy()
+        .filter(software())
+        .collect()
+        .unwrap();
+    assert_eq!(slice_then_filter, want);
+    let filter_then_slice = history().filter(software()).limit(1).collect().unwrap();
+    let want = all
+        .clone()
+        .lazy()
+        .filter(software())
+        .limit(1)
+        .collect()
+        .unwrap();
+    assert_eq!(filter_then_slice, want);
+    let key_then_slice = history()
+        .filter(col("key").eq(lit("INIT")))
+        .limit(1)
+        .collect()
+        .unwrap();
+    let want = all
+        .clone()
+        .lazy()
+        .filter(col("key").eq(lit("INIT")))
+        .limit(1)
+        .collect()
+        .unwrap();
+    assert_eq!(key_then_slice, want);
+    assert_eq!(key_then_slice.height(), 1);
+    let diff = || {
+        let from = bazof::Point {
+            as_of: Some(
+                chrono::DateTime::from_timestamp_micros(ts("2019-01-03T00:00:00Z")).unwrap(),
+            ),
+            snapshot: None,
+        };
+        bazof_polars::scan_bazof_diff(
+            &location,
+            bazof::DiffOptions::new(from, bazof::Point::default()),
+        )
+        .unwrap()
+    };
+    let all = diff().collect().unwrap();
+    assert!(all.height() > 1, "the diff has several keys");
+    let first = diff().limit(1).collect().unwrap();
+    assert_eq!(first, all.head(Some(1)));
+}
