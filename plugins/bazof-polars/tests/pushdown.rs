@@ -594,6 +594,8 @@ fn head_of_history_and_diff_returns_the_first_rows() {
     assert!(all.height() > 1, "history has several versions");
     let first = history().limit(1).collect().unwrap();
     assert_eq!(first, all.head(Some(1)));
+    let second = history().slice(1, 1).collect().unwrap();
+    assert_eq!(second, all.slice(1, 1));
     // The slice and a filter in both orders, against the same in memory.
     let software = || col("industry").eq(lit("Software"));
     let slice_then_filter = history().limit(2).filter(software()).collect().unwrap();
