@@ -48,23 +48,18 @@ where
             .schema
             .get_at_index(0)
             .map_or("", |(name, _)| name.as_str());
-        let pushed = Pushdown::new(&args.with_columns, args.predicate, &self.schema, key)?;
-        // `head(n)` arrives as `n_rows`: the first n rows, then the filter (as for
-        // `scan_bazof`), so a key predicate may not prune which rows are first.
-        let pruning = match (&self.key, args.n_rows) {
-            (Some((key, key_type)), None) => pushed.key_predicate(key, *key_type),
-            _ => None,
+        let pushed = Pushdown::new(args, &self.schema, key)?;
+        let pruning = match &self.key {
+            Some((key, key_type)) => pushed.key_predicate(key, *key_type),
+            None => None,
         };
         let stream = (self.read)(&pushed.read, pruning).map_err(bazof_err)?;
-        let (frames, batches_filtered) = match args.n_rows {
-            Some(n) => (first_frames(stream.into_parts(), n)?, false),
-            None => {
-                let row_local = pushed.row_local();
-                let (frames, _, _) = frames_in_key_order(stream.into_parts(), row_local.as_ref())?;
-                (frames, row_local.is_some())
-            }
+        let row_local = pushed.row_local();
+        let frames = match pushed.n_rows {
+            Some(n) => first_frames(stream.into_parts(), n)?,
+            None => frames_in_key_order(stream.into_parts(), row_local.as_ref())?.0,
         };
-        pushed.finish(frames, &self.schema, batches_filtered, args.n_rows)
+        pushed.finish(frames, &self.schema, row_local.is_some())
     }
 }
 

@@ -188,7 +188,7 @@ pub struct ScanReport {
     pub options: ScanOptions,
     /// The predicate Polars pushed into the scan, as Polars prints it.
     pub polars_predicate: Option<String>,
-    /// Whether the predicate was applied batch by batch (row-local) rather than once.
+    /// Whether the predicate was applied batch by batch (row-local, no `head`) rather than once.
     pub filtered_per_batch: bool,
     /// User columns decoded from Parquet.
     pub decoded_columns: Vec<String>,

@@ -42,22 +42,9 @@ impl AnonymousScan for BazofScan {
     }
 
     fn scan(&self, scan_opts: AnonymousScanArgs) -> PolarsResult<DataFrame> {
-        let pushed = Pushdown::new(
-            &scan_opts.with_columns,
-            scan_opts.predicate,
-            &self.polars_schema,
-            &self.schema.key,
-        )?;
-        // Polars' contract for a scan's `pre_slice` is "the first n rows, then the
-        // predicate": the in-memory engine applies a predicate the scan does not accept
-        // after `scan(n_rows)`, and `head(n).filter(p)` does reach a scan with both (the
-        // slice is pushed first, the filter after it). The first n rows in key order are
-        // the core's `limit`; a key predicate would change *which* rows are first, so it
-        // is not used for pruning then (the predicate itself still runs below).
-        let key_pred = match scan_opts.n_rows {
-            Some(_) => None,
-            None => pushed.key_predicate(&self.schema.key, self.schema.key_type),
-        };
+        let pushed = Pushdown::new(scan_opts, &self.polars_schema, &self.schema.key)?;
+        // The first n rows in key order are the core's `limit`.
+        let key_pred = pushed.key_predicate(&self.schema.key, self.schema.key_type);
         let mut opts = ScanOptions::default()
             .with_snapshot(self.commit)
             .with_columns(pushed.read.clone());
@@ -70,7 +57,7 @@ impl AnonymousScan for BazofScan {
         if let Some(n) = self.args.batch_size {
             opts = opts.with_batch_size(n);
         }
-        if let Some(n) = scan_opts.n_rows {
+        if let Some(n) = pushed.n_rows {
             opts = opts.with_limit(n);
         }
         let row_local = pushed.row_local();
@@ -111,12 +98,7 @@ impl AnonymousScan for BazofScan {
             rows_returned: 0,
         };
 
-        let df = pushed.finish(
-            frames,
-            &self.polars_schema,
-            batches_filtered,
-            scan_opts.n_rows,
-        )?;
+        let df = pushed.finish(frames, &self.polars_schema, batches_filtered)?;
         report.rows_returned = df.height();
         if let Some(sink) = &self.args.report {
             if let Ok(mut reports) = sink.lock() {
@@ -129,29 +111,32 @@ impl AnonymousScan for BazofScan {
 
 /// What Polars pushed into one of bazof's sources: the columns to return, the columns
 /// to read (those and whatever the filter looks at; the key when there are none, since
-/// `select(len())` needs rows but no values) and the filter, which runs batch by batch
-/// when it looks at one row at a time.
+/// `select(len())` needs rows but no values), the filter, which runs batch by batch
+/// when it looks at one row at a time, and a slice (`head(n)`).
+///
+/// Polars' contract for a source's slice is "the first n rows, then the filter": the
+/// in-memory engine applies a filter the source does not accept after `scan(n_rows)`,
+/// and `head(n).filter(p)` does reach a source with both. So with a slice the key
+/// predicate does not prune (it would change *which* rows are first), and the filter
+/// runs once, after the slice.
 pub(crate) struct Pushdown {
     output: Vec<String>,
     /// The columns the source must read.
     pub(crate) read: Vec<String>,
     /// The filter to apply to the rows read.
     pub(crate) predicate: Option<Expr>,
+    /// Only the first n rows (in key order), before the filter.
+    pub(crate) n_rows: Option<usize>,
 }
 
 impl Pushdown {
-    /// Reads Polars' projection (`None`: every column of `schema`) and filter.
-    pub(crate) fn new(
-        with_columns: &Option<Arc<[PlSmallStr]>>,
-        predicate: Option<Expr>,
-        schema: &Schema,
-        key: &str,
-    ) -> PolarsResult<Self> {
-        let output: Vec<String> = match with_columns {
+    /// Reads Polars' projection (`None`: every column of `schema`), filter and slice.
+    pub(crate) fn new(args: AnonymousScanArgs, schema: &Schema, key: &str) -> PolarsResult<Self> {
+        let output: Vec<String> = match &args.with_columns {
             Some(cols) => cols.iter().map(|c| c.to_string()).collect(),
             None => schema.iter_names().map(|c| c.to_string()).collect(),
         };
-        let predicate = match predicate {
+        let predicate = match args.predicate {
             Some(p) => evaluable(p)?,
             None => None,
         };
@@ -172,30 +157,33 @@ impl Pushdown {
             output,
             read,
             predicate,
+            n_rows: args.n_rows,
         })
     }
 
-    /// The key predicate in the filter, for pruning.
+    /// The key predicate in the filter, for pruning (none under a slice).
     pub(crate) fn key_predicate(&self, key: &str, key_type: KeyType) -> Option<KeyPredicate> {
         self.predicate
             .as_ref()
+            .filter(|_| self.n_rows.is_none())
             .and_then(|p| key_predicate(p, key, key_type))
     }
 
-    /// The filter, when it can run on each batch as it arrives.
+    /// The filter, when it can run on each batch as it arrives (not under a slice).
     pub(crate) fn row_local(&self) -> Option<Expr> {
-        self.predicate.clone().filter(is_row_local)
+        self.predicate
+            .clone()
+            .filter(|p| self.n_rows.is_none() && is_row_local(p))
     }
 
-    /// The answer from the frames read (in order): stacked, cut to the first `n_rows`
-    /// (Polars' `head`, taken before the filter), filtered unless each batch was
-    /// (`batches_filtered`: by [`Pushdown::row_local`]), and cut to the output columns.
+    /// The answer from the frames read (in order): stacked, cut to the slice, filtered
+    /// unless each batch was (`batches_filtered`: by [`Pushdown::row_local`]), and cut
+    /// to the output columns.
     pub(crate) fn finish(
         &self,
         frames: Vec<DataFrame>,
         schema: &Schema,
         batches_filtered: bool,
-        n_rows: Option<usize>,
     ) -> PolarsResult<DataFrame> {
         let mut frames = frames.into_iter();
         let mut df = match frames.next() {
@@ -209,7 +197,7 @@ impl Pushdown {
             // Appends the chunks: no copy of the column buffers.
             df.vstack_mut_owned(f)?;
         }
-        if let Some(n) = n_rows {
+        if let Some(n) = self.n_rows {
             df = df.slice(0, n);
         }
         if let (false, Some(p)) = (batches_filtered, &self.predicate) {
@@ -245,10 +233,7 @@ pub(crate) fn frames_in_key_order(
             .map(|(i, part)| part.map(move |batch| (i, batch))),
     );
     let (mut resolved, mut batches) = (0u64, 0usize);
-    while let Some((i, batch)) =
-        bazof::blocking::block_on(async { Ok::<_, bazof::Error>(ready.next().await) })
-            .map_err(bazof_err)?
-    {
+    while let Some((i, batch)) = next_blocking(&mut ready)? {
         let batch = batch.map_err(bazof_err)?;
         resolved += batch.num_rows() as u64;
         batches += 1;
@@ -274,16 +259,23 @@ pub(crate) fn first_frames(
     let (mut frames, mut rows) = (Vec::new(), 0usize);
     for mut part in parts {
         while rows < n {
-            let next =
-                bazof::blocking::block_on(async { Ok::<_, bazof::Error>(part.next().await) })
-                    .map_err(bazof_err)?;
-            let Some(batch) = next else { break };
+            let Some(batch) = next_blocking(&mut part)? else {
+                break;
+            };
             let df = batch_to_frame(&batch.map_err(bazof_err)?)?;
             rows += df.height();
             frames.push(df);
         }
     }
     Ok(frames)
+}
+
+/// The next item of a stream, waited for on the bazof runtime from this (Polars) thread.
+fn next_blocking<S: futures::Stream + Unpin + Send>(s: &mut S) -> PolarsResult<Option<S::Item>>
+where
+    S::Item: Send,
+{
+    bazof::blocking::block_on(async { Ok::<_, bazof::Error>(s.next().await) }).map_err(bazof_err)
 }
 
 /// `df` filtered by `p` (Polars' own evaluation).
