@@ -149,6 +149,63 @@ struct Pick {
     deleted: bool,
 }
 
+/// A cursor's row in [`Merger::merge_window`]'s heap, with what orders it held inline.
+struct Head {
+    prefix: u128,
+    rank: (i64, u64, u32),
+    cursor: usize,
+    row: usize,
+}
+
+impl Head {
+    #[inline]
+    fn at(c: &Cursor, cursor: usize, row: usize) -> Head {
+        Head {
+            prefix: c.keys.prefix[row],
+            rank: c.rank_at(row),
+            cursor,
+            row,
+        }
+    }
+
+    /// Order by key, then rank (§5), then cursor (never equal: a row is in one file).
+    #[inline]
+    fn less(&self, other: &Head, cursors: &[Cursor]) -> bool {
+        if self.prefix != other.prefix {
+            return self.prefix < other.prefix;
+        }
+        Ordering::Equal
+            .then_with(|| {
+                cursors[self.cursor]
+                    .keys
+                    .tail_at(self.row, &cursors[other.cursor].keys, other.row)
+            })
+            .then_with(|| self.rank.cmp(&other.rank))
+            .then_with(|| self.cursor.cmp(&other.cursor))
+            == Ordering::Less
+    }
+}
+
+/// Restores the min-heap order below `i`.
+#[inline]
+fn sift_down(heap: &mut [Head], mut i: usize, cursors: &[Cursor]) {
+    loop {
+        let (l, r) = (2 * i + 1, 2 * i + 2);
+        let mut least = i;
+        if l < heap.len() && heap[l].less(&heap[least], cursors) {
+            least = l;
+        }
+        if r < heap.len() && heap[r].less(&heap[least], cursors) {
+            least = r;
+        }
+        if least == i {
+            return;
+        }
+        heap.swap(i, least);
+        i = least;
+    }
+}
+
 /// The merge state; [`Merger::next_batch`] yields resolved, projected batches.
 pub(crate) struct Merger {
     table: String,
@@ -332,6 +389,13 @@ impl Merger {
             if done || self.picks.len() >= self.batch_size {
                 return self.flush();
             }
+            if self.mode == ScanMode::AllRows
+                && self.remaining.is_none()
+                && self.cursors.len() > 1
+                && self.merge_window()?
+            {
+                continue;
+            }
             // The cursor with the smallest key, the one with the next smallest, and
             // every cursor whose current key equals the smallest (ascending).
             let mut min = 0;
@@ -370,6 +434,91 @@ impl Merger {
             }
             self.equal = equal;
         }
+    }
+
+    /// `AllRows` fast path: merges, in (key, rank) order, the rows of every cursor's
+    /// current batch whose keys lie below the horizon (the smallest key that ends a
+    /// batch: its rows may go on in the next batch, so the general path takes it).
+    /// A heap of cursor heads replaces the selection per key, which history's inputs
+    /// (many deltas, each key in several, one or two rows each) made the merge's main
+    /// cost. Stops between keys once the output batch is full. Returns whether it
+    /// picked any row.
+    fn merge_window(&mut self) -> Result<bool> {
+        let last = |c: &Cursor| c.batch.num_rows() - 1;
+        let mut h = 0;
+        for i in 1..self.cursors.len() {
+            let (a, b) = (&self.cursors[i], &self.cursors[h]);
+            if a.keys.cmp_at(last(a), &b.keys, last(b)) == Ordering::Less {
+                h = i;
+            }
+        }
+        let mut heap: Vec<Head> = Vec::with_capacity(self.cursors.len());
+        let mut ends = Vec::with_capacity(self.cursors.len());
+        for i in 0..self.cursors.len() {
+            let (c, hc) = (&self.cursors[i], &self.cursors[h]);
+            // The first row at or past the horizon key (rows are sorted by key).
+            let (mut lo, mut hi) = (c.row, c.batch.num_rows());
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if c.keys.cmp_at(mid, &hc.keys, last(hc)) == Ordering::Less {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            ends.push(lo);
+            if c.row < lo {
+                heap.push(Head::at(c, i, c.row));
+            }
+        }
+        if heap.is_empty() {
+            return Ok(false);
+        }
+        let mut slots = Vec::with_capacity(self.cursors.len());
+        for i in 0..self.cursors.len() {
+            slots.push(if ends[i] > self.cursors[i].row {
+                self.slot_of(i)?
+            } else {
+                usize::MAX
+            });
+        }
+        let cursors = &self.cursors;
+        for i in (0..heap.len() / 2).rev() {
+            sift_down(&mut heap, i, cursors);
+        }
+        let mut previous: Option<(usize, usize)> = None;
+        while let Some(top) = heap.first_mut() {
+            let (i, row) = (top.cursor, top.row);
+            if self.picks.len() >= self.batch_size {
+                let (pi, pr) = previous.unwrap_or((i, row));
+                if !cursors[i].keys.eq_at(row, &cursors[pi].keys, pr) {
+                    break;
+                }
+            }
+            self.picks.push(slots[i], row);
+            previous = Some((i, row));
+            if row + 1 < ends[i] {
+                *top = Head::at(&cursors[i], i, row + 1);
+            } else if let Some(tail) = heap.pop() {
+                match heap.first_mut() {
+                    Some(first) => *first = tail,
+                    None => break,
+                }
+            }
+            sift_down(&mut heap, 0, cursors);
+        }
+        // Every cursor stands at its next unmerged row.
+        for (i, end) in ends.iter_mut().enumerate() {
+            if let Some(head) = heap.iter().find(|hd| hd.cursor == i) {
+                *end = head.row;
+            }
+        }
+        for (c, end) in self.cursors.iter_mut().zip(ends) {
+            if end > c.row {
+                c.set_row(end);
+            }
+        }
+        Ok(true)
     }
 
     /// Fast path for a key that each of the cursors `equal` holds in exactly one row,
@@ -735,10 +884,14 @@ mod tests {
             limit,
             mode,
         );
-        let mut out = Vec::new();
+        let mut out: Vec<(String, i64, u64, u32)> = Vec::new();
         futures::executor::block_on(async {
             while let Some(b) = m.next_batch().await.unwrap() {
                 let k = b.column(0).as_any().downcast_ref::<StringArray>().unwrap();
+                // A key's rows are never split across two batches (history relies on it).
+                if let (Some(prev), true) = (out.last(), b.num_rows() > 0) {
+                    assert_ne!(prev.0, k.value(0), "a key split across two batches");
+                }
                 let t = b
                     .column(1)
                     .as_any()
