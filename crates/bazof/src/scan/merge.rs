@@ -475,8 +475,8 @@ impl Merger {
             return Ok(false);
         }
         let mut slots = Vec::with_capacity(self.cursors.len());
-        for i in 0..self.cursors.len() {
-            slots.push(if ends[i] > self.cursors[i].row {
+        for (i, &end) in ends.iter().enumerate() {
+            slots.push(if end > self.cursors[i].row {
                 self.slot_of(i)?
             } else {
                 usize::MAX
