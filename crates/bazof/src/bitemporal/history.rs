@@ -13,6 +13,7 @@ use std::sync::Arc;
 use arrow::array::{
     ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, RecordBatch, TimestampMicrosecondArray,
 };
+use arrow::buffer::NullBuffer;
 use arrow::compute::kernels::cmp::eq;
 use arrow::compute::FilterBuilder;
 use arrow::datatypes::{Field, Schema, SchemaRef, TimestampMicrosecondType};
@@ -316,15 +317,18 @@ impl Versions {
             0 => return Ok(RecordBatch::new_empty(self.schema.clone())),
             _ => eq(&key.slice(0, n - 1), &key.slice(1, n - 1)).map_err(arrow_err)?,
         };
+        // Bit buffers, read inline (`BooleanArray::value` was a call per row).
+        let (same_key, deleted) = (same_key.values(), deleted.values());
         let mut keep = BooleanBufferBuilder::new(n);
-        let mut valid_to: Vec<Option<i64>> = Vec::with_capacity(n);
-        for (r, &time) in times.iter().enumerate() {
+        let mut valid_to: Vec<i64> = Vec::with_capacity(n);
+        let mut has_end = BooleanBufferBuilder::new(n);
+        for (r, (&time, tombstone)) in times.iter().zip(deleted.iter()).enumerate() {
             // The time of the key's next row, if the key has one.
             let next_time = (r + 1 < n && same_key.value(r)).then(|| times[r + 1]);
             // A later-ranked row at the same time wins instead; a tombstone opens no
             // version; the window keeps versions starting by `to` and ending after `from`.
             let kept = next_time != Some(time)
-                && !deleted.value(r)
+                && !tombstone
                 && self.to.is_none_or(|to| time <= to)
                 && match (self.from, next_time) {
                     (Some(from), Some(end)) => end > from,
@@ -332,11 +336,17 @@ impl Versions {
                 };
             keep.append(kept);
             if kept {
-                valid_to.push(next_time);
+                valid_to.push(next_time.unwrap_or_default());
+                has_end.append(next_time.is_some());
             }
         }
-        let valid_to: ArrayRef =
-            Arc::new(TimestampMicrosecondArray::from(valid_to).with_timezone("UTC"));
+        let valid_to: ArrayRef = Arc::new(
+            TimestampMicrosecondArray::new(
+                valid_to.into(),
+                Some(NullBuffer::new(has_end.finish())),
+            )
+            .with_timezone("UTC"),
+        );
         let sources = [0, 1]
             .into_iter()
             .chain((3..self.schema.fields().len()).map(|i| FIRST_VALUE + i - 3));
