@@ -709,7 +709,7 @@ const GROUPED_COLUMNS: [&str; 8] = [
     "_bazof_deleted",
 ];
 
-fn ms(start: Instant) -> f64 {
+pub(crate) fn ms(start: Instant) -> f64 {
     start.elapsed().as_secs_f64() * 1000.0
 }
 

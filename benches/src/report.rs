@@ -289,6 +289,39 @@ pub fn markdown(meta: &Meta, rows: &[CellRow]) -> String {
             );
         }
     }
+    // History against one raw read in the same engine (issue 16), whole and without
+    // each side's aggregate alone (what the engine itself spends on the rows).
+    let pairs = [
+        (Engine::DuckdbBazof, Engine::DuckdbParquet),
+        (Engine::PolarsBazof, Engine::PolarsParquet),
+    ];
+    let ratios: Vec<String> = pairs
+        .into_iter()
+        .filter_map(|(door, raw)| {
+            let (d, r) = (cell(Query::Hist, door)?, cell(Query::Hist, raw)?);
+            let read = match (d.aggregate_ms, r.aggregate_ms) {
+                (Some(da), Some(ra)) if r.median_ms > ra => format!(
+                    ", {:.2} without the aggregate ({:.0} ÷ {:.0} ms)",
+                    (d.median_ms - da) / (r.median_ms - ra),
+                    d.median_ms - da,
+                    r.median_ms - ra
+                ),
+                _ => String::new(),
+            };
+            Some(format!(
+                "{} {:.2}{read}",
+                door.name(),
+                d.median_ms / r.median_ms
+            ))
+        })
+        .collect();
+    if !ratios.is_empty() {
+        let _ = writeln!(
+            s,
+            "hist door ÷ the raw read in the same engine: {}.",
+            ratios.join("; ")
+        );
+    }
     // `WHERE key = x` in SQL against the full scan through the same door.
     if let (Some(full), Some(point)) = (
         cell(Query::Q1, Engine::DuckdbBazof),
