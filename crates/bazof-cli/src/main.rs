@@ -27,7 +27,35 @@ fn run(cli: Cli) -> error::Result<()> {
     }
 }
 
+/// Keeps freed memory for reuse instead of returning it to the kernel. An import sorts
+/// and encodes runs of a million rows, each in buffers of tens of megabytes; glibc
+/// unmaps or trims them when freed and faults fresh pages in for the next run, which
+/// was a sixth of an import's CPU (5M rows: 1.99-2.04 -> 1.86-1.91 s, 0.55-0.66 ->
+/// 0.34-0.45 s of system time, peak RSS 455-473 -> 512-569 MB).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn tune_allocator() {
+    const MB: libc::c_int = 1 << 20;
+    for (param, value) in [
+        // Blocks below this come from the heap, not mmap (32 MB is glibc's maximum).
+        (libc::M_MMAP_THRESHOLD, 32 * MB),
+        // Free memory at the heap's top stays mapped up to this much.
+        (libc::M_TRIM_THRESHOLD, 1024 * MB),
+        // The heap grows by this much more than asked, in fewer system calls.
+        (libc::M_TOP_PAD, 64 * MB),
+    ] {
+        // SAFETY: `mallopt` only sets allocator parameters; it is called before any
+        // other thread exists, and a rejected value leaves glibc's default in place.
+        unsafe {
+            libc::mallopt(param, value);
+        }
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn tune_allocator() {}
+
 fn main() -> ExitCode {
+    tune_allocator();
     // A bug must still end with one line, not a backtrace.
     std::panic::set_hook(Box::new(|info| {
         let msg = info
