@@ -51,7 +51,10 @@ pub fn run_cell(e: Engine, meta: &Meta) -> Result<Option<CellOutcome>, BoxError>
             crate::freeze_peak_rss();
             // The aggregate alone, over the same rows held in a table (after the clock):
             // the cell splits into the read and DuckDB's own work, on both sides.
-            con.execute_batch(&format!("CREATE TEMP TABLE answer AS {src}"))?;
+            con.execute(
+                &format!("CREATE TEMP TABLE answer AS {src}"),
+                duckdb::params_from_iter(regs.iter()),
+            )?;
             let start = Instant::now();
             duckdb_answer(&con, q, "SELECT * FROM answer", &[])?;
             (answer, "", wall_ms, Some(ms(start)))
