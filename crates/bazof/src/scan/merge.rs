@@ -174,12 +174,9 @@ impl Head {
         if self.prefix != other.prefix {
             return self.prefix < other.prefix;
         }
-        Ordering::Equal
-            .then_with(|| {
-                cursors[self.cursor]
-                    .keys
-                    .tail_at(self.row, &cursors[other.cursor].keys, other.row)
-            })
+        cursors[self.cursor]
+            .keys
+            .tail_at(self.row, &cursors[other.cursor].keys, other.row)
             .then_with(|| self.rank.cmp(&other.rank))
             .then_with(|| self.cursor.cmp(&other.cursor))
             == Ordering::Less
