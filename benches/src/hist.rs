@@ -8,12 +8,12 @@
 use std::time::Instant;
 
 use bazof::{HistoryOptions, Table};
-use polars::prelude::IntoLazy;
 
 use crate::gen::Meta;
 use crate::queries::{
-    checksum_parts, duckdb_answer, duckdb_parquet_source, ms, polars_answer, polars_parquet_source,
-    BoxError, CellOutcome, Engine, Query,
+    checksum_parts, duckdb_aggregate_alone, duckdb_answer, duckdb_parquet_source, ms,
+    polars_aggregate_alone, polars_answer, polars_parquet_source, BoxError, CellOutcome, Engine,
+    Query,
 };
 
 /// Runs the history read through engine `e`; `Ok(None)` for engines it does not apply to.
@@ -48,16 +48,9 @@ pub fn run_cell(e: Engine, meta: &Meta) -> Result<Option<CellOutcome>, BoxError>
             };
             let answer = duckdb_answer(&con, q, &src, &regs)?;
             let wall_ms = ms(start);
-            crate::freeze_peak_rss();
-            // The aggregate alone, over the same rows held in a table (after the clock):
-            // the cell splits into the read and DuckDB's own work, on both sides.
-            con.execute(
-                &format!("CREATE TEMP TABLE answer AS {src}"),
-                duckdb::params_from_iter(regs.iter()),
-            )?;
-            let start = Instant::now();
-            duckdb_answer(&con, q, "SELECT * FROM answer", &[])?;
-            (answer, "", wall_ms, Some(ms(start)))
+            // On both sides, so that read and aggregate split alike.
+            let aggregate_ms = duckdb_aggregate_alone(&con, q, &src, &regs)?;
+            (answer, "", wall_ms, Some(aggregate_ms))
         }
         (Engine::PolarsBazof | Engine::PolarsParquet, _) => {
             let lf = match e {
@@ -69,12 +62,7 @@ pub fn run_cell(e: Engine, meta: &Meta) -> Result<Option<CellOutcome>, BoxError>
             };
             let answer = polars_answer(q, lf.clone())?;
             let wall_ms = ms(start);
-            crate::freeze_peak_rss();
-            // The aggregate alone, over the same rows in memory (after the clock).
-            let df = lf.collect()?;
-            let start = Instant::now();
-            polars_answer(q, df.lazy())?;
-            (answer, "", wall_ms, Some(ms(start)))
+            (answer, "", wall_ms, Some(polars_aggregate_alone(q, lf)?))
         }
         (Engine::Core, _) => {
             let answer = bazof::blocking::block_on(async {

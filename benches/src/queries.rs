@@ -394,18 +394,13 @@ pub fn run_cell(
             let start = Instant::now();
             let answer = duckdb_answer(&con, q, &src, &[])?;
             let wall_ms = ms(start);
-            crate::freeze_peak_rss();
-            // What the cell's aggregate alone costs DuckDB: over the same rows held in a
-            // table (after the clock), so the cell splits into the door and DuckDB.
-            con.execute_batch(&format!("CREATE TEMP TABLE answer AS {src}"))?;
-            let start = Instant::now();
-            duckdb_answer(&con, q, "SELECT * FROM answer", &[])?;
+            let aggregate_ms = duckdb_aggregate_alone(&con, q, &src, &[])?;
             Ok(Some(CellOutcome {
                 answer,
                 wall_ms,
                 bytes: None,
                 note: String::new(),
-                aggregate_ms: Some(ms(start)),
+                aggregate_ms: Some(aggregate_ms),
             }))
         }
         Engine::DuckdbParquet => {
@@ -467,18 +462,13 @@ pub fn run_cell(
                 .lock()
                 .map(|r| r.iter().map(|s| s.bytes_decoded).sum())
                 .ok();
-            crate::freeze_peak_rss();
-            // What the cell's aggregate alone costs Polars: over the same rows already
-            // in memory (after the clock), so the cell splits into the door and Polars.
-            let df = lf.collect()?;
-            let start = Instant::now();
-            polars_answer(q, df.lazy())?;
+            let aggregate_ms = polars_aggregate_alone(q, lf)?;
             Ok(Some(CellOutcome {
                 answer,
                 wall_ms,
                 bytes,
                 note: String::new(),
-                aggregate_ms: Some(ms(start)),
+                aggregate_ms: Some(aggregate_ms),
             }))
         }
         Engine::PolarsParquet => {
@@ -708,6 +698,35 @@ const GROUPED_COLUMNS: [&str; 8] = [
     "row",
     "_bazof_deleted",
 ];
+
+/// After a cell's clock: freezes its peak RSS, then times DuckDB's aggregate alone over
+/// the rows of `src` held in a table, so that the cell splits into the read and
+/// DuckDB's own work.
+pub(crate) fn duckdb_aggregate_alone(
+    con: &duckdb::Connection,
+    q: Query,
+    src: &str,
+    params: &[ArrowBatchRegistration],
+) -> Result<f64, BoxError> {
+    crate::freeze_peak_rss();
+    con.execute(
+        &format!("CREATE TEMP TABLE answer AS {src}"),
+        duckdb::params_from_iter(params.iter()),
+    )?;
+    let start = Instant::now();
+    duckdb_answer(con, q, "SELECT * FROM answer", &[])?;
+    Ok(ms(start))
+}
+
+/// After a cell's clock: freezes its peak RSS, then times Polars' aggregate alone over
+/// the rows of `lf` already in memory.
+pub(crate) fn polars_aggregate_alone(q: Query, lf: LazyFrame) -> Result<f64, BoxError> {
+    crate::freeze_peak_rss();
+    let df = lf.collect()?;
+    let start = Instant::now();
+    polars_answer(q, df.lazy())?;
+    Ok(ms(start))
+}
 
 pub(crate) fn ms(start: Instant) -> f64 {
     start.elapsed().as_secs_f64() * 1000.0
