@@ -407,3 +407,115 @@ async fn history_splits_into_key_ranges_of_about_equal_rows() {
         );
     }
 }
+
+/// SPEC §4: where tombstones hold all of a column's nulls, the writer stores them as zero
+/// values, so readers decode that column's pages without null bookkeeping; a live null
+/// keeps its column nullable. Scans and history still equal the oracle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tombstone_nulls_leave_no_nulls_in_the_file() {
+    use bazof::HistoryOptions;
+    use bazof_testkit::conformance::{expected_history, HistoryQuery};
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    let kt = KeyType::String;
+    let dir = tempfile::tempdir().unwrap();
+    let live = |k: i64, t: i64, f: Value| Event {
+        key: key(kt, k),
+        event_time: t,
+        values: vec![
+            Value::Str(format!("v{k}")),
+            Value::Int(k),
+            f,
+            Value::Bool(k % 2 == 0),
+            Value::Time(t),
+            Value::Date(k as i32),
+        ],
+        deleted: false,
+    };
+    let tombstone = |k: i64, t: i64| Event {
+        key: key(kt, k),
+        event_time: t,
+        values: vec![Value::Null; 6],
+        deleted: true,
+    };
+    let first: Vec<Event> = (0..3000).map(|k| live(k, DAY, Value::Float(0.5))).collect();
+    // Commit 2: updates, and tombstones whose values are all null; commit 3 adds a live
+    // null in `f`; commit 4 holds tombstones only (no value to store in their place).
+    let second: Vec<Event> = (0..3000)
+        .step_by(3)
+        .map(|k| live(k, 2 * DAY, Value::Float(1.5)))
+        .chain((0..3000).step_by(10).map(|k| tombstone(k, 2 * DAY + 1)))
+        .collect();
+    let third: Vec<Event> = (0..3000)
+        .step_by(7)
+        .map(|k| live(k, 3 * DAY, Value::Null))
+        .chain((1..3000).step_by(10).map(|k| tombstone(k, 3 * DAY + 1)))
+        .collect();
+    let fourth: Vec<Event> = (2..3000)
+        .step_by(10)
+        .map(|k| tombstone(k, 4 * DAY))
+        .collect();
+    let log = Log::new(test_schema(kt), vec![first, second, third, fourth]);
+    let table = table_of(dir.path().to_str().unwrap(), &log).await;
+
+    // Null counts per value column of each commit's delta.
+    let nulls = |commit: u64| {
+        let name = format!("c{commit:08}-delta");
+        let file = std::fs::read_dir(dir.path().join("data"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(&name))
+            .unwrap();
+        let reader = SerializedFileReader::new(std::fs::File::open(file).unwrap()).unwrap();
+        let md = reader.metadata();
+        (2..8)
+            .map(|c| {
+                (0..md.num_row_groups())
+                    .map(|rg| {
+                        let stats = md.row_group(rg).column(c).statistics().unwrap();
+                        stats.null_count_opt().unwrap()
+                    })
+                    .sum::<u64>()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(nulls(2), vec![0; 6], "tombstones' nulls alone: none stored");
+    assert_eq!(nulls(3)[0], 0, "`s` has no live nulls");
+    assert_eq!(nulls(3)[2], 3000 / 7 + 1 + 300, "`f` keeps its nulls");
+    assert_eq!(nulls(4), vec![300; 6], "no value to store instead");
+
+    for (as_of, snapshot) in [
+        (None, None),
+        (Some(2 * DAY + 1), Some(2)),
+        (Some(3 * DAY), None),
+        (Some(DAY), None),
+    ] {
+        let mut opts = ScanOptions::default();
+        if let Some(t) = as_of {
+            opts = opts.with_as_of(time(t));
+        }
+        if let Some(v) = snapshot {
+            opts = opts.with_snapshot(v);
+        }
+        assert_eq!(
+            scan(&table, opts).await.0,
+            want(&log, as_of, snapshot, None)
+        );
+    }
+    let got = batch_rows(
+        &table
+            .history(HistoryOptions::default())
+            .await
+            .unwrap()
+            .collect_batches()
+            .await
+            .unwrap(),
+    );
+    let q = HistoryQuery {
+        snapshot: None,
+        from: None,
+        to: None,
+        keys: None,
+    };
+    assert_eq!(got, expected_history(&log, &q));
+}
