@@ -2,9 +2,8 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, Scalar, UInt32Array, UInt64Array};
+use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, UInt32Array, UInt64Array};
 use arrow::compute::cast;
-use arrow::compute::kernels::zip::zip;
 use arrow::datatypes::DataType;
 use chrono::{DateTime, Utc};
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
@@ -442,38 +441,12 @@ pub(crate) fn normalize(
                 )));
             }
         }
-        let array = if always {
-            array
-        } else {
-            fill_tombstone_nulls(array, &deleted).map_err(|e| arrow_err(table, e))?
-        };
         columns.push(array);
     }
     columns.push(Arc::new(UInt64Array::from(vec![commit; rows])));
     columns.push(Arc::new(UInt32Array::from(vec![run; rows])));
     columns.push(Arc::new(deleted));
     RecordBatch::try_new(file_schema, columns).map_err(|e| arrow_err(table, e))
-}
-
-/// SPEC §4: a tombstone's values are ignored. Where its nulls are the only ones of a
-/// column, they are written as a value the column already holds (its first): the column
-/// then holds no nulls, readers skip the null bookkeeping (arrow-rs spreads the values of
-/// every page that holds a null over their slots), and the value costs the encodings
-/// little (a dictionary entry that exists, a delta within the column's range).
-fn fill_tombstone_nulls(
-    array: ArrayRef,
-    deleted: &BooleanArray,
-) -> std::result::Result<ArrayRef, arrow::error::ArrowError> {
-    let Some(nulls) = array.nulls() else {
-        return Ok(array);
-    };
-    if (nulls.inner() | deleted.values()).count_set_bits() != array.len() {
-        return Ok(array);
-    }
-    let Some(first) = nulls.valid_indices().next() else {
-        return Ok(array);
-    };
-    zip(deleted, &Scalar::new(array.slice(first, 1)), &array)
 }
 
 /// Casts an input column to a table type; only lossless, meaningful casts.

@@ -3,9 +3,11 @@
 use std::cmp::Ordering;
 
 use arrow::array::{
-    Array, ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray, UInt32Array,
-    UInt64Array,
+    Array, ArrayRef, BooleanArray, Int64Array, RecordBatch, Scalar, StringArray,
+    TimestampMicrosecondArray, UInt32Array, UInt64Array,
 };
+use arrow::compute::kernels::zip::zip;
+use arrow::error::ArrowError;
 use chrono::{DateTime, Utc};
 use object_store::buffered::BufWriter;
 use parquet::basic::{Compression, Encoding};
@@ -378,8 +380,9 @@ impl<'t> FileSink<'t> {
             self.current = Some((path, writer, Stats::default()));
         }
         if let Some((path, writer, stats)) = self.current.as_mut() {
+            let filled = without_tombstone_nulls(batch).map_err(|e| arrow_err(table, e))?;
             writer
-                .write(batch)
+                .write(&filled)
                 .await
                 .map_err(|e| data_err(table, path, e))?;
             stats.update(batch, self.schema);
@@ -400,6 +403,47 @@ impl<'t> FileSink<'t> {
         }
         Ok(self.done)
     }
+}
+
+/// SPEC §4: a tombstone's values are ignored. Where its nulls are the only ones of a
+/// value column in a batch written to a data file (a commit's sorted run, compaction's
+/// output), they are written as a value the column already holds (its first): the column
+/// then holds no nulls, readers skip the null bookkeeping (arrow-rs spreads the values of
+/// every page that holds a null over their slots), and the value costs the encodings
+/// little (a dictionary entry that exists, a delta within the column's range).
+fn fill_tombstone_nulls(
+    array: ArrayRef,
+    deleted: &BooleanArray,
+) -> std::result::Result<ArrayRef, ArrowError> {
+    let Some(nulls) = array.nulls() else {
+        return Ok(array);
+    };
+    if (nulls.inner() | deleted.values()).count_set_bits() != array.len() {
+        return Ok(array);
+    }
+    let Some(first) = nulls.valid_indices().next() else {
+        return Ok(array);
+    };
+    zip(deleted, &Scalar::new(array.slice(first, 1)), &array)
+}
+
+/// [`fill_tombstone_nulls`] on every value column of a file-schema batch.
+fn without_tombstone_nulls(batch: &RecordBatch) -> std::result::Result<RecordBatch, ArrowError> {
+    let cols = batch.columns();
+    let deleted = batch.column_by_name(DELETED_COLUMN);
+    let Some(deleted) = deleted.and_then(|c| c.as_any().downcast_ref::<BooleanArray>()) else {
+        return Ok(batch.clone());
+    };
+    if deleted.true_count() == 0 {
+        return Ok(batch.clone());
+    }
+    // Key and event time first, the three reserved columns last (SPEC §4).
+    let values = 2..cols.len().saturating_sub(3);
+    let mut out = cols.to_vec();
+    for i in values {
+        out[i] = fill_tombstone_nulls(cols[i].clone(), deleted)?;
+    }
+    RecordBatch::try_new(batch.schema(), out)
 }
 
 /// Reorders a batch's columns into the file schema.

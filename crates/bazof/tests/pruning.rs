@@ -413,10 +413,9 @@ async fn history_splits_into_key_ranges_of_about_equal_rows() {
 /// keeps its column nullable. Scans and history still equal the oracle.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tombstone_nulls_leave_no_nulls_in_the_file() {
-    use bazof::HistoryOptions;
-    use bazof_testkit::conformance::{expected_history, HistoryQuery};
     use parquet::file::reader::{FileReader, SerializedFileReader};
 
+    const N: i64 = 1000;
     let kt = KeyType::String;
     let dir = tempfile::tempdir().unwrap();
     let live = |k: i64, t: i64, f: Value| Event {
@@ -438,51 +437,87 @@ async fn tombstone_nulls_leave_no_nulls_in_the_file() {
         values: vec![Value::Null; 6],
         deleted: true,
     };
-    let first: Vec<Event> = (0..3000).map(|k| live(k, DAY, Value::Float(0.5))).collect();
+    let first: Vec<Event> = (0..N).map(|k| live(k, DAY, Value::Float(0.5))).collect();
     // Commit 2: updates, and tombstones whose values are all null; commit 3 adds a live
     // null in `f`; commit 4 holds tombstones only (no value to store in their place).
-    let second: Vec<Event> = (0..3000)
+    let second: Vec<Event> = (0..N)
         .step_by(3)
         .map(|k| live(k, 2 * DAY, Value::Float(1.5)))
-        .chain((0..3000).step_by(10).map(|k| tombstone(k, 2 * DAY + 1)))
+        .chain((0..N).step_by(10).map(|k| tombstone(k, 2 * DAY + 1)))
         .collect();
-    let third: Vec<Event> = (0..3000)
+    let third: Vec<Event> = (0..N)
         .step_by(7)
         .map(|k| live(k, 3 * DAY, Value::Null))
-        .chain((1..3000).step_by(10).map(|k| tombstone(k, 3 * DAY + 1)))
+        .chain((1..N).step_by(10).map(|k| tombstone(k, 3 * DAY + 1)))
         .collect();
-    let fourth: Vec<Event> = (2..3000)
-        .step_by(10)
-        .map(|k| tombstone(k, 4 * DAY))
-        .collect();
+    let fourth: Vec<Event> = (2..N).step_by(10).map(|k| tombstone(k, 4 * DAY)).collect();
     let log = Log::new(test_schema(kt), vec![first, second, third, fourth]);
     let table = table_of(dir.path().to_str().unwrap(), &log).await;
 
-    // Null counts per value column of each commit's delta.
-    let nulls = |commit: u64| {
-        let name = format!("c{commit:08}-delta");
-        let file = std::fs::read_dir(dir.path().join("data"))
+    // Null counts per value column of the files a commit wrote (`kind`: delta or base).
+    let nulls = |commit: u64, kind: &str| {
+        let name = format!("c{commit:08}-{kind}");
+        let files: Vec<_> = std::fs::read_dir(dir.path().join("data"))
             .unwrap()
             .map(|e| e.unwrap().path())
-            .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(&name))
-            .unwrap();
-        let reader = SerializedFileReader::new(std::fs::File::open(file).unwrap()).unwrap();
-        let md = reader.metadata();
-        (2..8)
-            .map(|c| {
-                (0..md.num_row_groups())
-                    .map(|rg| {
-                        let stats = md.row_group(rg).column(c).statistics().unwrap();
-                        stats.null_count_opt().unwrap()
-                    })
-                    .sum::<u64>()
-            })
-            .collect::<Vec<_>>()
+            .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with(&name))
+            .collect();
+        assert!(!files.is_empty(), "no {name} file");
+        // Six value columns, then tombstones (whether any file holds one).
+        let mut counts = vec![0u64; 7];
+        for file in files {
+            let reader = SerializedFileReader::new(std::fs::File::open(file).unwrap()).unwrap();
+            let md = reader.metadata();
+            for rg in 0..md.num_row_groups() {
+                let group = md.row_group(rg);
+                for (c, count) in counts[..6].iter_mut().enumerate() {
+                    *count += group
+                        .column(c + 2)
+                        .statistics()
+                        .unwrap()
+                        .null_count_opt()
+                        .unwrap();
+                }
+                let deleted = group.column(10).statistics().unwrap();
+                counts[6] |= u64::from(deleted.max_bytes_opt() == Some(&[1u8][..]));
+            }
+        }
+        counts
     };
-    assert_eq!(nulls(2), vec![0; 6], "tombstones' nulls alone: none stored");
-    assert_eq!(nulls(3)[0], 0, "`s` has no live nulls");
-    assert_eq!(nulls(3)[2], 3000 / 7 + 1 + 300, "`f` keeps its nulls");
-    assert_eq!(nulls(4), vec![300; 6], "no value to store instead");
+    assert_eq!(
+        nulls(2, "delta"),
+        [0, 0, 0, 0, 0, 0, 1],
+        "tombstones' nulls alone: none stored"
+    );
+    assert_eq!(nulls(3, "delta")[0], 0, "`s` has no live nulls");
+    assert_eq!(
+        nulls(3, "delta")[2],
+        (N as u64).div_ceil(7) + (N as u64 - 1).div_ceil(10),
+        "`f` keeps its nulls"
+    );
+    let n4 = (N as u64 - 2).div_ceil(10);
+    assert_eq!(
+        nulls(4, "delta"),
+        [n4, n4, n4, n4, n4, n4, 1],
+        "no value to store instead"
+    );
+    check(&table, &log).await;
+
+    // Compaction writes commit 4's tombstones beside live rows: their nulls go too.
+    table.compact(&CompactionPolicy::default()).await.unwrap();
+    let base = nulls(5, "base");
+    assert_eq!(
+        (base[0], base[1], base[3], base[6]),
+        (0, 0, 0, 1),
+        "{base:?}"
+    );
+    check(&table, &log).await;
+}
+
+/// Scans at several points and the whole history, against the oracle.
+async fn check(table: &Table, log: &Log) {
+    use bazof::HistoryOptions;
+    use bazof_testkit::conformance::{expected_history, HistoryQuery};
 
     for (as_of, snapshot) in [
         (None, None),
@@ -497,10 +532,7 @@ async fn tombstone_nulls_leave_no_nulls_in_the_file() {
         if let Some(v) = snapshot {
             opts = opts.with_snapshot(v);
         }
-        assert_eq!(
-            scan(&table, opts).await.0,
-            want(&log, as_of, snapshot, None)
-        );
+        assert_eq!(scan(table, opts).await.0, want(log, as_of, snapshot, None));
     }
     let got = batch_rows(
         &table
@@ -517,5 +549,5 @@ async fn tombstone_nulls_leave_no_nulls_in_the_file() {
         to: None,
         keys: None,
     };
-    assert_eq!(got, expected_history(&log, &q));
+    assert_eq!(got, expected_history(log, &q));
 }
