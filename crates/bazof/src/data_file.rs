@@ -408,9 +408,10 @@ impl<'t> FileSink<'t> {
 /// SPEC §4: a tombstone's values are ignored. Where its nulls are the only ones of a
 /// value column in a batch written to a data file (a commit's sorted run, compaction's
 /// output), they are written as a value the column already holds (its first): the column
-/// then holds no nulls, readers skip the null bookkeeping (arrow-rs spreads the values of
-/// every page that holds a null over their slots), and the value costs the encodings
-/// little (a dictionary entry that exists, a delta within the column's range).
+/// then holds no nulls, so readers need not spread a page's values over their slots
+/// around its nulls (arrow-rs does that for every page that holds one), and the value
+/// costs the encodings little (a dictionary entry that exists, a delta within the
+/// column's range).
 fn fill_tombstone_nulls(
     array: ArrayRef,
     deleted: &BooleanArray,
