@@ -380,7 +380,8 @@ impl<'t> FileSink<'t> {
             self.current = Some((path, writer, Stats::default()));
         }
         if let Some((path, writer, stats)) = self.current.as_mut() {
-            let filled = without_tombstone_nulls(batch).map_err(|e| arrow_err(table, e))?;
+            let filled =
+                without_tombstone_nulls(batch, self.schema).map_err(|e| arrow_err(table, e))?;
             writer
                 .write(&filled)
                 .await
@@ -428,8 +429,11 @@ fn fill_tombstone_nulls(
     zip(deleted, &Scalar::new(array.slice(first, 1)), &array)
 }
 
-/// [`fill_tombstone_nulls`] on every value column of a file-schema batch.
-fn without_tombstone_nulls(batch: &RecordBatch) -> std::result::Result<RecordBatch, ArrowError> {
+/// [`fill_tombstone_nulls`] on every value column of a batch in `schema`'s file order.
+fn without_tombstone_nulls(
+    batch: &RecordBatch,
+    schema: &TableSchema,
+) -> std::result::Result<RecordBatch, ArrowError> {
     let cols = batch.columns();
     let deleted = batch.column_by_name(DELETED_COLUMN);
     let Some(deleted) = deleted.and_then(|c| c.as_any().downcast_ref::<BooleanArray>()) else {
@@ -438,10 +442,9 @@ fn without_tombstone_nulls(batch: &RecordBatch) -> std::result::Result<RecordBat
     if deleted.true_count() == 0 {
         return Ok(batch.clone());
     }
-    // Key and event time first, the three reserved columns last (SPEC §4).
-    let values = 2..cols.len().saturating_sub(3);
+    // Key and event time first, then the value columns (SPEC §4).
     let mut out = cols.to_vec();
-    for i in values {
+    for i in 2..2 + schema.columns.len() {
         out[i] = fill_tombstone_nulls(cols[i].clone(), deleted)?;
     }
     RecordBatch::try_new(batch.schema(), out)
