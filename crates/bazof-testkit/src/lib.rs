@@ -388,10 +388,7 @@ pub const TIME_UNIT: i64 = 1_000_000;
 /// A random event for a schema: few keys, few distinct times, some tombstones.
 pub fn arb_event(schema: &TableSchema, keys: u32, times: i64) -> BoxedStrategy<Event> {
     let key_type = schema.key_type;
-    let key = (0..keys).prop_map(move |k| match key_type {
-        KeyType::Int => KeyValue::Int(k as i64 * 7 - 10),
-        KeyType::String => KeyValue::String(format!("k{k:02}")),
-    });
+    let key = (0..keys).prop_map(move |k| conformance::key_of(key_type, k));
     let values: Vec<BoxedStrategy<Value>> = schema
         .columns
         .iter()
