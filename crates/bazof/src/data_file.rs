@@ -1,6 +1,7 @@
 //! SPEC §4: data files: Parquet, sorted by (key, event time), with reserved columns.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, BooleanArray, Int64Array, RecordBatch, Scalar, StringArray,
@@ -16,7 +17,7 @@ use parquet::schema::types::ColumnPath;
 
 use crate::encode::FileEncoder;
 use crate::error::{Error, Result};
-use crate::key_order::KeyColumn;
+use crate::key_order::{keys_from_prefixes, needs_tail, Prefixes};
 use crate::schema::{ColumnType, KeyType, TableSchema, COMMIT_COLUMN, DELETED_COLUMN, SEQ_COLUMN};
 use crate::snapshot::{DataFile, FileKind, KeyValue};
 use crate::table::Table;
@@ -64,15 +65,88 @@ pub(crate) fn sort_for_file(
         col(COMMIT_COLUMN)?,
         col(SEQ_COLUMN)?,
     ];
-    let kept = UInt32Array::from(file_order(&sort_cols).ok_or_else(|| Error::Internal {
+    let (rows, long_keys) = file_order(&sort_cols).ok_or_else(|| Error::Internal {
         table: table.location().to_string(),
         reason: "unexpected column types".into(),
-    })?);
+    })?;
+    let kept = UInt32Array::from_iter_values(rows.iter().map(|r| pos(r) as u32));
+    // The sort keys hold the key (unless it is long), the event time, the commit and
+    // the run: those columns are read off the sorted rows in order, and only the others
+    // are gathered (a random access per row and column). Neither key nor event time is
+    // ever null (`normalize` refuses that); were one, all are gathered.
+    let read_off = sort_cols.iter().all(|c| c.null_count() == 0);
+    let index = |name: &str| file_schema.index_of(name).ok().filter(|_| read_off);
+    let (key, event_time) = (index(&schema.key), index(&schema.event_time));
+    let (commit, seq) = (index(COMMIT_COLUMN), index(SEQ_COLUMN));
+    let string_keys = schema.key_type == KeyType::String;
+    let values = 2..2 + schema.columns.len();
+    let tombstone_fill = tombstone_fill(&batch, &rows);
     let columns = on_every_column(batch.num_columns(), |i| {
-        arrow::compute::take(batch.column(i), &kept, None)
+        let at = Some(i);
+        Ok(if at == key && !long_keys {
+            match keys_from_prefixes(rows.iter().map(key_prefix), string_keys) {
+                Some(keys) => keys,
+                None => arrow::compute::take(&sort_cols[0], &kept, None)?,
+            }
+        } else if at == event_time {
+            let times = rows.iter().map(|r| (r.2 ^ (1 << 63)) as i64);
+            Arc::new(
+                TimestampMicrosecondArray::from_iter_values(times)
+                    .with_data_type(sort_cols[1].data_type().clone()),
+            )
+        } else if at == commit {
+            Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.3)))
+        } else if at == seq {
+            Arc::new(UInt32Array::from_iter_values(
+                rows.iter().map(|r| (r.4 >> 32) as u32),
+            ))
+        } else {
+            let column = batch.column(i);
+            match &tombstone_fill {
+                Some((deleted, fill))
+                    if values.contains(&i) && nulls_are_tombstones(column, deleted) =>
+                {
+                    arrow::compute::take(column, fill, None)?
+                }
+                _ => arrow::compute::take(column, &kept, None)?,
+            }
+        })
     })
     .map_err(|e| arrow_err(table, e))?;
     RecordBatch::try_new(batch.schema(), columns).map_err(|e| arrow_err(table, e))
+}
+
+/// For [`fill_tombstone_nulls`] during the gather: the deletion markers and the gather
+/// indices with every tombstone's row replaced by the first live row, whose values are
+/// present in each column whose nulls are all tombstones'. `None` without tombstones,
+/// or without a live row.
+fn tombstone_fill(batch: &RecordBatch, rows: &[SortRow]) -> Option<(BooleanArray, UInt32Array)> {
+    let deleted = batch
+        .column_by_name(DELETED_COLUMN)?
+        .as_any()
+        .downcast_ref::<BooleanArray>()?;
+    if deleted.true_count() == 0 {
+        return None;
+    }
+    let live = (!deleted.values()).set_indices().next()? as u32;
+    let fill = rows
+        .iter()
+        .map(|r| {
+            if deleted.value(pos(r)) {
+                live
+            } else {
+                pos(r) as u32
+            }
+        })
+        .collect();
+    Some((deleted.clone(), fill))
+}
+
+/// Whether a column has nulls and tombstones hold all of them.
+fn nulls_are_tombstones(array: &ArrayRef, deleted: &BooleanArray) -> bool {
+    array.nulls().is_some_and(|nulls| {
+        nulls.null_count() > 0 && (nulls.inner() | deleted.values()).count_set_bits() == array.len()
+    })
 }
 
 /// `f` of every column index, on all cores; the arrays in column order.
@@ -88,13 +162,14 @@ fn on_every_column(
 /// (high, low), the event time (sign flipped), the commit, then seq and input position.
 type SortRow = (u64, u64, u64, u64, u64);
 
-/// Row indices in file order (key, event time, commit, seq, input position), keeping
-/// only the last of rows equal in (key, event time, commit, seq). Keys compare by
-/// their integer prefix ([`KeyColumn`]), so sorting a run costs integer compares, not
+/// The rows' sort keys in file order (key, event time, commit, seq, input position),
+/// keeping only the last of rows equal in (key, event time, commit, seq), and whether
+/// some key is too long for its prefix. Keys compare by
+/// their integer prefix ([`Prefixes`]), so sorting a run costs integer compares, not
 /// one `memcmp` per comparison; it sorts on all cores.
-fn file_order(cols: &[ArrayRef; 4]) -> Option<Vec<u32>> {
+fn file_order(cols: &[ArrayRef; 4]) -> Option<(Vec<SortRow>, bool)> {
     use rayon::prelude::*;
-    let keys = KeyColumn::new(cols[0].as_ref())?;
+    let keys = Prefixes::new(cols[0].as_ref())?;
     let ts = cols[1]
         .as_any()
         .downcast_ref::<TimestampMicrosecondArray>()?
@@ -103,10 +178,10 @@ fn file_order(cols: &[ArrayRef; 4]) -> Option<Vec<u32>> {
     let seqs = cols[3].as_any().downcast_ref::<UInt32Array>()?.values();
     // Sorting the sort keys themselves (not indices into them) keeps the comparisons
     // on contiguous memory; only equal prefixes of long keys look at the strings.
-    let mut rows: Vec<SortRow> = (0..keys.prefix.len())
+    let mut rows: Vec<SortRow> = (0..ts.len())
         .into_par_iter()
         .map(|i| {
-            let p = keys.prefix[i];
+            let p = keys.at(i);
             (
                 (p >> 64) as u64,
                 p as u64,
@@ -116,9 +191,9 @@ fn file_order(cols: &[ArrayRef; 4]) -> Option<Vec<u32>> {
             )
         })
         .collect();
-    let pos = |r: &SortRow| (r.4 & u64::from(u32::MAX)) as usize;
-    let tail = |a: &SortRow, b: &SortRow| keys.tail_at(pos(a), &keys, pos(b));
-    if keys.has_tails() {
+    let tail = |a: &SortRow, b: &SortRow| keys.tail_cmp(key_prefix(a), pos(a), pos(b));
+    let long_keys = rows.iter().any(|r| needs_tail(key_prefix(r)));
+    if long_keys {
         rows.par_sort_unstable_by(|a, b| {
             (a.0, a.1)
                 .cmp(&(b.0, b.1))
@@ -132,11 +207,26 @@ fn file_order(cols: &[ArrayRef; 4]) -> Option<Vec<u32>> {
         (a.0, a.1, a.2, a.3, a.4 >> 32) == (b.0, b.1, b.2, b.3, b.4 >> 32)
             && tail(a, b) == Ordering::Equal
     };
-    let idx: Vec<u32> = (0..rows.len())
-        .filter(|&i| i + 1 == rows.len() || !same(&rows[i], &rows[i + 1]))
-        .map(|i| pos(&rows[i]) as u32)
-        .collect();
-    Some(idx)
+    // The last of equal rows stays; kept rows move forward in place.
+    let mut kept = 0;
+    for i in 0..rows.len() {
+        if i + 1 == rows.len() || !same(&rows[i], &rows[i + 1]) {
+            rows[kept] = rows[i];
+            kept += 1;
+        }
+    }
+    rows.truncate(kept);
+    Some((rows, long_keys))
+}
+
+/// A sort row's key prefix.
+fn key_prefix(r: &SortRow) -> u128 {
+    (u128::from(r.0) << 64) | u128::from(r.1)
+}
+
+/// A sort row's input position.
+fn pos(r: &SortRow) -> usize {
+    (r.4 & u64::from(u32::MAX)) as usize
 }
 
 pub(crate) fn arrow_err(table: &Table, source: arrow::error::ArrowError) -> Error {
@@ -417,13 +507,10 @@ fn fill_tombstone_nulls(
     array: ArrayRef,
     deleted: &BooleanArray,
 ) -> std::result::Result<ArrayRef, ArrowError> {
-    let Some(nulls) = array.nulls() else {
-        return Ok(array);
-    };
-    if (nulls.inner() | deleted.values()).count_set_bits() != array.len() {
+    if !nulls_are_tombstones(&array, deleted) {
         return Ok(array);
     }
-    let Some(first) = nulls.valid_indices().next() else {
+    let Some(first) = array.nulls().and_then(|n| n.valid_indices().next()) else {
         return Ok(array);
     };
     zip(deleted, &Scalar::new(array.slice(first, 1)), &array)
@@ -574,7 +661,9 @@ mod tests {
                 Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.2))),
                 Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.3))),
             ];
-            let got = file_order(&cols).unwrap();
+            let (sorted, long_keys) = file_order(&cols).unwrap();
+            prop_assert_eq!(long_keys, rows.iter().any(|r| r.0.len() > 15));
+            let got: Vec<u32> = sorted.iter().map(|r| pos(r) as u32).collect();
             let tuple = |i: u32| {
                 let r = &rows[i as usize];
                 (r.0.as_bytes().to_vec(), r.1, r.2, r.3)

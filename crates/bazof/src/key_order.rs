@@ -3,7 +3,10 @@
 
 use std::cmp::Ordering;
 
-use arrow::array::{Array, Int64Array, StringArray};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, Int64Array, StringArray};
+use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 
 /// Bytes of a string key held in its [`prefix_of`].
 const PREFIX: usize = 15;
@@ -62,7 +65,7 @@ fn int_prefix(k: i64) -> u128 {
 
 /// Whether two equal prefixes still need [`cmp_tail`] (both keys are long).
 #[inline]
-fn needs_tail(prefix: u128) -> bool {
+pub(crate) fn needs_tail(prefix: u128) -> bool {
     prefix as u8 == LONG
 }
 
@@ -70,6 +73,52 @@ fn needs_tail(prefix: u128) -> bool {
 #[cold]
 fn cmp_tail(a: &[u8], b: &[u8]) -> Ordering {
     a[PREFIX.min(a.len())..].cmp(&b[PREFIX.min(b.len())..])
+}
+
+/// A key column whose prefixes are computed row by row, for one pass over it (sorting
+/// a run reads each key once; [`KeyColumn`] keeps them for repeated comparisons).
+pub(crate) enum Prefixes<'a> {
+    /// String keys.
+    Str(&'a StringArray),
+    /// Integer keys.
+    Int(&'a Int64Array),
+}
+
+impl<'a> Prefixes<'a> {
+    /// A Utf8 or Int64 key column; `None` for any other type.
+    pub(crate) fn new(keys: &'a dyn Array) -> Option<Self> {
+        if let Some(s) = keys.as_any().downcast_ref::<StringArray>() {
+            Some(Prefixes::Str(s))
+        } else {
+            keys.as_any()
+                .downcast_ref::<Int64Array>()
+                .map(Prefixes::Int)
+        }
+    }
+
+    /// The prefix of row `i` (a null key counts as the empty string).
+    #[inline]
+    pub(crate) fn at(&self, i: usize) -> u128 {
+        match self {
+            Prefixes::Str(s) if s.is_null(i) => prefix_of(b""),
+            Prefixes::Str(s) => {
+                let offsets = s.value_offsets();
+                prefix_in(s.value_data(), offsets[i] as usize, offsets[i + 1] as usize)
+            }
+            Prefixes::Int(a) => int_prefix(a.value(i)),
+        }
+    }
+
+    /// Order of rows `a` and `b`, whose prefixes are both `prefix`.
+    #[inline]
+    pub(crate) fn tail_cmp(&self, prefix: u128, a: usize, b: usize) -> Ordering {
+        match self {
+            Prefixes::Str(s) if needs_tail(prefix) => {
+                cmp_tail(s.value(a).as_bytes(), s.value(b).as_bytes())
+            }
+            _ => Ordering::Equal,
+        }
+    }
 }
 
 /// A key column as packed prefixes: most comparisons are one integer compare; only
@@ -110,11 +159,6 @@ impl KeyColumn {
         }
     }
 
-    /// Whether some keys are long enough that equal prefixes need [`KeyColumn::tail_at`].
-    pub(crate) fn has_tails(&self) -> bool {
-        self.strings.is_some() && self.prefix.iter().any(|&p| needs_tail(p))
-    }
-
     /// Whether row `a` and row `b` of `other` hold the same key.
     #[inline]
     pub(crate) fn eq_at(&self, a: usize, other: &KeyColumn, b: usize) -> bool {
@@ -153,6 +197,37 @@ impl KeyColumn {
     }
 }
 
+/// The key column whose rows have these prefixes, without reading the keys: a string
+/// key of at most [`PREFIX`] bytes and an integer key are whole in their prefix. `None`
+/// when some string key is longer (its prefix does not hold it).
+pub(crate) fn keys_from_prefixes(
+    prefixes: impl ExactSizeIterator<Item = u128>,
+    string: bool,
+) -> Option<ArrayRef> {
+    if !string {
+        let keys: Int64Array = prefixes
+            .map(|p| (((p >> 64) as u64) ^ (1 << 63)) as i64)
+            .collect();
+        return Some(Arc::new(keys));
+    }
+    let mut offsets = Vec::with_capacity(prefixes.len() + 1);
+    let mut bytes = Vec::with_capacity(prefixes.len() * 8);
+    offsets.push(0i32);
+    for p in prefixes {
+        if needs_tail(p) {
+            return None;
+        }
+        let word = p.to_be_bytes();
+        bytes.extend_from_slice(&word[..usize::from(word[PREFIX])]);
+        offsets.push(i32::try_from(bytes.len()).ok()?);
+    }
+    let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+    // The bytes are the keys' own, so they are UTF-8; `try_new` checks it once.
+    StringArray::try_new(offsets, Buffer::from_vec(bytes), None)
+        .ok()
+        .map(|a| Arc::new(a) as ArrayRef)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +249,25 @@ mod tests {
                                            a in 0usize..40, b in 0usize..40) {
             let (start, end) = (a.min(b).min(data.len()), a.max(b).min(data.len()));
             prop_assert_eq!(prefix_in(&data, start, end), prefix_of(&data[start..end]));
+        }
+
+        #[test]
+        fn keys_come_back_from_their_prefixes(keys in prop::collection::vec("[a-z\\x00é]{0,18}", 0..20),
+                                              ints in prop::collection::vec(any::<i64>(), 0..20)) {
+            let strings = StringArray::from(keys.clone());
+            let col = KeyColumn::new(&strings).unwrap();
+            let back = keys_from_prefixes(col.prefix.iter().copied(), true);
+            if col.prefix.iter().any(|&p| needs_tail(p)) {
+                prop_assert!(back.is_none());
+            } else {
+                let back = back.unwrap();
+                prop_assert_eq!(back.as_ref(), &strings as &dyn Array);
+            }
+            let ints = Int64Array::from(ints);
+            let col = KeyColumn::new(&ints).unwrap();
+            let back = keys_from_prefixes(col.prefix.iter().copied(), false);
+            let back = back.unwrap();
+            prop_assert_eq!(back.as_ref(), &ints as &dyn Array);
         }
 
         #[test]
