@@ -109,21 +109,27 @@ pub enum Builder {
 
 impl Builder {
     fn new(target: &Target) -> Builder {
+        Builder::with_capacity(target, 1024, 1024)
+    }
+
+    /// A builder with room for `rows` values (and `bytes` of string data), so that a
+    /// block's column grows without copying itself.
+    fn with_capacity(target: &Target, rows: usize, bytes: usize) -> Builder {
         match target {
             Target::Key(KeyType::String) | Target::Value(ColumnType::String) => {
-                Builder::Str(StringBuilder::new())
+                Builder::Str(StringBuilder::with_capacity(rows, bytes))
             }
             Target::Key(KeyType::Int) | Target::Value(ColumnType::Int) => {
-                Builder::Int(Int64Builder::new())
+                Builder::Int(Int64Builder::with_capacity(rows))
             }
-            Target::Value(ColumnType::Float) => Builder::Float(Float64Builder::new()),
+            Target::Value(ColumnType::Float) => Builder::Float(Float64Builder::with_capacity(rows)),
             Target::Value(ColumnType::Boolean) | Target::Deleted => {
-                Builder::Bool(BooleanBuilder::new())
+                Builder::Bool(BooleanBuilder::with_capacity(rows))
             }
             Target::EventTime | Target::Value(ColumnType::DateTime) => {
-                Builder::Time(TimestampMicrosecondBuilder::new().with_timezone("UTC"))
+                Builder::Time(TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC"))
             }
-            Target::Value(ColumnType::Date) => Builder::Date(Date32Builder::new()),
+            Target::Value(ColumnType::Date) => Builder::Date(Date32Builder::with_capacity(rows)),
         }
     }
 
@@ -561,12 +567,20 @@ impl BatchBuilder {
         if self.rows == 0 {
             return Ok(None);
         }
-        self.rows = 0;
-        let arrays: Vec<ArrayRef> = (self.builders.iter_mut().enumerate())
-            .map(|(i, b)| match whole.get_mut(i).and_then(Option::take) {
-                Some(a) => a,
-                None => b.finish(),
-            })
+        let rows = std::mem::take(&mut self.rows);
+        let arrays: Vec<ArrayRef> = (self.builders.iter_mut().zip(&self.columns).enumerate())
+            .map(
+                |(i, (b, c))| match whole.get_mut(i).and_then(Option::take) {
+                    Some(a) => a,
+                    None => {
+                        let a = b.finish();
+                        // The next batch is likely as large as this one: room for it up front.
+                        let bytes = a.as_string_opt::<i32>().map_or(0, |s| s.value_data().len());
+                        *b = Builder::with_capacity(&c.target, rows, bytes);
+                        a
+                    }
+                },
+            )
             .collect();
         Ok(Some(RecordBatch::try_new(self.schema.clone(), arrays)?))
     }
