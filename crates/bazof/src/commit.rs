@@ -8,12 +8,13 @@ use arrow::datatypes::DataType;
 use chrono::{DateTime, Utc};
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
-use crate::data_file::{arrow_err, sort_for_file, write_stream, NewFile};
+use crate::data_file::{arrow_err, write_stream, NewFile};
 use crate::error::{Error, Result};
 use crate::schema::{TableSchema, DELETED_COLUMN};
 use crate::snapshot::{
     AnySnapshot, CommitSummary, DataFile, FileKind, Segment, Snapshot, FORMAT_VERSION,
 };
+use crate::sorted_run::sort_for_file;
 use crate::table::{snapshot_file, Table, VERSION_FILE};
 use crate::Commit;
 

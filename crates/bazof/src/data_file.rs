@@ -1,11 +1,8 @@
 //! SPEC §4: data files: Parquet, sorted by (key, event time), with reserved columns.
 
-use std::cmp::Ordering;
-use std::sync::Arc;
-
 use arrow::array::{
     Array, ArrayRef, BooleanArray, Int64Array, RecordBatch, Scalar, StringArray,
-    TimestampMicrosecondArray, UInt32Array, UInt64Array,
+    TimestampMicrosecondArray, UInt64Array,
 };
 use arrow::compute::kernels::zip::zip;
 use arrow::error::ArrowError;
@@ -17,7 +14,6 @@ use parquet::schema::types::ColumnPath;
 
 use crate::encode::FileEncoder;
 use crate::error::{Error, Result};
-use crate::key_order::{keys_from_prefixes, needs_tail, Prefixes};
 use crate::schema::{ColumnType, KeyType, TableSchema, COMMIT_COLUMN, DELETED_COLUMN, SEQ_COLUMN};
 use crate::snapshot::{DataFile, FileKind, KeyValue};
 use crate::table::Table;
@@ -25,209 +21,6 @@ use crate::Commit;
 
 /// Rows per Parquet row group: small enough for key predicates to skip most of a file.
 pub const ROW_GROUP_ROWS: usize = 64 * 1024;
-
-/// Sorts rows in file order (key, event time, commit, seq) and keeps only the last row
-/// of each (key, event time, commit, seq): within one run of one commit that is the
-/// later row, the only one that can ever win resolution. The rows come as the batches
-/// they arrived in; the columns are put together, ordered and gathered on all cores.
-pub(crate) fn sort_for_file(
-    table: &Table,
-    batches: &[RecordBatch],
-    schema: &TableSchema,
-) -> Result<RecordBatch> {
-    let file_schema = schema.file_schema();
-    let all = on_every_column(file_schema.fields().len(), |i| {
-        let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(i).as_ref()).collect();
-        if arrays.is_empty() {
-            return Ok(arrow::array::new_empty_array(
-                file_schema.field(i).data_type(),
-            ));
-        }
-        arrow::compute::concat(&arrays)
-    })
-    .map_err(|e| arrow_err(table, e))?;
-    let batch = RecordBatch::try_new(file_schema.clone(), all).map_err(|e| arrow_err(table, e))?;
-    if batch.num_rows() == 0 {
-        return Ok(batch);
-    }
-    let col = |name: &str| -> Result<ArrayRef> {
-        batch
-            .column_by_name(name)
-            .cloned()
-            .ok_or_else(|| Error::Internal {
-                table: table.location().to_string(),
-                reason: format!("column '{name}' missing"),
-            })
-    };
-    let sort_cols = [
-        col(&schema.key)?,
-        col(&schema.event_time)?,
-        col(COMMIT_COLUMN)?,
-        col(SEQ_COLUMN)?,
-    ];
-    let (rows, long_keys) = file_order(&sort_cols).ok_or_else(|| Error::Internal {
-        table: table.location().to_string(),
-        reason: "unexpected column types".into(),
-    })?;
-    let kept = UInt32Array::from_iter_values(rows.iter().map(|r| pos(r) as u32));
-    // The sort keys hold the key (unless it is long), the event time, the commit and
-    // the run: those columns are read off the sorted rows in order, and only the others
-    // are gathered (a random access per row and column). Neither key nor event time is
-    // ever null (`normalize` refuses that); were one, all are gathered.
-    let read_off = sort_cols.iter().all(|c| c.null_count() == 0);
-    let index = |name: &str| file_schema.index_of(name).ok().filter(|_| read_off);
-    let (key, event_time) = (index(&schema.key), index(&schema.event_time));
-    let (commit, seq) = (index(COMMIT_COLUMN), index(SEQ_COLUMN));
-    let string_keys = schema.key_type == KeyType::String;
-    let values = 2..2 + schema.columns.len();
-    let tombstone_fill = tombstone_fill(&batch, &rows);
-    let columns = on_every_column(batch.num_columns(), |i| {
-        let at = Some(i);
-        Ok(if at == key && !long_keys {
-            match keys_from_prefixes(rows.iter().map(key_prefix), string_keys) {
-                Some(keys) => keys,
-                None => arrow::compute::take(&sort_cols[0], &kept, None)?,
-            }
-        } else if at == event_time {
-            let times = rows.iter().map(|r| (r.2 ^ (1 << 63)) as i64);
-            Arc::new(
-                TimestampMicrosecondArray::from_iter_values(times)
-                    .with_data_type(sort_cols[1].data_type().clone()),
-            )
-        } else if at == commit {
-            Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.3)))
-        } else if at == seq {
-            Arc::new(UInt32Array::from_iter_values(
-                rows.iter().map(|r| (r.4 >> 32) as u32),
-            ))
-        } else {
-            let column = batch.column(i);
-            match &tombstone_fill {
-                Some((deleted, fill))
-                    if values.contains(&i) && nulls_are_tombstones(column, deleted) =>
-                {
-                    arrow::compute::take(column, fill, None)?
-                }
-                _ => arrow::compute::take(column, &kept, None)?,
-            }
-        })
-    })
-    .map_err(|e| arrow_err(table, e))?;
-    RecordBatch::try_new(batch.schema(), columns).map_err(|e| arrow_err(table, e))
-}
-
-/// For [`fill_tombstone_nulls`] during the gather: the deletion markers and the gather
-/// indices with every tombstone's row replaced by the first live row, whose values are
-/// present in each column whose nulls are all tombstones'. `None` without tombstones,
-/// or without a live row.
-fn tombstone_fill(batch: &RecordBatch, rows: &[SortRow]) -> Option<(BooleanArray, UInt32Array)> {
-    let deleted = batch
-        .column_by_name(DELETED_COLUMN)?
-        .as_any()
-        .downcast_ref::<BooleanArray>()?;
-    if deleted.true_count() == 0 {
-        return None;
-    }
-    let live = (!deleted.values()).set_indices().next()? as u32;
-    let fill = rows
-        .iter()
-        .map(|r| {
-            if deleted.value(pos(r)) {
-                live
-            } else {
-                pos(r) as u32
-            }
-        })
-        .collect();
-    Some((deleted.clone(), fill))
-}
-
-/// Whether a column has nulls and tombstones hold all of them.
-fn nulls_are_tombstones(array: &ArrayRef, deleted: &BooleanArray) -> bool {
-    array.nulls().is_some_and(|nulls| {
-        nulls.null_count() > 0 && (nulls.inner() | deleted.values()).count_set_bits() == array.len()
-    })
-}
-
-/// `f` of every column index, on all cores; the arrays in column order.
-fn on_every_column(
-    n: usize,
-    f: impl Fn(usize) -> std::result::Result<ArrayRef, arrow::error::ArrowError> + Sync + Send,
-) -> std::result::Result<Vec<ArrayRef>, arrow::error::ArrowError> {
-    use rayon::prelude::*;
-    (0..n).into_par_iter().map(f).collect()
-}
-
-/// A row's place in file order, as integers compared left to right: the key's prefix
-/// (high, low), the event time (sign flipped), the commit, then seq and input position.
-type SortRow = (u64, u64, u64, u64, u64);
-
-/// The rows' sort keys in file order (key, event time, commit, seq, input position),
-/// keeping only the last of rows equal in (key, event time, commit, seq), and whether
-/// some key is too long for its prefix. Keys compare by
-/// their integer prefix ([`Prefixes`]), so sorting a run costs integer compares, not
-/// one `memcmp` per comparison; it sorts on all cores.
-fn file_order(cols: &[ArrayRef; 4]) -> Option<(Vec<SortRow>, bool)> {
-    use rayon::prelude::*;
-    let keys = Prefixes::new(cols[0].as_ref())?;
-    let ts = cols[1]
-        .as_any()
-        .downcast_ref::<TimestampMicrosecondArray>()?
-        .values();
-    let commits = cols[2].as_any().downcast_ref::<UInt64Array>()?.values();
-    let seqs = cols[3].as_any().downcast_ref::<UInt32Array>()?.values();
-    // Sorting the sort keys themselves (not indices into them) keeps the comparisons
-    // on contiguous memory; only equal prefixes of long keys look at the strings.
-    let mut rows: Vec<SortRow> = (0..ts.len())
-        .into_par_iter()
-        .map(|i| {
-            let p = keys.at(i);
-            (
-                (p >> 64) as u64,
-                p as u64,
-                (ts[i] as u64) ^ (1 << 63),
-                commits[i],
-                (u64::from(seqs[i]) << 32) | i as u64,
-            )
-        })
-        .collect();
-    let tail = |a: &SortRow, b: &SortRow| keys.tail_cmp(key_prefix(a), pos(a), pos(b));
-    let long_keys = rows.iter().any(|r| needs_tail(key_prefix(r)));
-    if long_keys {
-        rows.par_sort_unstable_by(|a, b| {
-            (a.0, a.1)
-                .cmp(&(b.0, b.1))
-                .then_with(|| tail(a, b))
-                .then_with(|| (a.2, a.3, a.4).cmp(&(b.2, b.3, b.4)))
-        });
-    } else {
-        rows.par_sort_unstable();
-    }
-    let same = |a: &SortRow, b: &SortRow| {
-        (a.0, a.1, a.2, a.3, a.4 >> 32) == (b.0, b.1, b.2, b.3, b.4 >> 32)
-            && tail(a, b) == Ordering::Equal
-    };
-    // The last of equal rows stays; kept rows move forward in place.
-    let mut kept = 0;
-    for i in 0..rows.len() {
-        if i + 1 == rows.len() || !same(&rows[i], &rows[i + 1]) {
-            rows[kept] = rows[i];
-            kept += 1;
-        }
-    }
-    rows.truncate(kept);
-    Some((rows, long_keys))
-}
-
-/// A sort row's key prefix.
-fn key_prefix(r: &SortRow) -> u128 {
-    (u128::from(r.0) << 64) | u128::from(r.1)
-}
-
-/// A sort row's input position.
-fn pos(r: &SortRow) -> usize {
-    (r.4 & u64::from(u32::MAX)) as usize
-}
 
 pub(crate) fn arrow_err(table: &Table, source: arrow::error::ArrowError) -> Error {
     Error::Arrow {
@@ -507,13 +300,20 @@ fn fill_tombstone_nulls(
     array: ArrayRef,
     deleted: &BooleanArray,
 ) -> std::result::Result<ArrayRef, ArrowError> {
-    if !nulls_are_tombstones(&array, deleted) {
+    if !nulls_are_tombstones(array.as_ref(), deleted) {
         return Ok(array);
     }
     let Some(first) = array.nulls().and_then(|n| n.valid_indices().next()) else {
         return Ok(array);
     };
     zip(deleted, &Scalar::new(array.slice(first, 1)), &array)
+}
+
+/// Whether a column has nulls and tombstones hold all of them.
+pub(crate) fn nulls_are_tombstones(array: &dyn Array, deleted: &BooleanArray) -> bool {
+    array.nulls().is_some_and(|nulls| {
+        nulls.null_count() > 0 && (nulls.inner() | deleted.values()).count_set_bits() == array.len()
+    })
 }
 
 /// [`fill_tombstone_nulls`] on every value column of a batch in `schema`'s file order.
@@ -640,41 +440,5 @@ fn data_err(table: &Table, path: &str, e: parquet::errors::ParquetError) -> Erro
         table: table.location().to_string(),
         file: path.to_string(),
         reason: e.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-    use std::sync::Arc;
-
-    proptest! {
-        /// File order against a plain sort and dedup of the same tuples, with string
-        /// keys that share long prefixes or differ only in trailing NULs.
-        #[test]
-        fn file_order_is_sorted_and_deduplicated(rows in prop::collection::vec(
-            ("[ab\\x00]{0,20}", 0i64..3, 0u64..2, 0u32..2), 0..60)) {
-            let cols: [ArrayRef; 4] = [
-                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0.clone()))),
-                Arc::new(TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.1))),
-                Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.2))),
-                Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.3))),
-            ];
-            let (sorted, long_keys) = file_order(&cols).unwrap();
-            prop_assert_eq!(long_keys, rows.iter().any(|r| r.0.len() > 15));
-            let got: Vec<u32> = sorted.iter().map(|r| pos(r) as u32).collect();
-            let tuple = |i: u32| {
-                let r = &rows[i as usize];
-                (r.0.as_bytes().to_vec(), r.1, r.2, r.3)
-            };
-            let mut want: Vec<u32> = (0..rows.len() as u32).collect();
-            want.sort_by_key(|&i| (tuple(i), i));
-            let want: Vec<u32> = (0..want.len())
-                .filter(|&j| j + 1 == want.len() || tuple(want[j]) != tuple(want[j + 1]))
-                .map(|j| want[j])
-                .collect();
-            prop_assert_eq!(got, want);
-        }
     }
 }

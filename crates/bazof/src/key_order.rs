@@ -69,6 +69,16 @@ pub(crate) fn needs_tail(prefix: u128) -> bool {
     prefix as u8 == LONG
 }
 
+/// Order of two keys whose prefixes are both `prefix`: equal unless they are long.
+#[inline]
+pub(crate) fn cmp_long(prefix: u128, a: &[u8], b: &[u8]) -> Ordering {
+    if needs_tail(prefix) {
+        cmp_tail(a, b)
+    } else {
+        Ordering::Equal
+    }
+}
+
 /// Byte-wise order of two long strings whose prefixes are equal.
 #[cold]
 fn cmp_tail(a: &[u8], b: &[u8]) -> Ordering {
@@ -109,14 +119,12 @@ impl<'a> Prefixes<'a> {
         }
     }
 
-    /// Order of rows `a` and `b`, whose prefixes are both `prefix`.
+    /// The bytes of the string key of row `i` (empty for integer keys).
     #[inline]
-    pub(crate) fn tail_cmp(&self, prefix: u128, a: usize, b: usize) -> Ordering {
+    pub(crate) fn bytes(&self, i: usize) -> &'a [u8] {
         match self {
-            Prefixes::Str(s) if needs_tail(prefix) => {
-                cmp_tail(s.value(a).as_bytes(), s.value(b).as_bytes())
-            }
-            _ => Ordering::Equal,
+            Prefixes::Str(s) => s.value(i).as_bytes(),
+            Prefixes::Int(_) => &[],
         }
     }
 }

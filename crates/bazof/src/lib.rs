@@ -50,6 +50,7 @@ pub mod predicate;
 pub mod scan;
 pub mod schema;
 pub mod snapshot;
+mod sorted_run;
 pub mod table;
 pub mod time;
 mod write;
