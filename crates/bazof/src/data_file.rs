@@ -115,6 +115,16 @@ pub(crate) fn writer_properties(schema: &TableSchema, kind: FileKind) -> WriterP
     // Tombstones are rare: run lengths instead of a bit per row (which ZSTD used to
     // squeeze), so that the uncompressed column stays as small as it was.
     props = props.set_column_encoding(ColumnPath::from(DELETED_COLUMN), Encoding::RLE);
+    // A delta's commit and run are mostly one value per file: delta-packed, that is a
+    // few bytes a page, without hashing every value into a dictionary of one entry. (A
+    // base holds rows of many commits in key order, which a dictionary stores smaller.)
+    if matches!(kind, FileKind::Delta) {
+        for column in [COMMIT_COLUMN, SEQ_COLUMN] {
+            props = props
+                .set_column_dictionary_enabled(ColumnPath::from(column), false)
+                .set_column_encoding(ColumnPath::from(column), Encoding::DELTA_BINARY_PACKED);
+        }
+    }
     for c in &schema.columns {
         if matches!(c.data_type, ColumnType::Int | ColumnType::DateTime) {
             props = props.set_column_encoding(
