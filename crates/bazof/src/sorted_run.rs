@@ -5,10 +5,12 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
+use arrow::array::AsArray;
 use arrow::array::{
     Array, ArrayRef, BooleanArray, RecordBatch, TimestampMicrosecondArray, UInt32Array, UInt64Array,
 };
 use arrow::compute::{concat, take};
+use arrow::datatypes::{ArrowPrimitiveType, TimestampMicrosecondType, UInt32Type, UInt64Type};
 use arrow::error::ArrowError;
 use rayon::prelude::*;
 
@@ -177,27 +179,9 @@ fn file_order(runs: &Chunks, cols: &[Vec<&dyn Array>; 4]) -> Option<(Vec<SortRow
         .iter()
         .map(|k| Prefixes::new(*k))
         .collect::<Option<_>>()?;
-    let ts: Vec<&[i64]> = (cols[1].iter())
-        .map(|c| {
-            c.as_any()
-                .downcast_ref::<TimestampMicrosecondArray>()
-                .map(|a| &a.values()[..])
-        })
-        .collect::<Option<_>>()?;
-    let commits: Vec<&[u64]> = (cols[2].iter())
-        .map(|c| {
-            c.as_any()
-                .downcast_ref::<UInt64Array>()
-                .map(|a| &a.values()[..])
-        })
-        .collect::<Option<_>>()?;
-    let seqs: Vec<&[u32]> = (cols[3].iter())
-        .map(|c| {
-            c.as_any()
-                .downcast_ref::<UInt32Array>()
-                .map(|a| &a.values()[..])
-        })
-        .collect::<Option<_>>()?;
+    let ts = values_of::<TimestampMicrosecondType>(&cols[1])?;
+    let commits = values_of::<UInt64Type>(&cols[2])?;
+    let seqs = values_of::<UInt32Type>(&cols[3])?;
     // Sorting the sort keys themselves (not indices into them) keeps the comparisons
     // on contiguous memory; only equal prefixes of long keys look at the strings.
     let mut rows: Vec<SortRow> = (0..runs.rows)
@@ -254,6 +238,13 @@ fn file_order(runs: &Chunks, cols: &[Vec<&dyn Array>; 4]) -> Option<(Vec<SortRow
     }
     rows.truncate(kept);
     Some((rows, long_keys))
+}
+
+/// The values of every batch's column of type `T`; `None` if one is of another type.
+fn values_of<'a, T: ArrowPrimitiveType>(cols: &[&'a dyn Array]) -> Option<Vec<&'a [T::Native]>> {
+    cols.iter()
+        .map(|c| c.as_primitive_opt::<T>().map(|a| &a.values()[..]))
+        .collect()
 }
 
 /// A sort row's key prefix.
