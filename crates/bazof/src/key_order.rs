@@ -2,7 +2,6 @@
 //! keys (merging, sorting runs) are one integer compare instead of a `memcmp`.
 
 use std::cmp::Ordering;
-
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, Int64Array, StringArray};
@@ -119,6 +118,20 @@ impl<'a> Prefixes<'a> {
         }
     }
 
+    /// Every row's prefix.
+    pub(crate) fn all(&self) -> Vec<u128> {
+        match self {
+            Prefixes::Str(s) if s.null_count() == 0 => {
+                let data = s.value_data();
+                (s.value_offsets().windows(2))
+                    .map(|w| prefix_in(data, w[0] as usize, w[1] as usize))
+                    .collect()
+            }
+            Prefixes::Str(s) => (0..s.len()).map(|i| self.at(i)).collect(),
+            Prefixes::Int(a) => a.values().iter().map(|&k| int_prefix(k)).collect(),
+        }
+    }
+
     /// The bytes of the string key of row `i` (empty for integer keys).
     #[inline]
     pub(crate) fn bytes(&self, i: usize) -> &'a [u8] {
@@ -141,30 +154,14 @@ pub(crate) struct KeyColumn {
 impl KeyColumn {
     /// The prefixes of a key column (Utf8 or Int64; `None` for any other type).
     pub(crate) fn new(keys: &dyn Array) -> Option<KeyColumn> {
-        if let Some(s) = keys.as_any().downcast_ref::<StringArray>() {
-            let prefix = if s.null_count() == 0 {
-                let data = s.value_data();
-                s.value_offsets()
-                    .windows(2)
-                    .map(|w| prefix_in(data, w[0] as usize, w[1] as usize))
-                    .collect()
-            } else {
-                s.iter()
-                    .map(|k| prefix_of(k.unwrap_or("").as_bytes()))
-                    .collect()
-            };
-            Some(KeyColumn {
-                prefix,
-                strings: Some(s.clone()),
-            })
-        } else {
-            keys.as_any()
-                .downcast_ref::<Int64Array>()
-                .map(|i| KeyColumn {
-                    prefix: i.values().iter().map(|&k| int_prefix(k)).collect(),
-                    strings: None,
-                })
-        }
+        let keys = Prefixes::new(keys)?;
+        Some(KeyColumn {
+            prefix: keys.all(),
+            strings: match keys {
+                Prefixes::Str(s) => Some(s.clone()),
+                Prefixes::Int(_) => None,
+            },
+        })
     }
 
     /// Whether row `a` and row `b` of `other` hold the same key.
