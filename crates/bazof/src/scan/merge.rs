@@ -718,7 +718,15 @@ impl Merger {
         let slot = self.slot_of(min)?;
         let c = &self.cursors[min];
         let before = self.picks.len();
-        if self.mode == ScanMode::Resolve && c.deleted.slice(start, n).true_count() > 0 {
+        // Read in the bit buffer itself: slicing the array per run cost more than the
+        // count, and most runs (between two keys of a delta) are a few rows long.
+        let bits = c.deleted.values();
+        let tombstones = if n <= 64 {
+            (start..start + n).any(|r| bits.value(r))
+        } else {
+            bits.inner().count_set_bits_offset(bits.offset() + start, n) > 0
+        };
+        if self.mode == ScanMode::Resolve && tombstones {
             for r in (start..start + n).filter(|&r| !c.deleted.value(r)) {
                 self.picks.push(slot, r);
             }
