@@ -300,13 +300,12 @@ impl<'t> FileSink<'t> {
 }
 
 /// SPEC §4: a tombstone's values are ignored. Where its nulls are the only ones of a
-/// value column in a batch written to a data file (a commit's sorted run, compaction's
-/// output), they are written as a value the column already holds (here its first; a
-/// commit's sorted run is filled while it is gathered, from its first live row, see
-/// `sorted_run`): the column
-/// then holds no nulls, so readers need not spread a page's values over their slots
-/// around its nulls (arrow-rs does that for every page that holds one), and the value
-/// costs the encodings little (a dictionary entry that exists, a delta within the
+/// value column in a batch written to a data file, they are written as a value the
+/// column already holds, here its first (a commit's sorted run arrives filled already:
+/// `sorted_run` takes its tombstones' slots from the first live row as it gathers). The
+/// column then holds no nulls, so readers need not spread a page's values over their
+/// slots around its nulls (arrow-rs does that for every page that holds one), and the
+/// value costs the encodings little (a dictionary entry that exists, a delta within the
 /// column's range).
 fn fill_tombstone_nulls(
     array: ArrayRef,

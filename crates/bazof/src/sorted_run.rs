@@ -116,11 +116,12 @@ fn tombstone_fill(deleted: &BooleanArray, rows: &[SortRow]) -> Option<UInt32Arra
     if deleted.true_count() == 0 {
         return None;
     }
-    let live = (!deleted.values()).set_indices().next()? as u32;
+    let bits = deleted.values();
+    let live = (!bits).set_indices().next()? as u32;
     Some(
         rows.iter()
             .map(|r| {
-                if deleted.value(pos(r)) {
+                if bits.value(pos(r)) {
                     live
                 } else {
                     pos(r) as u32
@@ -194,11 +195,10 @@ fn file_order(runs: &Chunks, cols: &[Vec<&dyn Array>; 4]) -> Option<(Vec<SortRow
                     *b = runs.locate(p).0;
                     *rows = runs.range(*b);
                 }
-                (*b, p - rows.start)
+                (*b, p - rows.start, p)
             },
         )
-        .map(|(b, i)| {
-            let p = runs.starts[b] + i;
+        .map(|(b, i, p)| {
             let prefix = keys[b].at(i);
             (
                 (prefix >> 64) as u64,
@@ -209,9 +209,14 @@ fn file_order(runs: &Chunks, cols: &[Vec<&dyn Array>; 4]) -> Option<(Vec<SortRow
             )
         })
         .collect();
+    // Only long keys with equal prefixes look for their batches and compare their bytes.
     let tail = |a: &SortRow, b: &SortRow| {
+        let prefix = key_prefix(a);
+        if !needs_tail(prefix) {
+            return Ordering::Equal;
+        }
         let ((ab, ai), (bb, bi)) = (runs.locate(pos(a)), runs.locate(pos(b)));
-        cmp_long(key_prefix(a), keys[ab].bytes(ai), keys[bb].bytes(bi))
+        cmp_long(prefix, keys[ab].bytes(ai), keys[bb].bytes(bi))
     };
     let long_keys = rows.iter().any(|r| needs_tail(key_prefix(r)));
     if long_keys {
