@@ -11,20 +11,20 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, RecordBatch, TimestampMicrosecondArray,
+    ArrayRef, AsArray, BooleanBufferBuilder, RecordBatch, TimestampMicrosecondArray,
 };
 use arrow::buffer::NullBuffer;
-use arrow::compute::kernels::cmp::eq;
-use arrow::compute::FilterBuilder;
-use arrow::datatypes::{Field, Schema, SchemaRef, TimestampMicrosecondType};
+use arrow::datatypes::{Field, Int64Type, Schema, SchemaRef, TimestampMicrosecondType};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
 use crate::error::{Error, Result};
 use crate::predicate::KeyPredicate;
+use crate::scan::gather::Picks;
+use crate::scan::merge::Merger;
 use crate::scan::plan::{ScanMode, ScanOptions, DEFAULT_BATCH_SIZE};
 use crate::scan::read::FIRST_VALUE;
-use crate::scan::{tasks, PartStream, Parts};
+use crate::scan::{PartStream, Parts};
 use crate::schema::{timestamp_type, TableSchema};
 use crate::snapshot::FileKind;
 use crate::table::Table;
@@ -238,31 +238,35 @@ impl Table {
             .await?;
         // Every key's events lie in one key range: each range is its own history,
         // running ahead on the runtime when there are several.
-        let inputs = self.execute(plan).await?.into_parts();
-        let handle = tokio::runtime::Handle::try_current()
-            .ok()
-            .filter(|_| inputs.len() > 1);
         let out = history_schema(&schema, &values);
-        let parts: Vec<PartStream> = inputs
+        let (table, from, to) = (
+            self.location().to_string(),
+            options.from.map(|t| t.timestamp_micros()),
+            options.to.map(|t| t.timestamp_micros()),
+        );
+        // Output columns in the merge layout: the key, the event time, the values.
+        let columns: Vec<usize> = [0, 1]
             .into_iter()
-            .map(|input| {
-                let state = Versions {
-                    table: self.location().to_string(),
-                    input,
-                    schema: out.clone(),
-                    from: options.from.map(|t| t.timestamp_micros()),
-                    to: options.to.map(|t| t.timestamp_micros()),
-                };
-                let part = futures::stream::try_unfold(state, |mut s| async move {
-                    Ok(s.next_batch().await?.map(|b| (b, s)))
-                })
-                .boxed();
-                match &handle {
-                    Some(h) => tasks::stream_ahead(h, part),
-                    None => part,
-                }
-            })
+            .chain((3..out.fields().len()).map(|i| FIRST_VALUE + i - 3))
             .collect();
+        let versions = |merger: Merger| -> PartStream {
+            let state = Versions {
+                table: table.clone(),
+                merger,
+                schema: out.clone(),
+                columns: columns.clone(),
+                from,
+                to,
+            };
+            futures::stream::try_unfold(state, |mut s| async move {
+                Ok(s.next_batch().await?.map(|b| (b, s)))
+            })
+            .boxed()
+        };
+        let parts = self
+            .execute_with(plan, Some(out.clone()), versions)
+            .await?
+            .into_parts();
         Ok(BatchStream::new(out, parts))
     }
 }
@@ -270,20 +274,23 @@ impl Table {
 /// The streaming state. The merge yields a key's rows in rank order (§5) and never
 /// splits a key across two batches, so each batch is finished on its own: a row wins
 /// its event time unless the next row has the same key and time, and its version
-/// lasts until the next row's time when that row has the same key. The rows kept are
-/// the batch's own columns, filtered, not copies gathered row by row.
+/// lasts until the next row's time when that row has the same key. The merge's picks
+/// are read before anything is copied: only the rows kept, and only the columns
+/// returned, are gathered.
 struct Versions {
     table: String,
-    input: PartStream,
+    merger: Merger,
     schema: SchemaRef,
+    /// Merge-layout columns gathered, in output order (without `valid_to`).
+    columns: Vec<usize>,
     from: Option<i64>,
     to: Option<i64>,
 }
 
 impl Versions {
     async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        while let Some(batch) = self.input.next().await {
-            let out = self.versions(&batch?)?;
+        while let Some((arena, picks)) = self.merger.next_picks().await? {
+            let out = self.versions(&arena, &picks)?;
             if out.num_rows() > 0 {
                 return Ok(Some(out));
             }
@@ -291,8 +298,8 @@ impl Versions {
         Ok(None)
     }
 
-    /// The versions the rows of `batch` (whole keys) open.
-    fn versions(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+    /// The versions the picked rows (whole keys) of `arena`'s batches open.
+    fn versions(&self, arena: &[RecordBatch], picks: &Picks) -> Result<RecordBatch> {
         let arrow_err = |e| Error::Arrow {
             table: self.table.clone(),
             source: e,
@@ -301,44 +308,61 @@ impl Versions {
             table: self.table.clone(),
             reason: format!("history input column {what}"),
         };
-        let n = batch.num_rows();
-        let times = batch
-            .column(1)
-            .as_primitive_opt::<TimestampMicrosecondType>()
-            .ok_or_else(|| internal("event_time"))?
-            .values();
-        let deleted = batch
-            .column(4)
-            .as_boolean_opt()
-            .ok_or_else(|| internal("_bazof_deleted"))?;
-        // Whether row r + 1 has row r's key, in one vectorised compare.
-        let key = batch.column(0);
-        let same_key = match n {
-            0 => return Ok(RecordBatch::new_empty(self.schema.clone())),
-            _ => eq(&key.slice(0, n - 1), &key.slice(1, n - 1)).map_err(arrow_err)?,
-        };
-        // Bit buffers, read inline (`BooleanArray::value` was a call per row).
-        let (same_key, deleted) = (same_key.values(), deleted.values());
-        let mut keep = BooleanBufferBuilder::new(n);
-        let mut valid_to: Vec<i64> = Vec::with_capacity(n);
-        let mut has_end = BooleanBufferBuilder::new(n);
-        for (r, (&time, tombstone)) in times.iter().zip(deleted.iter()).enumerate() {
-            // The time of the key's next row, if the key has one.
-            let next_time = (r + 1 < n && same_key.value(r)).then(|| times[r + 1]);
+        let mut times = Vec::with_capacity(arena.len());
+        let mut deleted = Vec::with_capacity(arena.len());
+        for batch in arena {
+            times.push(
+                batch
+                    .column(1)
+                    .as_primitive_opt::<TimestampMicrosecondType>()
+                    .ok_or_else(|| internal("event_time"))?
+                    .values()
+                    .as_ref(),
+            );
+            deleted.push(
+                batch
+                    .column(4)
+                    .as_boolean_opt()
+                    .ok_or_else(|| internal("_bazof_deleted"))?
+                    .values(),
+            );
+        }
+        let keys = KeyViews::of(arena).ok_or_else(|| internal("key"))?;
+        let mut kept = Picks::default();
+        let mut valid_to: Vec<i64> = Vec::with_capacity(picks.len());
+        let mut has_end = BooleanBufferBuilder::new(picks.len());
+        // Each row is decided when the next one is seen: whether it has the same key,
+        // and its time.
+        let mut decide = |(s, r, time): (usize, usize, i64), next_time: Option<i64>| {
             // A later-ranked row at the same time wins instead; a tombstone opens no
             // version; the window keeps versions starting by `to` and ending after `from`.
-            let kept = next_time != Some(time)
-                && !tombstone
+            let kept_row = next_time != Some(time)
+                && !deleted[s].value(r)
                 && self.to.is_none_or(|to| time <= to)
                 && match (self.from, next_time) {
                     (Some(from), Some(end)) => end > from,
                     _ => true,
                 };
-            keep.append(kept);
-            if kept {
+            if kept_row {
+                kept.push(s, r);
                 valid_to.push(next_time.unwrap_or_default());
                 has_end.append(next_time.is_some());
             }
+        };
+        let mut previous: Option<(usize, usize, i64)> = None;
+        for &(s, first, n) in picks.runs() {
+            for (r, &time) in (first..).zip(&times[s][first..first + n]) {
+                if let Some(p) = previous {
+                    decide(p, keys.eq(p.0, p.1, s, r).then_some(time));
+                }
+                previous = Some((s, r, time));
+            }
+        }
+        if let Some(p) = previous {
+            decide(p, None);
+        }
+        if kept.is_empty() {
+            return Ok(RecordBatch::new_empty(self.schema.clone()));
         }
         let valid_to: ArrayRef = Arc::new(
             TimestampMicrosecondArray::new(
@@ -347,20 +371,59 @@ impl Versions {
             )
             .with_timezone("UTC"),
         );
-        let sources = [0, 1]
-            .into_iter()
-            .chain((3..self.schema.fields().len()).map(|i| FIRST_VALUE + i - 3));
-        let mut columns: Vec<ArrayRef> = sources.map(|i| batch.column(i).clone()).collect();
-        let keep = BooleanArray::new(keep.finish(), None);
-        if keep.true_count() < n {
-            let filter = FilterBuilder::new(&keep).optimize().build();
-            columns = columns
-                .iter()
-                .map(|c| filter.filter(c))
-                .collect::<std::result::Result<_, _>>()
-                .map_err(arrow_err)?;
-        }
+        let mut columns = kept
+            .gather_columns(arena, &self.columns)
+            .map_err(arrow_err)?;
         columns.insert(2, valid_to);
         RecordBatch::try_new(self.schema.clone(), columns).map_err(arrow_err)
+    }
+}
+
+/// The key columns of a merge's batches, compared row by row.
+enum KeyViews<'a> {
+    /// String keys: each batch's offsets and bytes.
+    Str(Vec<(&'a [i32], &'a [u8])>),
+    /// Integer keys.
+    Int(Vec<&'a [i64]>),
+}
+
+impl<'a> KeyViews<'a> {
+    /// Column 0 of every batch; `None` unless all are Utf8 or all Int64.
+    fn of(batches: &'a [RecordBatch]) -> Option<Self> {
+        let strings: Option<Vec<_>> = batches
+            .iter()
+            .map(|b| {
+                let a = b.column(0).as_string_opt::<i32>()?;
+                Some((a.value_offsets(), a.value_data()))
+            })
+            .collect();
+        if let Some(s) = strings {
+            return Some(KeyViews::Str(s));
+        }
+        let ints: Option<Vec<_>> = batches
+            .iter()
+            .map(|b| {
+                Some(
+                    b.column(0)
+                        .as_primitive_opt::<Int64Type>()?
+                        .values()
+                        .as_ref(),
+                )
+            })
+            .collect();
+        ints.map(KeyViews::Int)
+    }
+
+    /// Whether row `a` of batch `x` and row `b` of batch `y` hold the same key.
+    #[inline]
+    fn eq(&self, x: usize, a: usize, y: usize, b: usize) -> bool {
+        match self {
+            KeyViews::Str(v) => {
+                let ((ox, dx), (oy, dy)) = (v[x], v[y]);
+                let (a0, a1, b0, b1) = (ox[a], ox[a + 1], oy[b], oy[b + 1]);
+                a1 - a0 == b1 - b0 && dx[a0 as usize..a1 as usize] == dy[b0 as usize..b1 as usize]
+            }
+            KeyViews::Int(v) => v[x][a] == v[y][b],
+        }
     }
 }

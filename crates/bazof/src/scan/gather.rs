@@ -3,7 +3,8 @@
 //! kernel per type, a slice copy per run, instead of Arrow's generic
 //! `MutableArrayData`, whose dynamic dispatch per run and per buffer cost more than the
 //! copies themselves when runs are short (a base between the keys of a small level:
-//! about 11 rows a run).
+//! about 11 rows a run). Runs of a row or two (history's, mostly) are gathered value
+//! by value instead, from a list of (source, row) made once for every column.
 
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use arrow::array::{
     StringArray,
 };
 use arrow::buffer::{BooleanBuffer, NullBuffer, OffsetBuffer, ScalarBuffer};
-use arrow::compute::interleave_record_batch;
+use arrow::compute::interleave;
 use arrow::datatypes::{
     DataType, Date32Type, Float64Type, Int32Type, Int64Type, TimeUnit, TimestampMicrosecondType,
     UInt32Type, UInt64Type,
@@ -24,7 +25,7 @@ use arrow::error::ArrowError;
 pub(crate) type Run = (usize, usize, usize);
 
 /// Runs averaging at least this many rows are copied run by run; shorter ones row by
-/// row (Arrow's interleave), where a copy per run of one or two rows costs more.
+/// row ([`gather_rows`]), where a copy per run of one or two rows costs more.
 pub(crate) const RUN_GATHER_MIN_ROWS: usize = 4;
 
 /// The rows a merge picked for its next output batch, in output order, as runs of
@@ -65,42 +66,60 @@ impl Picks {
         }
     }
 
-    /// Drops every pick (after a flush).
-    pub(crate) fn clear(&mut self) {
-        self.runs.clear();
-        self.rows = 0;
+    /// The picks, as runs in output order.
+    pub(crate) fn runs(&self) -> &[Run] {
+        &self.runs
     }
 
-    /// The picked rows of `arena`'s batches (one schema) as one batch: a slice when
-    /// they are one run, each column copied run by run when runs average
-    /// [`RUN_GATHER_MIN_ROWS`] rows or more, else Arrow's row-by-row interleave.
+    /// The picked rows of `arena`'s batches (one schema) as one batch (see
+    /// [`Picks::gather_columns`]).
     pub(crate) fn gather(&self, arena: &[RecordBatch]) -> Result<RecordBatch, ArrowError> {
         let no_batch = || ArrowError::InvalidArgumentError("gather of no batches".into());
-        let &(slot, first, n) = self.runs.first().ok_or_else(no_batch)?;
-        let batch = arena.get(slot).ok_or_else(no_batch)?;
-        if self.runs.len() == 1 {
-            return Ok(batch.slice(first, n));
-        }
-        if self.runs.len() * RUN_GATHER_MIN_ROWS > self.rows {
-            let refs: Vec<&RecordBatch> = arena.iter().collect();
-            let rows: Vec<(usize, usize)> = self
-                .runs
-                .iter()
-                .flat_map(|&(s, f, n)| (f..f + n).map(move |r| (s, r)))
-                .collect();
-            return interleave_record_batch(&refs, &rows);
-        }
-        let columns = (0..batch.num_columns())
-            .map(|c| {
-                let sources: Vec<&dyn Array> = arena.iter().map(|b| b.column(c).as_ref()).collect();
-                gather_runs(&sources, &self.runs, self.rows)
-            })
-            .collect::<Result<Vec<_>, ArrowError>>()?;
+        let batch = arena.first().ok_or_else(no_batch)?;
+        let all: Vec<usize> = (0..batch.num_columns()).collect();
+        let columns = self.gather_columns(arena, &all)?;
         RecordBatch::try_new_with_options(
             batch.schema(),
             columns,
             &RecordBatchOptions::new().with_row_count(Some(self.rows)),
         )
+    }
+
+    /// Columns `columns` of the picked rows of `arena`'s batches (one schema): slices
+    /// when the rows are one run, each column copied run by run when runs average
+    /// [`RUN_GATHER_MIN_ROWS`] rows or more, else row by row.
+    pub(crate) fn gather_columns(
+        &self,
+        arena: &[RecordBatch],
+        columns: &[usize],
+    ) -> Result<Vec<ArrayRef>, ArrowError> {
+        let no_batch = || ArrowError::InvalidArgumentError("gather of no batches".into());
+        if let [(slot, first, n)] = self.runs[..] {
+            let batch = arena.get(slot).ok_or_else(no_batch)?;
+            return Ok(columns
+                .iter()
+                .map(|&c| batch.column(c).slice(first, n))
+                .collect());
+        }
+        let rows = (self.runs.len() * RUN_GATHER_MIN_ROWS > self.rows).then(|| {
+            let mut rows: Vec<(usize, usize)> = Vec::with_capacity(self.rows);
+            for &(s, f, n) in &self.runs {
+                for r in f..f + n {
+                    rows.push((s, r));
+                }
+            }
+            rows
+        });
+        columns
+            .iter()
+            .map(|&c| {
+                let sources: Vec<&dyn Array> = arena.iter().map(|b| b.column(c).as_ref()).collect();
+                match &rows {
+                    Some(rows) => gather_rows(&sources, rows),
+                    None => gather_runs(&sources, &self.runs, self.rows),
+                }
+            })
+            .collect()
     }
 }
 
@@ -131,6 +150,108 @@ pub(crate) fn gather_runs(
         DataType::Utf8 => utf8(sources, runs, rows, nulls())?,
         _ => generic(sources, runs, rows)?,
     })
+}
+
+/// The rows `rows` ((source, row), in order) of `sources` (arrays of one type), as one
+/// array, a value at a time: for runs too short to copy run by run.
+pub(crate) fn gather_rows(
+    sources: &[&dyn Array],
+    rows: &[(usize, usize)],
+) -> Result<ArrayRef, ArrowError> {
+    let Some(first) = sources.first() else {
+        return Err(ArrowError::InvalidArgumentError(
+            "gather of no arrays".into(),
+        ));
+    };
+    let nulls = || row_nulls(sources, rows);
+    Ok(match first.data_type() {
+        DataType::Int64 => primitive_rows::<Int64Type>(sources, rows, nulls()),
+        DataType::Float64 => primitive_rows::<Float64Type>(sources, rows, nulls()),
+        DataType::Int32 => primitive_rows::<Int32Type>(sources, rows, nulls()),
+        DataType::UInt64 => primitive_rows::<UInt64Type>(sources, rows, nulls()),
+        DataType::UInt32 => primitive_rows::<UInt32Type>(sources, rows, nulls()),
+        DataType::Date32 => primitive_rows::<Date32Type>(sources, rows, nulls()),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            primitive_rows::<TimestampMicrosecondType>(sources, rows, nulls())
+        }
+        DataType::Boolean => {
+            let bits: Vec<&BooleanBuffer> =
+                sources.iter().map(|a| a.as_boolean().values()).collect();
+            let values = BooleanBuffer::collect_bool(rows.len(), |i| {
+                let (s, r) = rows[i];
+                bits[s].value(r)
+            });
+            Arc::new(BooleanArray::new(values, nulls()))
+        }
+        DataType::Utf8 => utf8_rows(sources, rows, nulls())?,
+        _ => interleave(sources, rows)?,
+    })
+}
+
+/// The validity of rows gathered one by one; `None` when no source holds a null.
+fn row_nulls(sources: &[&dyn Array], rows: &[(usize, usize)]) -> Option<NullBuffer> {
+    if sources.iter().all(|a| a.null_count() == 0) {
+        return None;
+    }
+    let bits: Vec<Option<&NullBuffer>> = sources.iter().map(|a| a.nulls()).collect();
+    Some(NullBuffer::new(BooleanBuffer::collect_bool(
+        rows.len(),
+        |i| {
+            let (s, r) = rows[i];
+            bits[s].is_none_or(|n| n.is_valid(r))
+        },
+    )))
+}
+
+fn primitive_rows<T: ArrowPrimitiveType>(
+    sources: &[&dyn Array],
+    rows: &[(usize, usize)],
+    nulls: Option<NullBuffer>,
+) -> ArrayRef {
+    let typed: Vec<&[T::Native]> = sources
+        .iter()
+        .map(|a| a.as_primitive::<T>().values().as_ref())
+        .collect();
+    let values: Vec<T::Native> = rows.iter().map(|&(s, r)| typed[s][r]).collect();
+    let data_type = sources[0].data_type().clone();
+    Arc::new(PrimitiveArray::<T>::new(ScalarBuffer::from(values), nulls).with_data_type(data_type))
+}
+
+fn utf8_rows(
+    sources: &[&dyn Array],
+    rows: &[(usize, usize)],
+    nulls: Option<NullBuffer>,
+) -> Result<ArrayRef, ArrowError> {
+    let parts: Vec<(&[i32], &[u8])> = sources
+        .iter()
+        .map(|a| {
+            let a = a.as_string::<i32>();
+            (a.value_offsets(), a.value_data())
+        })
+        .collect();
+    let mut offsets: Vec<i32> = Vec::with_capacity(rows.len() + 1);
+    offsets.push(0);
+    let mut end = 0usize;
+    for &(s, r) in rows {
+        let o = parts[s].0;
+        end += (o[r + 1] - o[r]).max(0) as usize;
+        let end = i32::try_from(end)
+            .map_err(|_| ArrowError::ComputeError("gathered strings exceed 2 GiB".into()))?;
+        offsets.push(end);
+    }
+    let mut data: Vec<u8> = Vec::with_capacity(end);
+    for &(s, r) in rows {
+        let (o, d) = parts[s];
+        data.extend_from_slice(&d[o[r] as usize..o[r + 1] as usize]);
+    }
+    let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+    // SAFETY: as in `utf8`: the offsets start at 0, never decrease (each adds a
+    // value's length) and end at `data.len()` (the same lengths, copied in the same
+    // order); `data` is whole values of valid `StringArray`s, hence valid UTF-8 at
+    // every offset; `nulls`, if any, has one bit per row.
+    Ok(Arc::new(unsafe {
+        StringArray::new_unchecked(offsets, data.into(), nulls)
+    }))
 }
 
 /// The validity of the gathered rows; `None` when no source holds a null.
@@ -238,12 +359,18 @@ mod tests {
     use arrow::array::{Float64Array, Int64Array, TimestampMicrosecondArray};
     use proptest::prelude::*;
 
-    /// Gathering runs equals concatenating the slices they name, for every kernel
-    /// (with and without nulls, sliced sources) and for the generic fallback.
+    /// Gathering runs, run by run and row by row, equals concatenating the slices they
+    /// name, for every kernel (with and without nulls, sliced sources) and for the
+    /// generic fallback.
     fn check(sources: Vec<ArrayRef>, runs: &[Run]) {
         let refs: Vec<&dyn Array> = sources.iter().map(|a| a.as_ref()).collect();
         let rows = runs.iter().map(|r| r.2).sum();
         let got = gather_runs(&refs, runs, rows).unwrap();
+        let each_row: Vec<(usize, usize)> = runs
+            .iter()
+            .flat_map(|&(s, f, n)| (f..f + n).map(move |r| (s, r)))
+            .collect();
+        let by_row = gather_rows(&refs, &each_row).unwrap();
         let parts: Vec<ArrayRef> = runs
             .iter()
             .map(|&(s, f, n)| sources[s].slice(f, n))
@@ -251,6 +378,7 @@ mod tests {
         let part_refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
         let want = arrow::compute::concat(&part_refs).unwrap();
         assert_eq!(got.to_data(), want.to_data());
+        assert_eq!(by_row.to_data(), want.to_data());
     }
 
     /// Source columns (as optional ints) and runs over them.

@@ -149,7 +149,8 @@ struct Pick {
     deleted: bool,
 }
 
-/// A cursor's row in [`Merger::merge_window`]'s heap, with what orders it held inline.
+/// A cursor's row in [`Merger::merge_window`]'s tree, with what orders it held inline.
+#[derive(Clone, Copy)]
 struct Head {
     prefix: u128,
     rank: (i64, u64, u32),
@@ -158,6 +159,9 @@ struct Head {
 }
 
 impl Head {
+    /// The row of a done head: it comes after every other head.
+    const DONE: usize = usize::MAX;
+
     #[inline]
     fn at(c: &Cursor, cursor: usize, row: usize) -> Head {
         Head {
@@ -168,11 +172,25 @@ impl Head {
         }
     }
 
-    /// Order by key, then rank (§5), then cursor (never equal: a row is in one file).
-    #[inline]
+    /// The head of a cursor with no row left to merge.
+    fn done(cursor: usize) -> Head {
+        Head {
+            prefix: u128::MAX,
+            rank: (i64::MAX, u64::MAX, u32::MAX),
+            cursor,
+            row: Head::DONE,
+        }
+    }
+
+    /// Order by key, then rank (§5), then cursor (never equal: a row is in one file);
+    /// done heads last.
+    #[inline(always)]
     fn less(&self, other: &Head, cursors: &[Cursor]) -> bool {
         if self.prefix != other.prefix {
             return self.prefix < other.prefix;
+        }
+        if self.row == Head::DONE || other.row == Head::DONE {
+            return other.row == Head::DONE && self.row != Head::DONE;
         }
         cursors[self.cursor]
             .keys
@@ -183,23 +201,60 @@ impl Head {
     }
 }
 
-/// Restores the min-heap order below `i`.
-#[inline]
-fn sift_down(heap: &mut [Head], mut i: usize, cursors: &[Cursor]) {
-    loop {
-        let (l, r) = (2 * i + 1, 2 * i + 2);
-        let mut least = i;
-        if l < heap.len() && heap[l].less(&heap[least], cursors) {
-            least = l;
+/// A tournament tree of losers (Knuth, TAOCP 5.4.1) over the heads of `k` cursors:
+/// a pick replays one leaf-to-root path, about log2 k comparisons, and moves indices
+/// only (a binary heap's sift-down compares twice per level and moves whole heads).
+/// Done heads ([`Head::DONE`]) lose every match.
+struct LoserTree {
+    heads: Vec<Head>,
+    /// `nodes[0]`: the winner; `nodes[n]`, `1 <= n < k`: the loser of node `n`'s match.
+    /// Leaf `i` sits at position `k + i`; node `n`'s children are `2n` and `2n + 1`.
+    nodes: Vec<usize>,
+}
+
+impl LoserTree {
+    fn new(heads: Vec<Head>, cursors: &[Cursor]) -> LoserTree {
+        let k = heads.len();
+        let mut nodes = vec![0; k.max(1)];
+        // Winners of every position, played bottom up.
+        let mut winners: Vec<usize> = (0..2 * k).map(|p| p.wrapping_sub(k)).collect();
+        for n in (1..k).rev() {
+            let (a, b) = (winners[2 * n], winners[2 * n + 1]);
+            let (win, lose) = if heads[a].less(&heads[b], cursors) {
+                (a, b)
+            } else {
+                (b, a)
+            };
+            winners[n] = win;
+            nodes[n] = lose;
         }
-        if r < heap.len() && heap[r].less(&heap[least], cursors) {
-            least = r;
+        if k > 1 {
+            nodes[0] = winners[1];
         }
-        if least == i {
-            return;
+        LoserTree { heads, nodes }
+    }
+
+    /// The leaf whose head comes first, and that head (done when all are).
+    #[inline]
+    fn top(&self) -> &Head {
+        &self.heads[self.nodes[0]]
+    }
+
+    /// Sets the winner's head to `next` and replays its path to the root.
+    #[inline]
+    fn replace_top(&mut self, next: Head, cursors: &[Cursor]) {
+        let mut winner = self.nodes[0];
+        self.heads[winner] = next;
+        let mut n = (self.heads.len() + winner) / 2;
+        while n >= 1 {
+            let other = self.nodes[n];
+            if self.heads[other].less(&self.heads[winner], cursors) {
+                self.nodes[n] = winner;
+                winner = other;
+            }
+            n /= 2;
         }
-        heap.swap(i, least);
-        i = least;
+        self.nodes[0] = winner;
     }
 }
 
@@ -376,6 +431,27 @@ impl Merger {
         if self.base_alone {
             return self.pass_through().await;
         }
+        self.fill().await?;
+        self.flush()
+    }
+
+    /// `AllRows`: the rows of the next output batch, not yet gathered: the batches they
+    /// are in (merge schema, every column) and the picks, in output order; `None` at
+    /// the end. For readers that keep some of the rows (history): they gather only
+    /// those, and only the columns they return.
+    pub(crate) async fn next_picks(&mut self) -> Result<Option<(Vec<RecordBatch>, Picks)>> {
+        if self.mode != ScanMode::AllRows {
+            return Err(Error::Internal {
+                table: self.table.clone(),
+                reason: "picks are read from merges of every row and column only".into(),
+            });
+        }
+        self.fill().await?;
+        Ok((!self.picks.is_empty()).then(|| self.take_picks()))
+    }
+
+    /// Merges until the next output batch is full or the sources are done.
+    async fn fill(&mut self) -> Result<()> {
         for (s, unique) in std::mem::take(&mut self.pending) {
             if let Some(c) = Cursor::open(s, unique, &self.table).await? {
                 self.cursors.push(c);
@@ -384,7 +460,7 @@ impl Merger {
         loop {
             let done = self.remaining == Some(0) || self.cursors.is_empty();
             if done || self.picks.len() >= self.batch_size {
-                return self.flush();
+                return Ok(());
             }
             if self.mode == ScanMode::AllRows
                 && self.remaining.is_none()
@@ -436,7 +512,7 @@ impl Merger {
     /// `AllRows` fast path: merges, in (key, rank) order, the rows of every cursor's
     /// current batch whose keys lie below the horizon (the smallest key that ends a
     /// batch: its rows may go on in the next batch, so the general path takes it).
-    /// A heap of cursor heads replaces the selection per key, which history's inputs
+    /// A tournament tree of cursor heads ([`LoserTree`]) replaces the selection per key, which history's inputs
     /// (many deltas, each key in several, one or two rows each) made the merge's main
     /// cost. Stops between keys once the output batch is full. Returns whether it
     /// picked any row.
@@ -452,7 +528,7 @@ impl Merger {
                 h = i;
             }
         }
-        let mut heap: Vec<Head> = Vec::with_capacity(self.cursors.len());
+        let mut heads: Vec<Head> = Vec::with_capacity(self.cursors.len());
         let mut ends = Vec::with_capacity(self.cursors.len());
         for i in 0..self.cursors.len() {
             let (c, hc) = (&self.cursors[i], &self.cursors[h]);
@@ -467,11 +543,12 @@ impl Merger {
                 }
             }
             ends.push(lo);
-            if c.row < lo {
-                heap.push(Head::at(c, i, c.row));
-            }
+            heads.push(match c.row < lo {
+                true => Head::at(c, i, c.row),
+                false => Head::done(i),
+            });
         }
-        if heap.is_empty() {
+        if heads.iter().all(|h| h.row == Head::DONE) {
             return Ok(false);
         }
         let mut slots = Vec::with_capacity(self.cursors.len());
@@ -483,12 +560,13 @@ impl Merger {
             });
         }
         let cursors = &self.cursors;
-        for i in (0..heap.len() / 2).rev() {
-            sift_down(&mut heap, i, cursors);
-        }
+        let mut tree = LoserTree::new(heads, cursors);
         let mut previous: Option<(usize, usize)> = None;
-        while let Some(top) = heap.first_mut() {
-            let (i, row) = (top.cursor, top.row);
+        loop {
+            let (i, row) = (tree.top().cursor, tree.top().row);
+            if row == Head::DONE {
+                break;
+            }
             if self.picks.len() >= self.batch_size {
                 let (pi, pr) = previous.unwrap_or((i, row));
                 if !cursors[i].keys.eq_at(row, &cursors[pi].keys, pr) {
@@ -497,19 +575,15 @@ impl Merger {
             }
             self.picks.push(slots[i], row);
             previous = Some((i, row));
-            if row + 1 < ends[i] {
-                *top = Head::at(&cursors[i], i, row + 1);
-            } else if let Some(tail) = heap.pop() {
-                match heap.first_mut() {
-                    Some(first) => *first = tail,
-                    None => break,
-                }
-            }
-            sift_down(&mut heap, 0, cursors);
+            let next = match row + 1 < ends[i] {
+                true => Head::at(&cursors[i], i, row + 1),
+                false => Head::done(i),
+            };
+            tree.replace_top(next, cursors);
         }
         // Every cursor stands at its next unmerged row.
-        for (i, end) in ends.iter_mut().enumerate() {
-            if let Some(head) = heap.iter().find(|hd| hd.cursor == i) {
+        for (end, head) in ends.iter_mut().zip(&tree.heads) {
+            if head.row != Head::DONE {
                 *end = head.row;
             }
         }
@@ -744,7 +818,8 @@ impl Merger {
         if self.picks.is_empty() {
             return Ok(None);
         }
-        let rows = self.picks.len();
+        let (arena, picks) = self.take_picks();
+        let rows = picks.len();
         let batch = if self.output.is_empty() {
             RecordBatch::try_new_with_options(
                 self.output_schema.clone(),
@@ -752,7 +827,7 @@ impl Merger {
                 &RecordBatchOptions::new().with_row_count(Some(rows)),
             )
         } else {
-            self.picks.gather(&self.arena).and_then(|b| {
+            picks.gather(&arena).and_then(|b| {
                 RecordBatch::try_new(self.output_schema.clone(), b.columns().to_vec())
             })
         }
@@ -760,12 +835,18 @@ impl Merger {
             table: self.table.clone(),
             source: e,
         })?;
-        self.arena.clear();
-        self.picks.clear();
+        Ok(Some(batch))
+    }
+
+    /// The picks so far and the batches they refer to; the merge starts a new batch.
+    fn take_picks(&mut self) -> (Vec<RecordBatch>, Picks) {
         for c in &mut self.cursors {
             c.slot = None;
         }
-        Ok(Some(batch))
+        (
+            std::mem::take(&mut self.arena),
+            std::mem::take(&mut self.picks),
+        )
     }
 }
 
@@ -931,7 +1012,7 @@ mod tests {
 
         #[test]
         fn merge_equals_naive_resolution(
-            mut sources in prop::collection::vec(arb_source(), 1..5),
+            mut sources in prop::collection::vec(arb_source(), 1..8),
             batch_size in prop_oneof![Just(5usize), Just(1000)],
             with_base in any::<bool>(),
             limit in prop::option::of(0usize..30),

@@ -203,6 +203,24 @@ impl Table {
     /// into several key ranges ([`ScanPlan::split`]), one merge per range running in
     /// parallel on the runtime, their outputs concatenated in key order.
     pub async fn execute(&self, plan: ScanPlan) -> Result<ScanStream> {
+        let batches = |merger: Merger| -> PartStream {
+            futures::stream::try_unfold(merger, |mut m| async move {
+                Ok(m.next_batch().await?.map(|b| (b, m)))
+            })
+            .boxed()
+        };
+        self.execute_with(plan, None, batches).await
+    }
+
+    /// Executes a plan as [`Table::execute`] does, each key range's merge turned into
+    /// its output by `finish` (history reads a merge's picks); `schema`: the output's
+    /// schema when `finish` changes it.
+    pub(crate) async fn execute_with(
+        &self,
+        plan: ScanPlan,
+        schema: Option<SchemaRef>,
+        finish: impl Fn(Merger) -> PartStream,
+    ) -> Result<ScanStream> {
         let metrics = Arc::new(ScanMetrics::default());
         let tasks = plan
             .options
@@ -217,19 +235,16 @@ impl Table {
                 for part in parts {
                     let (merger, s) = self.merger(&part, &metrics).await?;
                     schema = s;
-                    outputs.push(tasks::run_ahead(&handle, merger));
+                    outputs.push(tasks::stream_ahead(&handle, finish(merger)));
                 }
                 (schema, Parts::new(outputs))
             }
             _ => {
                 let (merger, schema) = self.merger(&plan, &metrics).await?;
-                let part = futures::stream::try_unfold(merger, |mut m| async move {
-                    Ok(m.next_batch().await?.map(|b| (b, m)))
-                })
-                .boxed();
-                (schema, Parts::new([part]))
+                (schema, Parts::new([finish(merger)]))
             }
         };
+        let out_schema = schema.unwrap_or(out_schema);
         Ok(ScanStream {
             schema: out_schema,
             plan: Arc::new(plan),

@@ -12,7 +12,6 @@ use futures::StreamExt;
 use parquet::file::statistics::Statistics;
 use serde::{Deserialize, Serialize};
 
-use super::merge::Merger;
 use super::plan::{
     page_key_range, page_selection, row_group_may_match, ScanMode, ScanOptions, ScanPlan,
 };
@@ -62,17 +61,6 @@ pub fn default_for(plan: &ScanPlan) -> usize {
     } else {
         default_tasks()
     }
-}
-
-/// Runs a merge on the runtime, a couple of batches ahead of its reader.
-pub(crate) fn run_ahead(
-    handle: &tokio::runtime::Handle,
-    merger: Merger,
-) -> BoxStream<'static, Result<RecordBatch>> {
-    let batches = futures::stream::try_unfold(merger, |mut m| async move {
-        Ok(m.next_batch().await?.map(|b| (b, m)))
-    });
-    stream_ahead(handle, batches.boxed())
 }
 
 /// Drives a stream on the runtime, a couple of batches ahead of its reader; it stops
