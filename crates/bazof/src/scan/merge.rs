@@ -101,6 +101,7 @@ impl Cursor {
     }
 
     /// Moves to row `r` of the current batch (or past its end).
+    #[inline]
     fn set_row(&mut self, r: usize) {
         self.row = r;
         if r < self.batch.num_rows() {
@@ -108,6 +109,7 @@ impl Cursor {
         }
     }
 
+    #[inline]
     fn cmp_key(&self, other: &Cursor) -> Ordering {
         match self.cur.cmp(&other.cur) {
             Ordering::Equal => self.keys.tail_at(self.row, &other.keys, other.row),
@@ -116,15 +118,18 @@ impl Cursor {
     }
 
     /// Compares the key of row `a` of the current batch with `other`'s current key.
+    #[inline]
     fn cmp_key_at(&self, a: usize, other: &Cursor) -> Ordering {
         self.keys.cmp_at(a, &other.keys, other.row)
     }
 
     /// Whether rows `a` and `b` of the current batch have the same key.
+    #[inline]
     fn same_key(&self, a: usize, b: usize) -> bool {
         self.keys.eq_at(a, &self.keys, b)
     }
 
+    #[inline]
     fn rank_at(&self, row: usize) -> (i64, u64, u32) {
         (self.et[row], self.commit[row], self.seq[row])
     }
