@@ -615,15 +615,24 @@ async fn scan(dir: &Path, point: &str, runs: usize) -> Result<serde_json::Value,
     Ok(serde_json::json!({ "ms": ms, "answer": sum, "rows_planned": plan_rows }))
 }
 
-/// Times a full history (every version of every key, all columns) and counts its rows.
-async fn history(dir: &Path, runs: usize) -> Result<serde_json::Value, BoxError> {
+/// Times a full history (every version of every key, all columns) and counts its rows;
+/// `tasks`: key-range tasks (default: one per core).
+async fn history(
+    dir: &Path,
+    runs: usize,
+    tasks: Option<usize>,
+) -> Result<serde_json::Value, BoxError> {
     let meta: Meta = serde_json::from_slice(&std::fs::read(dir.join("meta.json"))?)?;
     let mut ms = Vec::new();
     let mut rows = 0usize;
     for _ in 0..runs {
         let s = Instant::now();
         let table = Table::open(&meta.table).await?;
-        let mut stream = table.history(HistoryOptions::default()).await?;
+        let options = HistoryOptions {
+            tasks,
+            ..HistoryOptions::default()
+        };
+        let mut stream = table.history(options).await?;
         rows = 0;
         while let Some(b) = stream.next().await {
             rows += b?.num_rows();
@@ -670,14 +679,18 @@ fn main() -> Result<(), BoxError> {
         Some("history") => {
             let dir = PathBuf::from(opt("--dir", "bench-compaction"));
             let runs: usize = opt("--runs", "3").parse()?;
-            println!("{}", rt.block_on(history(&dir, runs))?);
+            let tasks = match opt("--tasks", "").as_str() {
+                "" => None,
+                n => Some(n.parse()?),
+            };
+            println!("{}", rt.block_on(history(&dir, runs, tasks))?);
         }
         _ => {
             eprintln!(
                 "usage: bazof-compaction-bench gen --workload dense|scd --keys N --out DIR \
                  [--policy volume[:H[:C]]|month|...] [--compact-every N]\n       \
                  bazof-compaction-bench scan --dir DIR --point NAME [--runs N]\n       \
-                 bazof-compaction-bench history --dir DIR [--runs N]"
+                 bazof-compaction-bench history --dir DIR [--runs N] [--tasks N]"
             );
             std::process::exit(2);
         }

@@ -14,7 +14,7 @@ use futures::StreamExt;
 use std::cmp::Ordering;
 
 use crate::error::{Error, Result};
-use crate::key_order::KeyColumn;
+use crate::key_order::{needs_tail, KeyColumn};
 use crate::scan::gather::Picks;
 use crate::scan::plan::ScanMode;
 use crate::scan::read::Source;
@@ -197,10 +197,16 @@ impl Head {
         if self.row == Head::DONE || other.row == Head::DONE {
             return other.row == Head::DONE && self.row != Head::DONE;
         }
-        cursors[self.cursor]
-            .keys
-            .tail_at(self.row, &cursors[other.cursor].keys, other.row)
-            .then_with(|| self.rank.cmp(&other.rank))
+        // Equal prefixes are equal keys unless the keys are long.
+        let tail = match needs_tail(self.prefix) {
+            true => {
+                cursors[self.cursor]
+                    .keys
+                    .tail_at(self.row, &cursors[other.cursor].keys, other.row)
+            }
+            false => Ordering::Equal,
+        };
+        tail.then_with(|| self.rank.cmp(&other.rank))
             .then_with(|| self.cursor.cmp(&other.cursor))
             == Ordering::Less
     }
