@@ -10,9 +10,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, AsArray, BooleanBufferBuilder, RecordBatch, TimestampMicrosecondArray,
-};
+use arrow::array::{ArrayRef, AsArray, RecordBatch, TimestampMicrosecondArray};
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{Field, Int64Type, Schema, SchemaRef, TimestampMicrosecondType};
 use chrono::{DateTime, Utc};
@@ -328,54 +326,75 @@ impl Versions {
             );
         }
         let keys = KeyViews::of(arena).ok_or_else(|| internal("key"))?;
-        let mut kept = Picks::default();
-        let mut valid_to: Vec<i64> = Vec::with_capacity(picks.len());
-        let mut has_end = BooleanBufferBuilder::new(picks.len());
+        let mut kept = Kept {
+            picks: Picks::default(),
+            valid_to: Vec::with_capacity(picks.len()),
+            has_end: Vec::with_capacity(picks.len()),
+            from: self.from,
+            to: self.to,
+        };
         // Each row is decided when the next one is seen: whether it has the same key,
         // and its time.
-        let mut decide = |(s, r, time): (usize, usize, i64), next_time: Option<i64>| {
-            // A later-ranked row at the same time wins instead; a tombstone opens no
-            // version; the window keeps versions starting by `to` and ending after `from`.
-            let kept_row = next_time != Some(time)
-                && !deleted[s].value(r)
-                && self.to.is_none_or(|to| time <= to)
-                && match (self.from, next_time) {
-                    (Some(from), Some(end)) => end > from,
-                    _ => true,
-                };
-            if kept_row {
-                kept.push(s, r);
-                valid_to.push(next_time.unwrap_or_default());
-                has_end.append(next_time.is_some());
-            }
-        };
         let mut previous: Option<(usize, usize, i64)> = None;
         for &(s, first, n) in picks.runs() {
             for (r, &time) in (first..).zip(&times[s][first..first + n]) {
-                if let Some(p) = previous {
-                    decide(p, keys.eq(p.0, p.1, s, r).then_some(time));
+                if let Some((ps, pr, pt)) = previous {
+                    let next_time = keys.eq(ps, pr, s, r).then_some(time);
+                    kept.decide(ps, pr, pt, deleted[ps].value(pr), next_time);
                 }
                 previous = Some((s, r, time));
             }
         }
-        if let Some(p) = previous {
-            decide(p, None);
+        if let Some((ps, pr, pt)) = previous {
+            kept.decide(ps, pr, pt, deleted[ps].value(pr), None);
         }
-        if kept.is_empty() {
+        if kept.picks.is_empty() {
             return Ok(RecordBatch::new_empty(self.schema.clone()));
         }
         let valid_to: ArrayRef = Arc::new(
             TimestampMicrosecondArray::new(
-                valid_to.into(),
-                Some(NullBuffer::new(has_end.finish())),
+                kept.valid_to.into(),
+                Some(NullBuffer::from(kept.has_end)),
             )
             .with_timezone("UTC"),
         );
         let mut columns = kept
+            .picks
             .gather_columns(arena, &self.columns)
             .map_err(arrow_err)?;
         columns.insert(2, valid_to);
         RecordBatch::try_new(self.schema.clone(), columns).map_err(arrow_err)
+    }
+}
+
+/// The versions a batch keeps: the rows, each version's end, whether it has one.
+struct Kept {
+    picks: Picks,
+    valid_to: Vec<i64>,
+    has_end: Vec<bool>,
+    from: Option<i64>,
+    to: Option<i64>,
+}
+
+impl Kept {
+    /// Decides row `r` of batch `s` (event time `time`), given the time of the key's
+    /// next row if the key has one.
+    #[inline(always)]
+    fn decide(&mut self, s: usize, r: usize, time: i64, tombstone: bool, next: Option<i64>) {
+        // A later-ranked row at the same time wins instead; a tombstone opens no
+        // version; the window keeps versions starting by `to` and ending after `from`.
+        let kept = next != Some(time)
+            && !tombstone
+            && self.to.is_none_or(|to| time <= to)
+            && match (self.from, next) {
+                (Some(from), Some(end)) => end > from,
+                _ => true,
+            };
+        if kept {
+            self.picks.push(s, r);
+            self.valid_to.push(next.unwrap_or_default());
+            self.has_end.push(next.is_some());
+        }
     }
 }
 
