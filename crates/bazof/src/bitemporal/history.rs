@@ -12,10 +12,11 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, AsArray, RecordBatch, TimestampMicrosecondArray};
 use arrow::buffer::NullBuffer;
-use arrow::datatypes::{Field, Int64Type, Schema, SchemaRef, TimestampMicrosecondType};
+use arrow::datatypes::{Field, Schema, SchemaRef, TimestampMicrosecondType};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
+use crate::bitemporal::rows::Keys;
 use crate::error::{Error, Result};
 use crate::predicate::KeyPredicate;
 use crate::scan::gather::Picks;
@@ -325,7 +326,10 @@ impl Versions {
                     .values(),
             );
         }
-        let keys = KeyViews::of(arena).ok_or_else(|| internal("key"))?;
+        let keys = arena
+            .iter()
+            .map(|b| Keys::of(b, &self.table))
+            .collect::<Result<Vec<_>>>()?;
         let mut kept = Kept {
             picks: Picks::default(),
             valid_to: Vec::with_capacity(picks.len()),
@@ -339,7 +343,7 @@ impl Versions {
         for &(s, first, n) in picks.runs() {
             for (r, &time) in (first..).zip(&times[s][first..first + n]) {
                 if let Some((ps, pr, pt)) = previous {
-                    let next_time = keys.eq(ps, pr, s, r).then_some(time);
+                    let next_time = keys[ps].eq(pr, &keys[s], r).then_some(time);
                     kept.decide(ps, pr, pt, deleted[ps].value(pr), next_time);
                 }
                 previous = Some((s, r, time));
@@ -394,55 +398,6 @@ impl Kept {
             self.picks.push(s, r);
             self.valid_to.push(next.unwrap_or_default());
             self.has_end.push(next.is_some());
-        }
-    }
-}
-
-/// The key columns of a merge's batches, compared row by row.
-enum KeyViews<'a> {
-    /// String keys: each batch's offsets and bytes.
-    Str(Vec<(&'a [i32], &'a [u8])>),
-    /// Integer keys.
-    Int(Vec<&'a [i64]>),
-}
-
-impl<'a> KeyViews<'a> {
-    /// Column 0 of every batch; `None` unless all are Utf8 or all Int64.
-    fn of(batches: &'a [RecordBatch]) -> Option<Self> {
-        let strings: Option<Vec<_>> = batches
-            .iter()
-            .map(|b| {
-                let a = b.column(0).as_string_opt::<i32>()?;
-                Some((a.value_offsets(), a.value_data()))
-            })
-            .collect();
-        if let Some(s) = strings {
-            return Some(KeyViews::Str(s));
-        }
-        let ints: Option<Vec<_>> = batches
-            .iter()
-            .map(|b| {
-                Some(
-                    b.column(0)
-                        .as_primitive_opt::<Int64Type>()?
-                        .values()
-                        .as_ref(),
-                )
-            })
-            .collect();
-        ints.map(KeyViews::Int)
-    }
-
-    /// Whether row `a` of batch `x` and row `b` of batch `y` hold the same key.
-    #[inline]
-    fn eq(&self, x: usize, a: usize, y: usize, b: usize) -> bool {
-        match self {
-            KeyViews::Str(v) => {
-                let ((ox, dx), (oy, dy)) = (v[x], v[y]);
-                let (a0, a1, b0, b1) = (ox[a], ox[a + 1], oy[b], oy[b + 1]);
-                a1 - a0 == b1 - b0 && dx[a0 as usize..a1 as usize] == dy[b0 as usize..b1 as usize]
-            }
-            KeyViews::Int(v) => v[x][a] == v[y][b],
         }
     }
 }

@@ -65,6 +65,23 @@ impl Keys {
         }
     }
 
+    /// Whether row `a` of `self` and row `b` of `other` hold the same key (history
+    /// asks it of every pair of consecutive rows).
+    #[inline]
+    pub(crate) fn eq(&self, a: usize, other: &Keys, b: usize) -> bool {
+        match (self, other) {
+            (Keys::Int(x), Keys::Int(y)) => x.values()[a] == y.values()[b],
+            (Keys::Str(x), Keys::Str(y)) => {
+                let (ox, oy) = (x.value_offsets(), y.value_offsets());
+                let (a0, a1, b0, b1) = (ox[a], ox[a + 1], oy[b], oy[b + 1]);
+                a1 - a0 == b1 - b0
+                    && x.value_data()[a0 as usize..a1 as usize]
+                        == y.value_data()[b0 as usize..b1 as usize]
+            }
+            _ => false,
+        }
+    }
+
     /// Orders row `a` of `self` against row `b` of `other`.
     pub(crate) fn cmp(&self, a: usize, other: &Keys, b: usize) -> Ordering {
         match (self, other) {
