@@ -3,6 +3,7 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 use arrow::array::{
     Array, BooleanArray, Date32Array, Float64Array, Int64Array, LargeStringArray, RecordBatch,
@@ -38,6 +39,15 @@ impl Cell {
             Cell::Number(s) | Cell::Text(s) => s,
             Cell::Bool(true) => "true",
             Cell::Bool(false) => "false",
+        }
+    }
+
+    /// The text in CSV output, owned.
+    fn into_text(self) -> String {
+        match self {
+            Cell::Null => String::new(),
+            Cell::Number(s) | Cell::Text(s) => s,
+            Cell::Bool(b) => b.to_string(),
         }
     }
 
@@ -128,12 +138,27 @@ fn generic(a: &dyn Array, row: usize) -> Cell {
     }
 }
 
+/// How a text format turns one batch into its bytes (every row, no header).
+pub type Encoder = Arc<dyn Fn(&RecordBatch) -> Result<Vec<u8>> + Send + Sync>;
+
 /// Where scan batches go.
 pub trait Sink {
     /// Writes one batch.
     fn write(&mut self, batch: &RecordBatch) -> Result<()>;
     /// Flushes and closes.
     fn finish(self: Box<Self>) -> Result<()>;
+    /// For formats whose batches are encoded independently (CSV, JSON lines): the
+    /// encoder, so that a caller can encode several batches at once on other threads
+    /// and hand the bytes to [`Sink::write_encoded`] in order.
+    fn encoder(&self) -> Option<Encoder> {
+        None
+    }
+    /// Writes the bytes the [`Sink::encoder`] made of the next batch.
+    fn write_encoded(&mut self, _bytes: &[u8]) -> Result<()> {
+        Err(fail!(
+            "this output format writes batches, not encoded bytes"
+        ))
+    }
 }
 
 /// Opens the sink for a format; `output` None = stdout.
@@ -161,11 +186,17 @@ pub fn open_sink(
     let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     Ok(match format {
         Format::Csv => {
-            let mut w = csv::Writer::from_writer(out);
-            w.write_record(&names).map_err(csv_err)?;
-            Box::new(CsvSink { w })
+            let mut out = out;
+            out.write_all(&encode_csv(std::iter::once(names.iter()))?)?;
+            let encode: Encoder = Arc::new(|batch| {
+                encode_csv(rows(batch).map(|row| row.into_iter().map(Cell::into_text)))
+            });
+            Box::new(TextSink { out, encode })
         }
-        Format::Json => Box::new(JsonSink { out, names }),
+        Format::Json => {
+            let encode: Encoder = Arc::new(move |batch| Ok(encode_json(batch, &names)));
+            Box::new(TextSink { out, encode })
+        }
         Format::Table => Box::new(TableSink {
             out,
             names,
@@ -192,48 +223,62 @@ fn rows(batch: &RecordBatch) -> impl Iterator<Item = Vec<Cell>> + '_ {
     })
 }
 
-struct CsvSink {
-    w: csv::Writer<Box<dyn Write + Send>>,
-}
-
-impl Sink for CsvSink {
-    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        for row in rows(batch) {
-            self.w
-                .write_record(row.iter().map(Cell::text))
-                .map_err(csv_err)?;
-        }
-        Ok(())
+/// CSV records (quoted where needed), as bytes.
+fn encode_csv<R, C>(records: impl Iterator<Item = R>) -> Result<Vec<u8>>
+where
+    R: IntoIterator<Item = C>,
+    C: AsRef<[u8]>,
+{
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for record in records {
+        w.write_record(record).map_err(csv_err)?;
     }
-    fn finish(mut self: Box<Self>) -> Result<()> {
-        self.w.flush().map_err(CliError::from)
-    }
+    w.into_inner()
+        .map_err(|e| fail!("cannot write CSV: {}", e.error()))
 }
 
-struct JsonSink {
-    out: Box<dyn Write + Send>,
-    names: Vec<String>,
-}
-
-impl Sink for JsonSink {
-    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        for row in rows(batch) {
-            let mut line = String::from("{");
-            for (i, (n, c)) in self.names.iter().zip(&row).enumerate() {
-                if i > 0 {
-                    line.push(',');
-                }
-                line.push_str(&serde_json::Value::String(n.clone()).to_string());
-                line.push(':');
-                line.push_str(&c.json());
+/// One JSON object per row, one row per line.
+fn encode_json(batch: &RecordBatch, names: &[String]) -> Vec<u8> {
+    let keys: Vec<String> = names
+        .iter()
+        .map(|n| serde_json::Value::String(n.clone()).to_string())
+        .collect();
+    let mut out = Vec::new();
+    for row in rows(batch) {
+        out.push(b'{');
+        for (i, (k, c)) in keys.iter().zip(&row).enumerate() {
+            if i > 0 {
+                out.push(b',');
             }
-            line.push_str("}\n");
-            self.out.write_all(line.as_bytes())?;
+            out.extend_from_slice(k.as_bytes());
+            out.push(b':');
+            out.extend_from_slice(c.json().as_bytes());
         }
-        Ok(())
+        out.extend_from_slice(b"}\n");
+    }
+    out
+}
+
+/// A text format (CSV, JSON lines): each batch encoded on its own, the bytes written
+/// in order.
+struct TextSink {
+    out: Box<dyn Write + Send>,
+    encode: Encoder,
+}
+
+impl Sink for TextSink {
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let bytes = (self.encode)(batch)?;
+        self.write_encoded(&bytes)
     }
     fn finish(mut self: Box<Self>) -> Result<()> {
         self.out.flush().map_err(CliError::from)
+    }
+    fn encoder(&self) -> Option<Encoder> {
+        Some(self.encode.clone())
+    }
+    fn write_encoded(&mut self, bytes: &[u8]) -> Result<()> {
+        self.out.write_all(bytes).map_err(CliError::from)
     }
 }
 
