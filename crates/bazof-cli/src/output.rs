@@ -194,7 +194,12 @@ pub fn open_sink(
             Box::new(TextSink { out, encode })
         }
         Format::Json => {
-            let encode: Encoder = Arc::new(move |batch| Ok(encode_json(batch, &names)));
+            // Each name as a JSON string, once.
+            let keys: Vec<String> = names
+                .iter()
+                .map(|n| serde_json::Value::String(n.clone()).to_string())
+                .collect();
+            let encode: Encoder = Arc::new(move |batch| Ok(encode_json(batch, &keys)));
             Box::new(TextSink { out, encode })
         }
         Format::Table => Box::new(TableSink {
@@ -237,12 +242,8 @@ where
         .map_err(|e| fail!("cannot write CSV: {}", e.error()))
 }
 
-/// One JSON object per row, one row per line.
-fn encode_json(batch: &RecordBatch, names: &[String]) -> Vec<u8> {
-    let keys: Vec<String> = names
-        .iter()
-        .map(|n| serde_json::Value::String(n.clone()).to_string())
-        .collect();
+/// One JSON object per row, one row per line; `keys`: the column names as JSON strings.
+fn encode_json(batch: &RecordBatch, keys: &[String]) -> Vec<u8> {
     let mut out = Vec::new();
     for row in rows(batch) {
         out.push(b'{');

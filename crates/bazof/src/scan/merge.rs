@@ -227,8 +227,12 @@ impl LoserTree {
     fn new(heads: Vec<Head>, cursors: &[Cursor]) -> LoserTree {
         let k = heads.len();
         let mut nodes = vec![0; k.max(1)];
-        // Winners of every position, played bottom up.
-        let mut winners: Vec<usize> = (0..2 * k).map(|p| p.wrapping_sub(k)).collect();
+        // Winners of every position, played bottom up: leaf `i` (position `k + i`)
+        // stands for itself.
+        let mut winners = vec![0; 2 * k];
+        for (i, w) in winners[k..].iter_mut().enumerate() {
+            *w = i;
+        }
         for n in (1..k).rev() {
             let (a, b) = (winners[2 * n], winners[2 * n + 1]);
             let (win, lose) = if heads[a].less(&heads[b], cursors) {
@@ -523,9 +527,9 @@ impl Merger {
     /// `AllRows` fast path: merges, in (key, rank) order, the rows of every cursor's
     /// current batch whose keys lie below the horizon (the smallest key that ends a
     /// batch: its rows may go on in the next batch, so the general path takes it).
-    /// A tournament tree of cursor heads ([`LoserTree`]) replaces the selection per key, which history's inputs
-    /// (many deltas, each key in several, one or two rows each) made the merge's main
-    /// cost. Stops between keys once the output batch is full. Returns whether it
+    /// A tournament tree of cursor heads ([`LoserTree`]) replaces the selection per
+    /// key, which history's inputs (many deltas, each key in several, one or two rows
+    /// each) made the merge's main cost. Stops between keys once the output batch is full. Returns whether it
     /// picked any row.
     // Kept out of `next_batch`: inlined there it slowed the resolving scans by 13 %
     // (1M keys, as of mid-history: 124-130 -> 141-147 ms), which never call it.
