@@ -42,15 +42,6 @@ impl Cell {
         }
     }
 
-    /// The text in CSV output, owned.
-    fn into_text(self) -> String {
-        match self {
-            Cell::Null => String::new(),
-            Cell::Number(s) | Cell::Text(s) => s,
-            Cell::Bool(b) => b.to_string(),
-        }
-    }
-
     fn json(&self) -> String {
         match self {
             Cell::Null => "null".into(),
@@ -188,9 +179,7 @@ pub fn open_sink(
         Format::Csv => {
             let mut out = out;
             out.write_all(&encode_csv(std::iter::once(names.iter()))?)?;
-            let encode: Encoder = Arc::new(|batch| {
-                encode_csv(rows(batch).map(|row| row.into_iter().map(Cell::into_text)))
-            });
+            let encode: Encoder = Arc::new(encode_csv_batch);
             Box::new(TextSink { out, encode })
         }
         Format::Json => {
@@ -226,6 +215,85 @@ fn rows(batch: &RecordBatch) -> impl Iterator<Item = Vec<Cell>> + '_ {
             .map(|c| cell(c.as_ref(), r))
             .collect()
     })
+}
+
+/// A batch's rows as CSV records: each cell's text ([`Cell::text`]) written through one
+/// reused string, the column's type looked up once per batch.
+fn encode_csv_batch(batch: &RecordBatch) -> Result<Vec<u8>> {
+    let columns: Vec<TextColumn> = batch
+        .columns()
+        .iter()
+        .map(|c| TextColumn::of(c.as_ref()))
+        .collect();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut text = String::new();
+    for row in 0..batch.num_rows() {
+        for c in &columns {
+            text.clear();
+            c.write(row, &mut text);
+            w.write_field(&text).map_err(csv_err)?;
+        }
+        w.write_record(None::<&[u8]>).map_err(csv_err)?;
+    }
+    w.into_inner()
+        .map_err(|e| fail!("cannot write CSV: {}", e.error()))
+}
+
+/// A column of a batch, its type looked up once, whose cells' text ([`Cell::text`])
+/// is appended to a string without a string of its own for the common types.
+enum TextColumn<'a> {
+    Str(&'a StringArray),
+    Int(&'a Int64Array),
+    Float(&'a Float64Array),
+    Bool(&'a BooleanArray),
+    Micros(&'a TimestampMicrosecondArray),
+    /// Any other type, through [`cell`].
+    Other(&'a dyn Array),
+}
+
+impl<'a> TextColumn<'a> {
+    fn of(a: &'a dyn Array) -> Self {
+        let any = a.as_any();
+        let typed = match a.data_type() {
+            DataType::Utf8 => any.downcast_ref().map(TextColumn::Str),
+            DataType::Int64 => any.downcast_ref().map(TextColumn::Int),
+            DataType::Float64 => any.downcast_ref().map(TextColumn::Float),
+            DataType::Boolean => any.downcast_ref().map(TextColumn::Bool),
+            DataType::Timestamp(TimeUnit::Microsecond, _) => {
+                any.downcast_ref().map(TextColumn::Micros)
+            }
+            _ => None,
+        };
+        typed.unwrap_or(TextColumn::Other(a))
+    }
+
+    /// Appends the text of row `row` (nothing for a null).
+    fn write(&self, row: usize, out: &mut String) {
+        use std::fmt::Write as _;
+        // Writing to a `String` cannot fail.
+        let _ = match self {
+            TextColumn::Other(a) => {
+                out.push_str(cell(*a, row).text());
+                Ok(())
+            }
+            TextColumn::Str(a) if a.is_valid(row) => {
+                out.push_str(a.value(row));
+                Ok(())
+            }
+            TextColumn::Int(a) if a.is_valid(row) => write!(out, "{}", a.value(row)),
+            // As `format_float`.
+            TextColumn::Float(a) if a.is_valid(row) => write!(out, "{:?}", a.value(row)),
+            TextColumn::Bool(a) if a.is_valid(row) => {
+                out.push_str(if a.value(row) { "true" } else { "false" });
+                Ok(())
+            }
+            TextColumn::Micros(a) if a.is_valid(row) => {
+                crate::timefmt::write_micros(out, a.value(row));
+                Ok(())
+            }
+            _ => Ok(()),
+        };
+    }
 }
 
 /// CSV records (quoted where needed), as bytes.
@@ -352,5 +420,64 @@ impl Sink for ParquetSink {
     fn finish(self: Box<Self>) -> Result<()> {
         self.writer.close()?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Date32Array, Int32Array};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// CSV written through typed columns is what writing each [`cell`]'s text gives:
+        /// strings needing quotes, every float (NaN, infinities, -0.0), timestamps of
+        /// any year (fractions or none), nulls, and types without a typed column.
+        #[test]
+        fn typed_csv_equals_cell_text(
+            rows in prop::collection::vec(
+                (
+                    prop::option::weighted(0.9, "[a-z,\" \\n]{0,6}"),
+                    prop::option::weighted(0.9, any::<i64>()),
+                    prop::option::weighted(0.9, prop_oneof![
+                        any::<f64>(), Just(f64::NAN), Just(-0.0), Just(1e20), Just(0.1)
+                    ]),
+                    prop::option::weighted(0.9, any::<bool>()),
+                    prop::option::weighted(0.9, prop_oneof![
+                        any::<i64>(),
+                        -62_167_219_200_000_000i64..253_402_300_800_000_000,
+                        (0i64..100_000).prop_map(|s| s * 1_000_000),
+                        (0i64..100_000_000).prop_map(|ms| ms * 1000),
+                    ]),
+                    prop::option::weighted(0.9, -800_000i32..3_000_000),
+                ),
+                1..40,
+            ),
+        ) {
+            let col = |a: ArrayRef| a;
+            let batch = RecordBatch::try_from_iter([
+                ("s", col(Arc::new(StringArray::from_iter(rows.iter().map(|r| r.0.clone()))))),
+                ("i", col(Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.1))))),
+                ("f", col(Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.2))))),
+                ("b", col(Arc::new(BooleanArray::from_iter(rows.iter().map(|r| r.3))))),
+                ("t", col(Arc::new(
+                    TimestampMicrosecondArray::from_iter(rows.iter().map(|r| r.4)).with_timezone("UTC"),
+                ))),
+                ("d", col(Arc::new(Date32Array::from_iter(rows.iter().map(|r| r.5))))),
+                ("n", col(Arc::new(Int32Array::from_iter(rows.iter().map(|r| r.5))))),
+            ])
+            .unwrap();
+            let by_cell = encode_csv(
+                super::rows(&batch).map(|r| r.into_iter().map(|c| c.text().to_string())),
+            )
+            .unwrap();
+            prop_assert_eq!(
+                String::from_utf8(encode_csv_batch(&batch).unwrap()).unwrap(),
+                String::from_utf8(by_cell).unwrap()
+            );
+        }
     }
 }

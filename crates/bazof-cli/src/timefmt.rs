@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-pub use bazof::time::{format as format_time, format_micros, ACCEPTED};
+pub use bazof::time::{format as format_time, format_micros, write_micros, ACCEPTED};
 
 /// Parses a time literal in any form [`bazof::time`] accepts.
 pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
