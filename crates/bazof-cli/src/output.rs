@@ -267,6 +267,32 @@ impl<'a> TextColumn<'a> {
         typed.unwrap_or(TextColumn::Other(a))
     }
 
+    /// Appends the JSON value of row `row` ([`Cell::json`]'s).
+    fn write_json(&self, row: usize, out: &mut Vec<u8>) {
+        use std::io::Write as _;
+        // Writing to a `Vec` cannot fail.
+        let _ = match self {
+            TextColumn::Other(a) => out.write_all(cell(*a, row).json().as_bytes()),
+            TextColumn::Str(a) if a.is_valid(row) => {
+                serde_json::to_writer(&mut *out, a.value(row)).map_err(std::io::Error::from)
+            }
+            TextColumn::Int(a) if a.is_valid(row) => write!(out, "{}", a.value(row)),
+            TextColumn::Float(a) if a.is_valid(row) => match a.value(row) {
+                v if v.is_finite() => write!(out, "{v:?}"),
+                v => write!(out, "\"{v:?}\""),
+            },
+            TextColumn::Bool(a) if a.is_valid(row) => {
+                out.write_all(if a.value(row) { b"true" } else { b"false" })
+            }
+            TextColumn::Micros(a) if a.is_valid(row) => {
+                let mut text = String::with_capacity(27);
+                crate::timefmt::write_micros(&mut text, a.value(row));
+                serde_json::to_writer(&mut *out, &text).map_err(std::io::Error::from)
+            }
+            _ => out.write_all(b"null"),
+        };
+    }
+
     /// Appends the text of row `row` (nothing for a null).
     fn write(&self, row: usize, out: &mut String) {
         use std::fmt::Write as _;
@@ -312,16 +338,21 @@ where
 
 /// One JSON object per row, one row per line; `keys`: the column names as JSON strings.
 fn encode_json(batch: &RecordBatch, keys: &[String]) -> Vec<u8> {
+    let columns: Vec<TextColumn> = batch
+        .columns()
+        .iter()
+        .map(|c| TextColumn::of(c.as_ref()))
+        .collect();
     let mut out = Vec::new();
-    for row in rows(batch) {
+    for row in 0..batch.num_rows() {
         out.push(b'{');
-        for (i, (k, c)) in keys.iter().zip(&row).enumerate() {
+        for (i, (k, c)) in keys.iter().zip(&columns).enumerate() {
             if i > 0 {
                 out.push(b',');
             }
             out.extend_from_slice(k.as_bytes());
             out.push(b':');
-            out.extend_from_slice(c.json().as_bytes());
+            c.write_json(row, &mut out);
         }
         out.extend_from_slice(b"}\n");
     }
@@ -433,11 +464,12 @@ mod tests {
     use super::*;
 
     proptest! {
-        /// CSV written through typed columns is what writing each [`cell`]'s text gives:
+        /// CSV and JSON lines written through typed columns are what writing each
+        /// [`cell`]'s text or JSON value gives:
         /// strings needing quotes, every float (NaN, infinities, -0.0), timestamps of
         /// any year (fractions or none), nulls, and types without a typed column.
         #[test]
-        fn typed_csv_equals_cell_text(
+        fn typed_text_equals_cell_text(
             rows in prop::collection::vec(
                 (
                     prop::option::weighted(0.9, "[a-z,\" \\n]{0,6}"),
@@ -478,6 +510,19 @@ mod tests {
                 String::from_utf8(encode_csv_batch(&batch).unwrap()).unwrap(),
                 String::from_utf8(by_cell).unwrap()
             );
+            // JSON lines likewise, against each cell's JSON value.
+            let keys: Vec<String> = ["s", "i", "f", "b", "t", "d", "n"]
+                .iter()
+                .map(|n| serde_json::Value::String(n.to_string()).to_string())
+                .collect();
+            let by_cell: String = super::rows(&batch)
+                .map(|r| {
+                    let fields: Vec<String> =
+                        keys.iter().zip(&r).map(|(k, c)| format!("{k}:{}", c.json())).collect();
+                    format!("{{{}}}\n", fields.join(","))
+                })
+                .collect();
+            prop_assert_eq!(String::from_utf8(encode_json(&batch, &keys)).unwrap(), by_cell);
         }
     }
 }
