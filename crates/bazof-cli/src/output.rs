@@ -230,7 +230,7 @@ fn encode_csv_batch(batch: &RecordBatch) -> Result<Vec<u8>> {
     for row in 0..batch.num_rows() {
         for c in &columns {
             text.clear();
-            c.write(row, &mut text);
+            c.write_text(row, &mut text);
             w.write_field(&text).map_err(csv_err)?;
         }
         w.write_record(None::<&[u8]>).map_err(csv_err)?;
@@ -239,8 +239,9 @@ fn encode_csv_batch(batch: &RecordBatch) -> Result<Vec<u8>> {
         .map_err(|e| fail!("cannot write CSV: {}", e.error()))
 }
 
-/// A column of a batch, its type looked up once, whose cells' text ([`Cell::text`])
-/// is appended to a string without a string of its own for the common types.
+/// A column of a batch, its type looked up once, whose cells are appended as CSV text
+/// ([`Cell::text`]) or JSON ([`Cell::json`]) without a string of their own for the
+/// common types.
 enum TextColumn<'a> {
     Str(&'a StringArray),
     Int(&'a Int64Array),
@@ -294,7 +295,7 @@ impl<'a> TextColumn<'a> {
     }
 
     /// Appends the text of row `row` (nothing for a null).
-    fn write(&self, row: usize, out: &mut String) {
+    fn write_text(&self, row: usize, out: &mut String) {
         use std::fmt::Write as _;
         // Writing to a `String` cannot fail.
         let _ = match self {
