@@ -1,5 +1,5 @@
-//! Shared pieces of history and diff: key columns read row by row, and output
-//! batches gathered from rows of several input batches.
+//! Pieces of the bitemporal reads: key columns read row by row (history and diff), and
+//! diff's output batches gathered from rows of several input batches.
 
 use std::cmp::Ordering;
 
@@ -10,7 +10,7 @@ use arrow::compute::interleave;
 use arrow::datatypes::{DataType, Int64Type, SchemaRef};
 
 use crate::error::{Error, Result};
-use crate::scan::gather::{gather_runs, Run, RUN_GATHER_MIN_ROWS};
+use crate::scan::gather::{gather_rows, gather_runs, Run, RUN_GATHER_MIN_ROWS};
 
 /// Picked rows ((input, row), or `None` for null) for the columns of one output batch,
 /// with their runs found once for every column.
@@ -29,8 +29,7 @@ impl<'a> Selection<'a> {
     }
 }
 
-/// `picks` as runs of consecutive rows of one input, when none is null and the runs
-/// are long enough ([`RUN_GATHER_MIN_ROWS`]) for a copy per run to pay.
+/// `picks` as runs of consecutive rows of one input, when none is null.
 fn runs_of(picks: &[Option<(usize, usize)>]) -> Option<Vec<Run>> {
     let mut runs: Vec<Run> = Vec::new();
     for pick in picks {
@@ -40,7 +39,7 @@ fn runs_of(picks: &[Option<(usize, usize)>]) -> Option<Vec<Run>> {
             _ => runs.push((input, row, 1)),
         }
     }
-    (!runs.is_empty() && runs.len() * RUN_GATHER_MIN_ROWS <= picks.len()).then_some(runs)
+    (!runs.is_empty()).then_some(runs)
 }
 
 /// A key column (Int or String), compared row by row.
@@ -117,9 +116,10 @@ impl Gather {
         self.inputs.len() - 1
     }
 
-    /// Column `column` of the inputs at the selected rows. Picks without nulls that
-    /// form runs of consecutive rows (history keeps nearly every row of its input, in
-    /// order) are copied run by run, as a scan's output is.
+    /// Column `column` of the inputs at the selected rows. Picks without nulls are
+    /// gathered as a scan's output is: run by run when runs average
+    /// [`RUN_GATHER_MIN_ROWS`] rows or more, else value by value; picks with nulls
+    /// through Arrow's `interleave`.
     pub(crate) fn column(
         &self,
         column: usize,
@@ -137,7 +137,11 @@ impl Gather {
                 .iter()
                 .map(|b| b.column(column).as_ref())
                 .collect();
-            return gather_runs(&arrays, runs, picks.len()).map_err(arrow_err);
+            if runs.len() * RUN_GATHER_MIN_ROWS <= picks.len() {
+                return gather_runs(&arrays, runs, picks.len()).map_err(arrow_err);
+            }
+            let rows: Vec<(usize, usize)> = picks.iter().flatten().copied().collect();
+            return gather_rows(&arrays, &rows).map_err(arrow_err);
         }
         let null = new_null_array(data_type, 1);
         let mut arrays: Vec<&dyn Array> = self

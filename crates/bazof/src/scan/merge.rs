@@ -440,8 +440,7 @@ impl Merger {
     }
 
     /// The next output batch, or `None` at the end. A batch ends between keys: a key's
-    /// rows (all of them, in `AllRows`) are never split across two batches; history
-    /// relies on it.
+    /// rows (all of them, in `AllRows`) are never split across two batches.
     pub(crate) async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
         if self.base_alone {
             return self.pass_through().await;
@@ -452,8 +451,9 @@ impl Merger {
 
     /// `AllRows`: the rows of the next output batch, not yet gathered: the batches they
     /// are in (merge schema, every column) and the picks, in output order; `None` at
-    /// the end. For readers that keep some of the rows (history): they gather only
-    /// those, and only the columns they return.
+    /// the end. They end between keys, as [`Merger::next_batch`]'s do (history relies on
+    /// it). For readers that keep some of the rows (history): they gather only those,
+    /// and only the columns they return.
     pub(crate) async fn next_picks(&mut self) -> Result<Option<(Vec<RecordBatch>, Picks)>> {
         if self.mode != ScanMode::AllRows {
             return Err(Error::Internal {
