@@ -154,11 +154,14 @@ struct Pick {
     deleted: bool,
 }
 
-/// A cursor's row in [`Merger::merge_window`]'s tree, with what orders it held inline.
+/// A cursor's row in [`Merger::merge_window`]'s tree, with what orders it most often
+/// held inline: the key's prefix and the event time. Commit and seq, which only
+/// order rows of one key and one event time, are read from the cursor when needed:
+/// two fewer arrays per cursor to stream through keep more of the rest in cache.
 #[derive(Clone, Copy)]
 struct Head {
     prefix: u128,
-    rank: (i64, u64, u32),
+    time: i64,
     cursor: usize,
     row: usize,
 }
@@ -171,7 +174,7 @@ impl Head {
     fn at(c: &Cursor, cursor: usize, row: usize) -> Head {
         Head {
             prefix: c.keys.prefix[row],
-            rank: c.rank_at(row),
+            time: c.et[row],
             cursor,
             row,
         }
@@ -181,7 +184,7 @@ impl Head {
     fn done(cursor: usize) -> Head {
         Head {
             prefix: u128::MAX,
-            rank: (i64::MAX, u64::MAX, u32::MAX),
+            time: i64::MAX,
             cursor,
             row: Head::DONE,
         }
@@ -197,16 +200,14 @@ impl Head {
         if self.row == Head::DONE || other.row == Head::DONE {
             return other.row == Head::DONE && self.row != Head::DONE;
         }
+        let (a, b) = (&cursors[self.cursor], &cursors[other.cursor]);
         // Equal prefixes are equal keys unless the keys are long.
         let tail = match needs_tail(self.prefix) {
-            true => {
-                cursors[self.cursor]
-                    .keys
-                    .tail_at(self.row, &cursors[other.cursor].keys, other.row)
-            }
+            true => a.keys.tail_at(self.row, &b.keys, other.row),
             false => Ordering::Equal,
         };
-        tail.then_with(|| self.rank.cmp(&other.rank))
+        tail.then_with(|| self.time.cmp(&other.time))
+            .then_with(|| a.rank_at(self.row).cmp(&b.rank_at(other.row)))
             .then_with(|| self.cursor.cmp(&other.cursor))
             == Ordering::Less
     }
