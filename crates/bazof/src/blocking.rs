@@ -9,6 +9,7 @@ use std::future::Future;
 use std::sync::OnceLock;
 
 use arrow::array::RecordBatch;
+use futures::stream::BoxStream;
 use futures::StreamExt;
 
 use crate::error::{Error, Result};
@@ -49,6 +50,19 @@ where
         Ok(out) => out,
         Err(panic) => std::panic::resume_unwind(panic),
     })
+}
+
+/// Runs `stream` on the bridge's runtime, a couple of items ahead of its reader (it
+/// stops after the first error): a door that maps each part of a scan into its
+/// engine's format (`part.map(convert)`) does so on the runtime's threads, one part
+/// beside the other, instead of on the thread that reads them.
+pub fn run_ahead<T: Send + 'static, E: Send + 'static>(
+    stream: BoxStream<'static, std::result::Result<T, E>>,
+) -> Result<BoxStream<'static, std::result::Result<T, E>>> {
+    Ok(crate::scan::tasks::stream_ahead(
+        runtime()?.handle(),
+        stream,
+    ))
 }
 
 /// Iterates a scan's batches from synchronous code.

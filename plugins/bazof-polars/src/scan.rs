@@ -226,18 +226,25 @@ pub(crate) fn frames_in_key_order(
     row_local: Option<&Expr>,
 ) -> PolarsResult<(Vec<DataFrame>, u64, usize)> {
     let mut per_range: Vec<Vec<DataFrame>> = parts.iter().map(|_| Vec::new()).collect();
+    // Each range's batches become frames on the runtime, beside the other ranges'.
+    let frames = parts
+        .into_iter()
+        .map(|part| {
+            let frames = part.map(|batch| batch_to_frame(&batch.map_err(bazof_err)?));
+            bazof::blocking::run_ahead(frames.boxed()).map_err(bazof_err)
+        })
+        .collect::<PolarsResult<Vec<_>>>()?;
     let mut ready = futures::stream::select_all(
-        parts
+        frames
             .into_iter()
             .enumerate()
-            .map(|(i, part)| part.map(move |batch| (i, batch))),
+            .map(|(i, part)| part.map(move |df| (i, df))),
     );
     let (mut resolved, mut batches) = (0u64, 0usize);
-    while let Some((i, batch)) = next_blocking(&mut ready)? {
-        let batch = batch.map_err(bazof_err)?;
-        resolved += batch.num_rows() as u64;
+    while let Some((i, df)) = next_blocking(&mut ready)? {
+        let mut df = df?;
+        resolved += df.height() as u64;
         batches += 1;
-        let mut df = batch_to_frame(&batch)?;
         if let Some(p) = row_local {
             df = filter(df, p)?;
         }

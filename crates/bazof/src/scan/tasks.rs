@@ -5,7 +5,6 @@
 
 use std::ops::Bound;
 
-use arrow::array::RecordBatch;
 use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 use futures::StreamExt;
@@ -63,12 +62,12 @@ pub fn default_for(plan: &ScanPlan) -> usize {
     }
 }
 
-/// Drives a stream on the runtime, a couple of batches ahead of its reader; it stops
+/// Drives a stream on the runtime, a couple of items ahead of its reader; it stops
 /// after the first error, or when the reader goes away.
-pub(crate) fn stream_ahead(
+pub(crate) fn stream_ahead<T: Send + 'static, E: Send + 'static>(
     handle: &tokio::runtime::Handle,
-    mut stream: BoxStream<'static, Result<RecordBatch>>,
-) -> BoxStream<'static, Result<RecordBatch>> {
+    mut stream: BoxStream<'static, std::result::Result<T, E>>,
+) -> BoxStream<'static, std::result::Result<T, E>> {
     let (tx, rx) = tokio::sync::mpsc::channel(2);
     handle.spawn(async move {
         while let Some(item) = stream.next().await {
