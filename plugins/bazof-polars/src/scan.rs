@@ -215,8 +215,8 @@ impl Pushdown {
 /// predicate that looks at one row at a time) as it arrives. Returns the frames, the
 /// rows read and the batches read.
 ///
-/// When there are several ranges their merges run ahead on the runtime, and this
-/// takes whichever range's batch is ready next (one range merges as it is polled).
+/// Every range's merge and its batches' conversion into frames run ahead on the
+/// runtime, range beside range, and this takes whichever range's frame is ready next.
 /// Filters run here, on the calling (Polars) thread, outside the runtime: Polars
 /// evaluates them on its own pool, and a runtime thread waiting for that pool hangs
 /// once every Polars thread is itself waiting for a scan (a `concat` of more bazof
