@@ -230,8 +230,8 @@ pub(crate) fn frames_in_key_order(
     let frames = parts
         .into_iter()
         .map(|part| {
-            let frames = part.map(|batch| batch_to_frame(&batch.map_err(bazof_err)?));
-            bazof::blocking::run_ahead(frames.boxed()).map_err(bazof_err)
+            let converted = part.map(|batch| batch_to_frame(&batch.map_err(bazof_err)?));
+            bazof::blocking::run_ahead(converted.boxed()).map_err(bazof_err)
         })
         .collect::<PolarsResult<Vec<_>>>()?;
     let mut ready = futures::stream::select_all(

@@ -206,8 +206,9 @@ impl Head {
             true => a.keys.tail_at(self.row, &b.keys, other.row),
             false => Ordering::Equal,
         };
+        let ties = |c: &Cursor, r: usize| (c.commit[r], c.seq[r]);
         tail.then_with(|| self.time.cmp(&other.time))
-            .then_with(|| a.rank_at(self.row).cmp(&b.rank_at(other.row)))
+            .then_with(|| ties(a, self.row).cmp(&ties(b, other.row)))
             .then_with(|| self.cursor.cmp(&other.cursor))
             == Ordering::Less
     }
