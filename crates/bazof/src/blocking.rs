@@ -62,6 +62,7 @@ pub fn run_ahead<T: Send + 'static, E: Send + 'static>(
     Ok(crate::scan::tasks::stream_ahead(
         runtime()?.handle(),
         stream,
+        2,
     ))
 }
 

@@ -77,6 +77,26 @@ fn measure(rt: &tokio::runtime::Runtime, rows: usize) -> (usize, usize) {
         })
         .await
     });
+    // More key ranges than tasks (the default: one per core, at least 2 here): read
+    // in key order through a window of tasks, they give what one merge gives.
+    rt.block_on(async {
+        let t = Table::open(&loc).await.unwrap();
+        let two = ScanOptions::default().with_tasks(2);
+        let plan = t.plan(&two).await.unwrap();
+        let ranges = bazof::scan::tasks::ranges_for(&plan, 2);
+        let windowed = t
+            .execute(plan)
+            .await
+            .unwrap()
+            .collect_batches()
+            .await
+            .unwrap();
+        let one = t.scan(ScanOptions::default().with_tasks(1)).await.unwrap();
+        let one = one.collect_batches().await.unwrap();
+        let concat = |b: &[RecordBatch]| arrow::compute::concat_batches(&b[0].schema(), b).unwrap();
+        assert_eq!(concat(&windowed), concat(&one), "{ranges} ranges");
+        assert!(rows < 400_000 || ranges > 2, "{ranges} ranges");
+    });
     eprintln!(
         "table: {} rows, {:.1} MB in Arrow; scan: {out} rows out, peak {:.1} MB above baseline ({:.1}%)",
         COMMITS * rows,

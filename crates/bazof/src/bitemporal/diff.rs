@@ -18,7 +18,7 @@ use super::rows::{Gather, Keys, Selection};
 use crate::error::{Error, Result};
 use crate::predicate::KeyPredicate;
 use crate::scan::plan::{ScanOptions, DEFAULT_BATCH_SIZE};
-use crate::scan::ScanStream;
+use crate::scan::{Parts, ScanStream};
 use crate::schema::TableSchema;
 use crate::table::Table;
 use crate::Commit;
@@ -228,7 +228,7 @@ impl Table {
             Ok(s.next_batch().await?.map(|b| (b, s)))
         })
         .boxed();
-        Ok(BatchStream::new(out, [inner]))
+        Ok(BatchStream::new(out, Parts::new([inner])))
     }
 }
 

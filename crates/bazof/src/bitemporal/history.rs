@@ -120,11 +120,8 @@ pub struct BatchStream {
 }
 
 impl BatchStream {
-    pub(crate) fn new(schema: SchemaRef, parts: impl IntoIterator<Item = PartStream>) -> Self {
-        BatchStream {
-            schema,
-            parts: Parts::new(parts),
-        }
+    pub(crate) fn new(schema: SchemaRef, parts: Parts) -> Self {
+        BatchStream { schema, parts }
     }
     /// The schema of every batch.
     pub fn schema(&self) -> SchemaRef {
@@ -248,11 +245,12 @@ impl Table {
             .into_iter()
             .chain((3..out.fields().len()).map(|i| FIRST_VALUE + i - 3))
             .collect();
-        let versions = |merger: Merger| -> PartStream {
+        let schema_out = out.clone();
+        let versions = move |merger: Merger| -> PartStream {
             let state = Versions {
                 table: table.clone(),
                 merger,
-                schema: out.clone(),
+                schema: schema_out.clone(),
                 columns: columns.clone(),
                 from,
                 to,
@@ -265,7 +263,7 @@ impl Table {
         let parts = self
             .execute_with(plan, Some(out.clone()), versions)
             .await?
-            .into_parts();
+            .into_ranges();
         Ok(BatchStream::new(out, parts))
     }
 }

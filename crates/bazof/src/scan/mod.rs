@@ -18,7 +18,8 @@ use std::task::{Context, Poll};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
-use futures::stream::{BoxStream, Stream, StreamExt};
+use futures::future::{BoxFuture, FutureExt};
+use futures::stream::{BoxStream, Stream, StreamExt, TryStreamExt};
 
 use self::merge::Merger;
 use self::metrics::ScanMetrics;
@@ -38,33 +39,149 @@ pub struct ScanStream {
     parts: Parts,
 }
 
+/// Opens one key range of a plan: the range's merge, turned into its output.
+type Opener = Arc<dyn Fn(ScanPlan) -> BoxFuture<'static, Result<PartStream>> + Send + Sync>;
+
+/// A plan whose key ranges are cut when it is read (SPEC §6.5): a reader in key
+/// order gets more ranges than tasks, [`Parts::into_vec`] one per task.
+struct Unsplit {
+    plan: ScanPlan,
+    tasks: usize,
+    open: Opener,
+    handle: tokio::runtime::Handle,
+}
+
 /// Key-range streams (SPEC §6.5) read one after another, the front one first:
 /// together, one stream in key order.
-pub(crate) struct Parts(VecDeque<PartStream>);
+pub(crate) struct Parts {
+    /// Started ranges, in key order; the front one is being read.
+    running: VecDeque<PartStream>,
+    /// A split plan not yet cut into ranges.
+    unsplit: Option<Unsplit>,
+    /// Ranges not started, in key order, each with the batches it may run ahead.
+    waiting: VecDeque<(PartStream, usize)>,
+    /// Ranges running at once while a reader takes them in key order.
+    window: usize,
+    /// The runtime the waiting ranges run on.
+    handle: Option<tokio::runtime::Handle>,
+}
 
 impl Parts {
-    /// One stream, or several in key order.
+    /// Streams already running, in key order.
     pub(crate) fn new(parts: impl IntoIterator<Item = PartStream>) -> Self {
-        Parts(parts.into_iter().collect())
+        Parts {
+            running: parts.into_iter().collect(),
+            unsplit: None,
+            waiting: VecDeque::new(),
+            window: 1,
+            handle: None,
+        }
     }
-    /// The streams not yet exhausted, in key order.
+    /// A split plan, cut into ranges when it is read.
+    fn unsplit(unsplit: Unsplit) -> Self {
+        Parts {
+            running: VecDeque::new(),
+            unsplit: Some(unsplit),
+            waiting: VecDeque::new(),
+            window: 1,
+            handle: None,
+        }
+    }
+    /// The streams, in key order, each running ahead of its reader on the runtime: a
+    /// split plan is cut into one range per task, so that each may be read by a
+    /// thread of its own.
     pub(crate) fn into_vec(self) -> Vec<PartStream> {
-        self.0.into()
+        let mut out: Vec<PartStream> = self.running.into();
+        out.extend(
+            self.waiting
+                .into_iter()
+                .map(|(part, _)| match &self.handle {
+                    Some(h) => tasks::stream_ahead(h, part, 2),
+                    None => part,
+                }),
+        );
+        if let Some(u) = self.unsplit {
+            out.extend(
+                u.plan
+                    .split(u.tasks)
+                    .into_iter()
+                    .map(|range| tasks::stream_ahead(&u.handle, opened(&u.open, range), 2)),
+            );
+        }
+        out
     }
+    /// Every stream mapped by `f`, those not yet opened too.
+    fn map(self, f: impl Fn(PartStream) -> PartStream + Send + Sync + 'static) -> Self {
+        let f = Arc::new(f);
+        let unsplit = self.unsplit.map(|u| {
+            let (old, g) = (u.open, f.clone());
+            let open: Opener = Arc::new(move |range| {
+                let (opening, g) = (old(range), g.clone());
+                async move { Ok(g(opening.await?)) }.boxed()
+            });
+            Unsplit { open, ..u }
+        });
+        Parts {
+            running: self.running.into_iter().map(|p| f(p)).collect(),
+            unsplit,
+            waiting: self.waiting.into_iter().map(|(p, n)| (f(p), n)).collect(),
+            window: self.window,
+            handle: self.handle,
+        }
+    }
+    /// Cuts a split plan for a reader in key order: ranges of about
+    /// [`tasks::RANGE_ROWS`] rows, `tasks` of them running at once, each up to its
+    /// whole output ahead of the reader, so every task stays busy while memory stays
+    /// bounded per task.
+    fn cut_in_key_order(&mut self) {
+        let Some(u) = self.unsplit.take() else {
+            return;
+        };
+        let batch = u.plan.options.batch_size.max(1) as u64;
+        let ranges = u.plan.split(tasks::ranges_for(&u.plan, u.tasks));
+        self.window = u.tasks;
+        self.waiting = ranges
+            .into_iter()
+            .map(|range| {
+                let ahead =
+                    usize::try_from(tasks::planned_rows(&range) / batch + 2).unwrap_or(usize::MAX);
+                (opened(&u.open, range), ahead)
+            })
+            .collect();
+        self.handle = Some(u.handle);
+    }
+}
+
+/// The output of one key range, its files opened when it is first polled.
+fn opened(open: &Opener, range: ScanPlan) -> PartStream {
+    futures::stream::once(open(range)).try_flatten().boxed()
 }
 
 impl Stream for Parts {
     type Item = Result<RecordBatch>;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        while let Some(part) = self.0.front_mut() {
-            match part.poll_next_unpin(cx) {
+        self.cut_in_key_order();
+        loop {
+            while self.running.len() < self.window {
+                let Some((part, ahead)) = self.waiting.pop_front() else {
+                    break;
+                };
+                let part = match &self.handle {
+                    Some(h) => tasks::stream_ahead(h, part, ahead),
+                    None => part,
+                };
+                self.running.push_back(part);
+            }
+            let Some(front) = self.running.front_mut() else {
+                return Poll::Ready(None);
+            };
+            match front.poll_next_unpin(cx) {
                 Poll::Ready(None) => {
-                    self.0.pop_front();
+                    self.running.pop_front();
                 }
                 other => return other,
             }
         }
-        Poll::Ready(None)
     }
 }
 
@@ -88,18 +205,20 @@ impl ScanStream {
     pub fn into_parts(self) -> Vec<PartStream> {
         self.parts.into_vec()
     }
+    /// The key ranges, not yet started, for a stream of another kind (history).
+    pub(crate) fn into_ranges(self) -> Parts {
+        self.parts
+    }
     /// SPEC §2.1: the same rows under a later schema `to` of the table: each of its
     /// columns by name, null where this scan's snapshot lacked it, cast where it widened.
     pub(crate) fn conform(self, to: SchemaRef, table: &str) -> ScanStream {
         if to == self.schema {
             return self;
         }
-        let parts = Parts::new(
-            self.parts
-                .into_vec()
-                .into_iter()
-                .map(|part| conform_part(part, to.clone(), table.to_string())),
-        );
+        let (target, table) = (to.clone(), table.to_string());
+        let parts = self
+            .parts
+            .map(move |part| conform_part(part, target.clone(), table.clone()));
         ScanStream {
             schema: to,
             plan: self.plan,
@@ -160,21 +279,7 @@ fn conform_part(part: PartStream, target: SchemaRef, table: String) -> PartStrea
 /// that several files are read and decoded in parallel while the merge runs.
 fn prefetch(source: Source) -> Source {
     match tokio::runtime::Handle::try_current() {
-        Ok(handle) => {
-            let (tx, rx) = tokio::sync::mpsc::channel(2);
-            handle.spawn(async move {
-                let mut source = source;
-                while let Some(item) = source.next().await {
-                    if tx.send(item).await.is_err() {
-                        break;
-                    }
-                }
-            });
-            futures::stream::unfold(rx, |mut rx| async move {
-                rx.recv().await.map(|item| (item, rx))
-            })
-            .boxed()
-        }
+        Ok(handle) => tasks::stream_ahead(&handle, source, 2),
         Err(_) => source,
     }
 }
@@ -200,8 +305,8 @@ impl Table {
     }
 
     /// Executes a plan made by [`Table::plan`]: one merge, or, when the plan splits
-    /// into several key ranges ([`ScanPlan::split`]), one merge per range running in
-    /// parallel on the runtime, their outputs concatenated in key order.
+    /// into several key ranges ([`ScanPlan::split`]), one merge per range, as many at
+    /// once as the plan has tasks, their outputs concatenated in key order.
     pub async fn execute(&self, plan: ScanPlan) -> Result<ScanStream> {
         let batches = |merger: Merger| -> PartStream {
             futures::stream::try_unfold(merger, |mut m| async move {
@@ -215,29 +320,46 @@ impl Table {
     /// Executes a plan as [`Table::execute`] does, each key range's merge turned into
     /// its output by `finish` (history reads a merge's picks); `schema`: the output's
     /// schema when `finish` changes it.
+    ///
+    /// A split plan's ranges open their files only when started, and range `i` starts
+    /// only once range `i − tasks` has ended: at most `tasks` merges run at once, in
+    /// key order, however the ranges are read (one reader in key order, or one thread
+    /// per range), and a reader that takes them in key order never waits on a range
+    /// that cannot start.
     pub(crate) async fn execute_with(
         &self,
         plan: ScanPlan,
         schema: Option<SchemaRef>,
-        finish: impl Fn(Merger) -> PartStream,
+        finish: impl Fn(Merger) -> PartStream + Send + Sync + 'static,
     ) -> Result<ScanStream> {
         let metrics = Arc::new(ScanMetrics::default());
         let tasks = plan
             .options
             .tasks
             .unwrap_or_else(|| tasks::default_for(&plan));
-        let parts = plan.split(tasks);
-        let handle = tokio::runtime::Handle::try_current();
-        let (out_schema, parts) = match (parts.len(), handle) {
-            (2.., Ok(handle)) => {
-                let mut outputs = Vec::with_capacity(parts.len());
-                let mut schema = plan.output_schema.clone();
-                for part in parts {
-                    let (merger, s) = self.merger(&part, &metrics).await?;
-                    schema = s;
-                    outputs.push(tasks::stream_ahead(&handle, finish(merger)));
-                }
-                (schema, Parts::new(outputs))
+        let (out_schema, parts) = match (tasks > 1, tokio::runtime::Handle::try_current()) {
+            (true, Ok(handle)) => {
+                let (table, metrics) = (self.clone(), metrics.clone());
+                let finish = Arc::new(finish);
+                let open: Opener = Arc::new(move |range: ScanPlan| {
+                    let (table, metrics, finish) = (table.clone(), metrics.clone(), finish.clone());
+                    async move {
+                        let (merger, _) = table.merger(&range, &metrics).await?;
+                        Ok(finish(merger))
+                    }
+                    .boxed()
+                });
+                let schema = match plan.mode {
+                    ScanMode::Resolve => plan.output_schema.clone(),
+                    ScanMode::Base | ScanMode::AllRows => merge_schema(&plan),
+                };
+                let unsplit = Unsplit {
+                    plan: plan.clone(),
+                    tasks,
+                    open,
+                    handle,
+                };
+                (schema, Parts::unsplit(unsplit))
             }
             _ => {
                 let (merger, schema) = self.merger(&plan, &metrics).await?;
@@ -297,5 +419,86 @@ impl Table {
             plan.mode,
         );
         Ok((merger, out_schema))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use arrow::array::{Array, Int32Array};
+
+    use super::*;
+
+    /// Six ranges of three batches each, read in key order through a window of two:
+    /// the order holds, two ranges run at once, and no range starts before the one
+    /// two places earlier has been read to its end (memory stays bounded per task).
+    #[test]
+    fn ranges_in_key_order_run_two_at_a_time() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .expect("runtime");
+        let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let read_whole = Arc::new(AtomicUsize::new(0));
+        let started_early = Arc::new(AtomicUsize::new(0));
+        let waiting = (0..6)
+            .map(|part: i32| {
+                let (running, most) = (running.clone(), most.clone());
+                let (read_whole, started_early) = (read_whole.clone(), started_early.clone());
+                let opening = async move {
+                    if part as usize >= read_whole.load(Ordering::SeqCst) + 2 {
+                        started_early.fetch_add(1, Ordering::SeqCst);
+                    }
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    // Long enough for the other running range to start meanwhile.
+                    std::thread::sleep(std::time::Duration::from_millis(30));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    let batches = (0..3).map(move |i| {
+                        let column = Int32Array::from(vec![part * 10 + i]);
+                        RecordBatch::try_from_iter([("v", Arc::new(column) as _)]).map_err(
+                            |source| Error::Arrow {
+                                table: String::new(),
+                                source,
+                            },
+                        )
+                    });
+                    Ok::<_, Error>(futures::stream::iter(batches).boxed())
+                };
+                let part: PartStream = futures::stream::once(opening).try_flatten().boxed();
+                (part, 3)
+            })
+            .collect();
+        let mut parts = Parts {
+            running: VecDeque::new(),
+            unsplit: None,
+            waiting,
+            window: 2,
+            handle: Some(rt.handle().clone()),
+        };
+        let got: Vec<i32> = rt.block_on(async {
+            let mut got = Vec::new();
+            while let Some(batch) = parts.next().await {
+                let batch = batch.expect("batch");
+                let v = batch
+                    .column(0)
+                    .as_any()
+                    .downcast_ref::<Int32Array>()
+                    .expect("ints")
+                    .value(0);
+                if v % 10 == 2 {
+                    read_whole.fetch_add(1, Ordering::SeqCst);
+                }
+                got.push(v);
+            }
+            got
+        });
+        let want: Vec<i32> = (0..6)
+            .flat_map(|p| (0..3).map(move |i| p * 10 + i))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(most.load(Ordering::SeqCst), 2, "two ranges run at once");
+        assert_eq!(started_early.load(Ordering::SeqCst), 0);
     }
 }

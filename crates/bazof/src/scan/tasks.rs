@@ -28,8 +28,24 @@ pub fn default_tasks() -> usize {
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
+/// Rows a key range decodes, about, when a scan splits into more ranges than it runs
+/// at once (SPEC §6.5): a reader taking the ranges in key order holds the output of
+/// the ranges running ahead of the one it reads, so this bounds its memory per task.
+pub const RANGE_ROWS: u64 = 8 * crate::data_file::ROW_GROUP_ROWS as u64;
+
+/// Key ranges a plan splits into when `tasks` of them run at once: one per task, and
+/// more for a plan that decodes more than `tasks` times [`RANGE_ROWS`] rows, so that
+/// a reader in key order keeps every task busy in bounded memory.
+pub fn ranges_for(plan: &ScanPlan, tasks: usize) -> usize {
+    if tasks <= 1 {
+        return 1;
+    }
+    let ranges = planned_rows(plan).div_ceil(RANGE_ROWS);
+    tasks.max(usize::try_from(ranges).unwrap_or(usize::MAX))
+}
+
 /// Rows a plan decodes: the rows its page selections keep, else its row groups' rows.
-fn planned_rows(plan: &ScanPlan) -> u64 {
+pub(crate) fn planned_rows(plan: &ScanPlan) -> u64 {
     plan.files
         .iter()
         .map(|f| match &f.selection {
@@ -62,13 +78,14 @@ pub fn default_for(plan: &ScanPlan) -> usize {
     }
 }
 
-/// Drives a stream on the runtime, a couple of items ahead of its reader; it stops
+/// Drives a stream on the runtime, up to `ahead` items ahead of its reader; it stops
 /// after the first error, or when the reader goes away.
 pub(crate) fn stream_ahead<T: Send + 'static, E: Send + 'static>(
     handle: &tokio::runtime::Handle,
     mut stream: BoxStream<'static, std::result::Result<T, E>>,
+    ahead: usize,
 ) -> BoxStream<'static, std::result::Result<T, E>> {
-    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    let (tx, rx) = tokio::sync::mpsc::channel(ahead.max(1));
     handle.spawn(async move {
         while let Some(item) = stream.next().await {
             let stop = item.is_err();
