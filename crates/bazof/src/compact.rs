@@ -651,11 +651,10 @@ impl Table {
                     table: self.location().to_string(),
                     reason: format!("segment start {start} is the earliest representable time"),
                 })?;
-            // One merge per compaction read (splitting it is not measured yet).
+            // Read in key order: its key ranges run one per core (SPEC §6.5).
             let opts = ScanOptions {
                 as_of: Some(as_of),
                 columns: Some(all_columns.clone()),
-                tasks: Some(1),
                 ..Default::default()
             };
             let plan = self
@@ -698,7 +697,6 @@ impl Table {
     ) -> Result<crate::ScanStream> {
         let opts = ScanOptions {
             columns: Some(columns),
-            tasks: Some(1),
             ..Default::default()
         };
         let plan = self
