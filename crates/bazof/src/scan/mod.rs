@@ -152,6 +152,15 @@ impl Parts {
     }
 }
 
+/// The columns a plan's merge puts out: the scan's for a scan, every merge column
+/// for a read of rows (a base, a compaction, a history).
+fn output_schema(plan: &ScanPlan) -> SchemaRef {
+    match plan.mode {
+        ScanMode::Resolve => plan.output_schema.clone(),
+        ScanMode::Base | ScanMode::AllRows => merge_schema(plan),
+    }
+}
+
 /// The output of one key range, its files opened when it is first polled.
 fn opened(open: &Opener, range: ScanPlan) -> PartStream {
     futures::stream::once(open(range)).try_flatten().boxed()
@@ -321,11 +330,8 @@ impl Table {
     /// its output by `finish` (history reads a merge's picks); `schema`: the output's
     /// schema when `finish` changes it.
     ///
-    /// A split plan's ranges open their files only when started, and range `i` starts
-    /// only once range `i − tasks` has ended: at most `tasks` merges run at once, in
-    /// key order, however the ranges are read (one reader in key order, or one thread
-    /// per range), and a reader that takes them in key order never waits on a range
-    /// that cannot start.
+    /// A plan of several tasks is cut into key ranges only when it is read (see
+    /// [`Parts`]), and each range opens its files when it starts.
     pub(crate) async fn execute_with(
         &self,
         plan: ScanPlan,
@@ -349,10 +355,7 @@ impl Table {
                     }
                     .boxed()
                 });
-                let schema = match plan.mode {
-                    ScanMode::Resolve => plan.output_schema.clone(),
-                    ScanMode::Base | ScanMode::AllRows => merge_schema(&plan),
-                };
+                let schema = output_schema(&plan);
                 let unsplit = Unsplit {
                     plan: plan.clone(),
                     tasks,
@@ -382,22 +385,15 @@ impl Table {
         metrics: &Arc<ScanMetrics>,
     ) -> Result<(Merger, SchemaRef)> {
         let merge = merge_schema(plan);
-        let (output, out_schema) = match plan.mode {
-            ScanMode::Resolve => {
-                let mut output = Vec::new();
-                for field in plan.output_schema.fields() {
-                    let idx = merge.index_of(field.name()).map_err(|_| Error::Internal {
-                        table: self.location().to_string(),
-                        reason: format!("column '{}' not decoded", field.name()),
-                    })?;
-                    output.push(idx);
-                }
-                (output, plan.output_schema.clone())
-            }
-            ScanMode::Base | ScanMode::AllRows => {
-                ((0..merge.fields().len()).collect(), merge.clone())
-            }
-        };
+        let out_schema = output_schema(plan);
+        let mut output = Vec::with_capacity(out_schema.fields().len());
+        for field in out_schema.fields() {
+            let idx = merge.index_of(field.name()).map_err(|_| Error::Internal {
+                table: self.location().to_string(),
+                reason: format!("column '{}' not decoded", field.name()),
+            })?;
+            output.push(idx);
+        }
         let mut sources = Vec::with_capacity(plan.files.len());
         let inline_decode = tasks::decodes_inline(plan);
         for f in &plan.files {
