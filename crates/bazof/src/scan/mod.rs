@@ -139,12 +139,17 @@ impl Parts {
         };
         let batch = u.plan.options.batch_size.max(1) as u64;
         let ranges = u.plan.split(tasks::ranges_for(&u.plan, u.tasks));
+        let alone = ranges.len() == 1;
         self.window = u.tasks;
         self.waiting = ranges
             .into_iter()
             .map(|range| {
-                let ahead =
-                    usize::try_from(tasks::planned_rows(&range) / batch + 2).unwrap_or(usize::MAX);
+                // A range alone gains nothing from running far ahead.
+                let ahead = match alone {
+                    true => 2,
+                    false => usize::try_from(tasks::planned_rows(&range) / batch + 2)
+                        .unwrap_or(usize::MAX),
+                };
                 (opened(&u.open, range), ahead)
             })
             .collect();
@@ -343,7 +348,8 @@ impl Table {
             .options
             .tasks
             .unwrap_or_else(|| tasks::default_for(&plan));
-        let (out_schema, parts) = match (tasks > 1, tokio::runtime::Handle::try_current()) {
+        let split = tasks > 1 && plan.may_split();
+        let (out_schema, parts) = match (split, tokio::runtime::Handle::try_current()) {
             (true, Ok(handle)) => {
                 let (table, metrics) = (self.clone(), metrics.clone());
                 let finish = Arc::new(finish);

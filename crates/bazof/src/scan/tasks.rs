@@ -166,11 +166,7 @@ impl ScanPlan {
     /// whole (a row limit, bazof 0.2 tables whose files are read whole) and plans too
     /// small to split come back as one.
     pub fn split(&self, n: usize) -> Vec<ScanPlan> {
-        if n <= 1
-            || self.options.limit.is_some()
-            || self.format_version == 0
-            || self.files.is_empty()
-        {
+        if n <= 1 || !self.may_split() {
             return vec![self.clone()];
         }
         let keys = split_keys(self, n);
@@ -188,6 +184,12 @@ impl ScanPlan {
             parts.push(self.restrict(lower.clone(), upper));
         }
         parts
+    }
+
+    /// Whether the plan may split into key ranges: not with a row limit, not for a
+    /// bazof 0.2 table (its files are read whole), not without files.
+    pub(crate) fn may_split(&self) -> bool {
+        self.options.limit.is_none() && self.format_version != 0 && !self.files.is_empty()
     }
 
     /// The plan for the keys in `[lower, upper)` only.
