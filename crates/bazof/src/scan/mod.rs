@@ -58,12 +58,25 @@ pub(crate) struct Parts {
     running: VecDeque<PartStream>,
     /// A split plan not yet cut into ranges.
     unsplit: Option<Unsplit>,
-    /// Ranges not started, in key order, each with the batches it may run ahead.
-    waiting: VecDeque<(PartStream, usize)>,
+    /// Ranges not started, in key order.
+    waiting: VecDeque<Waiting>,
     /// Ranges running at once while a reader takes them in key order.
     window: usize,
-    /// The runtime the waiting ranges run on.
-    handle: Option<tokio::runtime::Handle>,
+}
+
+/// A key range not started: its output, to run on `handle` up to `ahead` batches
+/// ahead of its reader.
+struct Waiting {
+    part: PartStream,
+    ahead: usize,
+    handle: tokio::runtime::Handle,
+}
+
+impl Waiting {
+    /// Starts the range, `ahead` batches ahead of its reader at most.
+    fn start(self, ahead: usize) -> PartStream {
+        tasks::stream_ahead(&self.handle, self.part, ahead)
+    }
 }
 
 impl Parts {
@@ -74,7 +87,6 @@ impl Parts {
             unsplit: None,
             waiting: VecDeque::new(),
             window: 1,
-            handle: None,
         }
     }
     /// A split plan, cut into ranges when it is read.
@@ -84,7 +96,6 @@ impl Parts {
             unsplit: Some(unsplit),
             waiting: VecDeque::new(),
             window: 1,
-            handle: None,
         }
     }
     /// The streams, in key order, each running ahead of its reader on the runtime: a
@@ -92,14 +103,7 @@ impl Parts {
     /// thread of its own.
     pub(crate) fn into_vec(self) -> Vec<PartStream> {
         let mut out: Vec<PartStream> = self.running.into();
-        out.extend(
-            self.waiting
-                .into_iter()
-                .map(|(part, _)| match &self.handle {
-                    Some(h) => tasks::stream_ahead(h, part, 2),
-                    None => part,
-                }),
-        );
+        out.extend(self.waiting.into_iter().map(|w| w.start(2)));
         if let Some(u) = self.unsplit {
             out.extend(
                 u.plan
@@ -124,9 +128,15 @@ impl Parts {
         Parts {
             running: self.running.into_iter().map(|p| f(p)).collect(),
             unsplit,
-            waiting: self.waiting.into_iter().map(|(p, n)| (f(p), n)).collect(),
+            waiting: self
+                .waiting
+                .into_iter()
+                .map(|w| Waiting {
+                    part: f(w.part),
+                    ..w
+                })
+                .collect(),
             window: self.window,
-            handle: self.handle,
         }
     }
     /// Cuts a split plan for a reader in key order: ranges of about
@@ -150,10 +160,13 @@ impl Parts {
                     false => usize::try_from(tasks::planned_rows(&range) / batch + 2)
                         .unwrap_or(usize::MAX),
                 };
-                (opened(&u.open, range), ahead)
+                Waiting {
+                    part: opened(&u.open, range),
+                    ahead,
+                    handle: u.handle.clone(),
+                }
             })
             .collect();
-        self.handle = Some(u.handle);
     }
 }
 
@@ -177,14 +190,11 @@ impl Stream for Parts {
         self.cut_in_key_order();
         loop {
             while self.running.len() < self.window {
-                let Some((part, ahead)) = self.waiting.pop_front() else {
+                let Some(w) = self.waiting.pop_front() else {
                     break;
                 };
-                let part = match &self.handle {
-                    Some(h) => tasks::stream_ahead(h, part, ahead),
-                    None => part,
-                };
-                self.running.push_back(part);
+                let ahead = w.ahead;
+                self.running.push_back(w.start(ahead));
             }
             let Some(front) = self.running.front_mut() else {
                 return Poll::Ready(None);
@@ -468,8 +478,11 @@ mod tests {
                     });
                     Ok::<_, Error>(futures::stream::iter(batches).boxed())
                 };
-                let part: PartStream = futures::stream::once(opening).try_flatten().boxed();
-                (part, 3)
+                Waiting {
+                    part: futures::stream::once(opening).try_flatten().boxed(),
+                    ahead: 3,
+                    handle: rt.handle().clone(),
+                }
             })
             .collect();
         let mut parts = Parts {
@@ -477,7 +490,6 @@ mod tests {
             unsplit: None,
             waiting,
             window: 2,
-            handle: Some(rt.handle().clone()),
         };
         let got: Vec<i32> = rt.block_on(async {
             let mut got = Vec::new();
