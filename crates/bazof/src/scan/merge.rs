@@ -474,9 +474,13 @@ impl Merger {
                 self.cursors.push(c);
             }
         }
+        // Taken for the whole fill, not per key: storing it back for every key held
+        // 7 % of this function's perf samples.
+        let mut equal = std::mem::take(&mut self.equal);
         loop {
             let done = self.remaining == Some(0) || self.cursors.is_empty();
             if done || self.picks.len() >= self.batch_size {
+                self.equal = equal;
                 return Ok(());
             }
             if self.mode == ScanMode::AllRows
@@ -490,7 +494,6 @@ impl Merger {
             // every cursor whose current key equals the smallest (ascending).
             let mut min = 0;
             let mut second: Option<usize> = None;
-            let mut equal = std::mem::take(&mut self.equal);
             equal.clear();
             equal.push(0);
             for i in 1..self.cursors.len() {
@@ -522,7 +525,6 @@ impl Merger {
             if !resolved {
                 self.resolve_key(&equal).await?;
             }
-            self.equal = equal;
         }
     }
 
