@@ -45,7 +45,7 @@ type Opener = Arc<dyn Fn(ScanPlan) -> BoxFuture<'static, Result<PartStream>> + S
 /// A plan whose key ranges are cut when it is read (SPEC §6.5): a reader in key
 /// order gets more ranges than tasks, [`Parts::into_vec`] one per task.
 struct Unsplit {
-    plan: ScanPlan,
+    plan: Arc<ScanPlan>,
     tasks: usize,
     open: Opener,
     handle: tokio::runtime::Handle,
@@ -223,9 +223,9 @@ impl ScanStream {
         self.metrics.clone()
     }
     /// The scan's key ranges as separate streams, in key order: concatenated they are
-    /// this stream, and each may be read by a different thread (every range's merge
-    /// already runs ahead on the runtime). An engine with its own threads, such as
-    /// DuckDB, hands them out as work.
+    /// this stream, and each may be read by a different thread (one range per task,
+    /// each starting its merge on the runtime now, a couple of batches ahead). An
+    /// engine with its own threads, such as DuckDB, hands them out as work.
     pub fn into_parts(self) -> Vec<PartStream> {
         self.parts.into_vec()
     }
@@ -358,48 +358,44 @@ impl Table {
             .options
             .tasks
             .unwrap_or_else(|| tasks::default_for(&plan));
+        let plan = Arc::new(plan);
         let split = tasks > 1 && plan.may_split();
-        let (out_schema, parts) = match (split, tokio::runtime::Handle::try_current()) {
+        let parts = match (split, tokio::runtime::Handle::try_current()) {
             (true, Ok(handle)) => {
                 let (table, metrics) = (self.clone(), metrics.clone());
                 let finish = Arc::new(finish);
                 let open: Opener = Arc::new(move |range: ScanPlan| {
                     let (table, metrics, finish) = (table.clone(), metrics.clone(), finish.clone());
                     async move {
-                        let (merger, _) = table.merger(&range, &metrics).await?;
+                        let merger = table.merger(&range, &metrics).await?;
                         Ok(finish(merger))
                     }
                     .boxed()
                 });
-                let schema = output_schema(&plan);
                 let unsplit = Unsplit {
                     plan: plan.clone(),
                     tasks,
                     open,
                     handle,
                 };
-                (schema, Parts::unsplit(unsplit))
+                Parts::unsplit(unsplit)
             }
             _ => {
-                let (merger, schema) = self.merger(&plan, &metrics).await?;
-                (schema, Parts::new([finish(merger)]))
+                let merger = self.merger(&plan, &metrics).await?;
+                Parts::new([finish(merger)])
             }
         };
-        let out_schema = schema.unwrap_or(out_schema);
+        let out_schema = schema.unwrap_or_else(|| output_schema(&plan));
         Ok(ScanStream {
             schema: out_schema,
-            plan: Arc::new(plan),
+            plan,
             metrics,
             parts,
         })
     }
 
     /// The merge of one plan (or one key range of it) over its opened files.
-    async fn merger(
-        &self,
-        plan: &ScanPlan,
-        metrics: &Arc<ScanMetrics>,
-    ) -> Result<(Merger, SchemaRef)> {
+    async fn merger(&self, plan: &ScanPlan, metrics: &Arc<ScanMetrics>) -> Result<Merger> {
         let merge = merge_schema(plan);
         let out_schema = output_schema(plan);
         let mut output = Vec::with_capacity(out_schema.fields().len());
@@ -425,12 +421,12 @@ impl Table {
             self.location().to_string(),
             sources,
             output,
-            out_schema.clone(),
+            out_schema,
             plan.options.batch_size,
             plan.options.limit,
             plan.mode,
         );
-        Ok((merger, out_schema))
+        Ok(merger)
     }
 }
 
