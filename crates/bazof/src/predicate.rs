@@ -1,6 +1,6 @@
 //! SPEC §6.3: key predicates, the only predicates that may prune before resolution.
 
-use std::ops::Bound;
+use std::ops::{Bound, Range};
 
 use arrow::array::{Array, ArrayRef, BooleanArray, Int64Array, StringArray};
 
@@ -136,26 +136,33 @@ impl KeyPredicate {
         }
     }
 
-    /// Evaluates the predicate on a key column sorted ascending: for an interval
-    /// predicate whose first and last rows match, `None` (every row matches) without
-    /// looking at the rows between; otherwise as [`KeyPredicate::evaluate`].
-    pub(crate) fn evaluate_sorted(&self, keys: &ArrayRef) -> Option<BooleanArray> {
-        let n = keys.len();
-        if n > 0 && keys.null_count() == 0 && self.is_interval() {
-            let at = |i: usize| {
-                if let Some(a) = keys.as_any().downcast_ref::<StringArray>() {
-                    self.matches_ref(KeyRef::Str(a.value(i)))
-                } else if let Some(a) = keys.as_any().downcast_ref::<Int64Array>() {
-                    self.matches_ref(KeyRef::Int(a.value(i)))
-                } else {
-                    false
-                }
-            };
-            if at(0) && at(n - 1) {
-                return None;
-            }
+    /// For an interval predicate on a key column sorted ascending without nulls: the
+    /// rows that match, which are one span (rows between two matching rows match too).
+    /// Found from both ends, so a batch that matches whole costs two comparisons and
+    /// one cut at a range's edge the rows cut off. `None` when the span does not apply
+    /// (evaluate row by row with [`KeyPredicate::evaluate`] instead).
+    pub(crate) fn sorted_span(&self, keys: &ArrayRef) -> Option<Range<usize>> {
+        if keys.null_count() > 0 || !self.is_interval() {
+            return None;
         }
-        Some(self.evaluate(keys))
+        let at = |i: usize| -> Option<bool> {
+            if let Some(a) = keys.as_any().downcast_ref::<StringArray>() {
+                Some(self.matches_ref(KeyRef::Str(a.value(i))))
+            } else {
+                let a = keys.as_any().downcast_ref::<Int64Array>()?;
+                Some(self.matches_ref(KeyRef::Int(a.value(i))))
+            }
+        };
+        let n = keys.len();
+        let mut start = 0;
+        while start < n && !at(start)? {
+            start += 1;
+        }
+        let mut end = n;
+        while end > start && !at(end - 1)? {
+            end -= 1;
+        }
+        Some(start..end)
     }
 
     /// Evaluates the predicate on a key column (Utf8 or Int64), without allocating per row.
@@ -241,5 +248,53 @@ mod tests {
             "(key > 'a' AND key <= 'it''s') OR ((key IN (1, 2)) AND (key < 9))"
         );
         assert_eq!(KeyPredicate::Or(vec![]).to_string(), "false");
+    }
+
+    fn bound(b: u8, v: i64) -> Bound<KeyValue> {
+        match b % 3 {
+            0 => Bound::Unbounded,
+            1 => Bound::Included(KeyValue::Int(v)),
+            _ => Bound::Excluded(KeyValue::Int(v)),
+        }
+    }
+
+    proptest::proptest! {
+        /// The span of an interval predicate over sorted keys holds exactly the rows
+        /// row-by-row evaluation keeps; `In` and `Or` get no span.
+        #[test]
+        fn sorted_span_is_what_evaluation_keeps(
+            mut keys in proptest::collection::vec(0i64..40, 0..60),
+            bounds in proptest::collection::vec((0u8..3, 0i64..40, 0u8..3, 0i64..40), 1..3),
+            eq in proptest::option::of(0i64..40),
+        ) {
+            keys.sort_unstable();
+            let mut parts: Vec<KeyPredicate> = bounds
+                .iter()
+                .map(|&(lb, l, ub, u)| KeyPredicate::Range { lower: bound(lb, l), upper: bound(ub, u) })
+                .collect();
+            parts.extend(eq.map(|v| KeyPredicate::Eq(KeyValue::Int(v))));
+            let array: ArrayRef = std::sync::Arc::new(Int64Array::from(keys.clone()));
+            for p in [KeyPredicate::And(parts.clone()), parts[0].clone()] {
+                let span = p.sorted_span(&array).expect("an interval predicate has a span");
+                let kept = p.evaluate(&array);
+                for (i, k) in keys.iter().enumerate() {
+                    proptest::prop_assert_eq!(span.contains(&i), kept.value(i), "key {} of {:?}", k, keys);
+                }
+            }
+            let or = KeyPredicate::Or(parts.clone());
+            proptest::prop_assert!(or.sorted_span(&array).is_none());
+            let strings: ArrayRef = std::sync::Arc::new(StringArray::from(
+                keys.iter().map(|k| format!("k{k:03}")).collect::<Vec<_>>(),
+            ));
+            let sp = KeyPredicate::Range {
+                lower: Bound::Included(KeyValue::String("k010".into())),
+                upper: Bound::Excluded(KeyValue::String("k020".into())),
+            };
+            let span = sp.sorted_span(&strings).expect("a range has a span");
+            let kept = sp.evaluate(&strings);
+            for i in 0..keys.len() {
+                proptest::prop_assert_eq!(span.contains(&i), kept.value(i));
+            }
+        }
     }
 }

@@ -432,35 +432,39 @@ fn compatible(found: &DataType, expected: &DataType) -> bool {
 }
 
 /// Keeps rows with `event_time <= as_of` whose key satisfies the predicate
-/// (`sorted`: the batch is sorted by key).
+/// (`sorted`: the batch is sorted by key). In a sorted batch the keys of an interval
+/// predicate (a key range task's bounds, say) are one span of rows: it is sliced, not
+/// copied.
 fn filter_rows(
     batch: &RecordBatch,
     as_of: Option<i64>,
     key_pred: Option<&crate::predicate::KeyPredicate>,
     sorted: bool,
 ) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
-    let mut mask: Option<BooleanArray> = None;
+    let span = key_pred
+        .filter(|_| sorted)
+        .and_then(|p| p.sorted_span(batch.column(0)));
+    let batch = match &span {
+        Some(s) if s.len() < batch.num_rows() => batch.slice(s.start, s.len()),
+        _ => batch.clone(),
+    };
+    let mut mask: Option<BooleanArray> = match key_pred {
+        Some(p) if span.is_none() => Some(p.evaluate(batch.column(0))),
+        _ => None,
+    };
     if let Some(t) = as_of {
         let ts = batch.column(1);
         let scalar = arrow::array::TimestampMicrosecondArray::new_scalar(t);
         let scalar_arr = scalar.into_inner();
         let t_arr = cast(&scalar_arr, ts.data_type())?;
         let m = lt_eq(ts, &arrow::array::Scalar::new(t_arr))?;
-        mask = Some(m);
-    }
-    let key_mask = match key_pred {
-        Some(p) if sorted => p.evaluate_sorted(batch.column(0)),
-        Some(p) => Some(p.evaluate(batch.column(0))),
-        None => None,
-    };
-    if let Some(m) = key_mask {
         mask = Some(match mask {
-            Some(a) => arrow::compute::and(&a, &m)?,
+            Some(k) => arrow::compute::and(&k, &m)?,
             None => m,
         });
     }
     match mask {
-        Some(m) if m.true_count() < batch.num_rows() => filter_record_batch(batch, &m),
-        _ => Ok(batch.clone()),
+        Some(m) if m.true_count() < batch.num_rows() => filter_record_batch(&batch, &m),
+        _ => Ok(batch),
     }
 }
