@@ -71,7 +71,8 @@ const DICTIONARY_PAGE_BYTES: usize = 64 * 1024;
 
 /// Writer settings: chunk statistics for every column and page statistics for the key
 /// (the only column pages are pruned by), zstd (but for the event time and the
-/// reserved columns), bounded row groups and pages; no dictionary for the key and
+/// reserved columns; the writer drops it for value columns where it does not pay,
+/// see `FileEncoder::try_new`), bounded row groups and pages; no dictionary for the key and
 /// event time (nearly every value is distinct).
 /// Delta encodings where plain bytes compress badly: microsecond times carry some 46
 /// random bits in 8 bytes (delta-packed: about 6 bytes a value where plain bytes under
@@ -264,10 +265,15 @@ impl<'t> FileSink<'t> {
         if self.current.is_none() {
             let path = new_path(&self.new);
             let sink = BufWriter::new(table.location.store.clone(), table.location.child(&path));
+            // The value columns keep zstd only where it pays (SPEC §4): after a
+            // dictionary or delta encoding it often saves nothing, and every reader
+            // would pay a codec and a decompression per column chunk.
+            let values: Vec<usize> = (2..2 + self.schema.columns.len()).collect();
             let writer = FileEncoder::try_new(
                 sink,
                 self.schema.file_schema(),
                 writer_properties(self.schema, self.new.kind),
+                &values,
             )
             .map_err(|e| data_err(table, &path, e))?;
             self.current = Some((path, writer, Stats::default()));
