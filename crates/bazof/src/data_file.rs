@@ -71,9 +71,9 @@ const DICTIONARY_PAGE_BYTES: usize = 64 * 1024;
 
 /// Writer settings: chunk statistics for every column and page statistics for the key
 /// (the only column pages are pruned by), zstd (but for the event time and the
-/// reserved columns; the writer drops it for value columns where it does not pay,
-/// see `FileEncoder::try_new`), bounded row groups and pages; no dictionary for the key and
-/// event time (nearly every value is distinct).
+/// reserved columns; the encoder drops it for value columns where it does not pay,
+/// see `FileEncoder::try_new`), bounded row groups and pages; no dictionary for the
+/// key and event time (nearly every value is distinct).
 /// Delta encodings where plain bytes compress badly: microsecond times carry some 46
 /// random bits in 8 bytes (delta-packed: about 6 bytes a value where plain bytes under
 /// zstd take 7), and a sorted integer key is delta-packed too; an integer or time value

@@ -110,14 +110,23 @@ impl FileEncoder {
                 self.schema.fields().len()
             )));
         }
-        if let (Some(plain), false) = (&self.uncompressed, self.plain.is_empty()) {
-            for (c, w) in plain.create_column_writers(index)?.into_iter().enumerate() {
-                if self.plain.contains(&c) {
-                    writers[c].1 = w;
-                }
-            }
+        for (c, w) in self.plain_writers(index)? {
+            writers[c].1 = w;
         }
         Ok(writers)
+    }
+
+    /// Uncompressed writers for row group `index` of the columns in `plain`.
+    fn plain_writers(&self, index: usize) -> Result<Vec<(usize, ArrowColumnWriter)>> {
+        match (&self.uncompressed, self.plain.is_empty()) {
+            (Some(factory), false) => Ok(factory
+                .create_column_writers(index)?
+                .into_iter()
+                .enumerate()
+                .filter(|(c, _)| self.plain.contains(c))
+                .collect()),
+            _ => Ok(Vec::new()),
+        }
     }
 
     /// Adds rows (in the file's schema); full row groups are encoded and uploaded.
@@ -145,7 +154,7 @@ impl FileEncoder {
         let pending = std::mem::take(&mut self.pending);
         self.pending_rows = 0;
         let mut chunks = encode_columns(&self.schema, writers, &pending)?;
-        if let (false, Some(plain)) = (self.trial.is_empty(), &self.uncompressed) {
+        if !self.trial.is_empty() {
             let shrank_little = |c: &usize| {
                 chunks.get(*c).is_some_and(|chunk| {
                     let m = &chunk.close().metadata;
@@ -157,21 +166,11 @@ impl FileEncoder {
                 .into_iter()
                 .filter(shrank_little)
                 .collect();
-            let again: Vec<(usize, ArrowColumnWriter)> = match self.plain.is_empty() {
-                true => Vec::new(),
-                false => plain
-                    .create_column_writers(index)?
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(c, _)| self.plain.contains(c))
-                    .collect(),
-            };
-            for (c, chunk) in self
-                .plain
-                .iter()
-                .zip(encode_columns(&self.schema, again, &pending)?)
-            {
-                chunks[*c] = chunk;
+            let writers = self.plain_writers(index)?;
+            let columns: Vec<usize> = writers.iter().map(|(c, _)| *c).collect();
+            let again = encode_columns(&self.schema, writers, &pending)?;
+            for (c, chunk) in columns.into_iter().zip(again) {
+                chunks[c] = chunk;
             }
         }
         drop(pending);

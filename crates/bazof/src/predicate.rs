@@ -138,8 +138,8 @@ impl KeyPredicate {
 
     /// For an interval predicate on a key column sorted ascending without nulls: the
     /// rows that match, which are one span (rows between two matching rows match too).
-    /// Found from both ends, so a batch that matches whole costs two comparisons and
-    /// one cut at a range's edge the rows cut off. `None` when the span does not apply
+    /// Found from both ends: a batch that matches whole costs two comparisons, one at a
+    /// range's edge a comparison per row it loses. `None` when the span does not apply
     /// (evaluate row by row with [`KeyPredicate::evaluate`] instead).
     pub(crate) fn sorted_span(&self, keys: &ArrayRef) -> Option<Range<usize>> {
         if keys.null_count() > 0 || !self.is_interval() {
