@@ -3,7 +3,10 @@
 //! run on the calling task. `LocalFileSystem` hands every call inside a tokio runtime
 //! to the blocking pool and waits for it: two thread switches per call, which were the
 //! largest cost of a point lookup (a page-cache read of a few KB takes microseconds).
-//! Everything else (writes, listings, conditional or large reads) is delegated.
+//! Large reads of ranges (column chunks) go to the blocking pool, but into memory that
+//! is not zeroed first (`LocalFileSystem` zeroes every range before reading into it).
+//! Everything else (writes, listings, conditional or large whole-object reads) is
+//! delegated.
 
 use std::fmt;
 use std::fs::File;
