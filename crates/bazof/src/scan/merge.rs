@@ -336,35 +336,20 @@ impl Merger {
     /// Resolution of a single source with one row per key: its batches, without
     /// tombstones (unless the mode keeps them), cut to the batch size and limit.
     async fn pass_through(&mut self) -> Result<Option<RecordBatch>> {
-        let arrow = |table: &str, e| Error::Arrow {
-            table: table.to_string(),
-            source: e,
-        };
         loop {
             if self.remaining == Some(0) {
                 return Ok(None);
             }
-            let batch = match self.carry.take() {
+            let mut batch = match self.carry.take() {
                 Some(b) => b,
                 None => match self.pending.first_mut() {
                     None => return Ok(None),
                     Some((source, _)) => match source.next().await {
                         None => return Ok(None),
-                        Some(b) => b?,
+                        Some(b) => self.output_rows(b?)?,
                     },
                 },
             };
-            let mut batch = batch;
-            if self.mode == ScanMode::Resolve {
-                if let Some(deleted) = batch.column(4).as_any().downcast_ref::<BooleanArray>() {
-                    if deleted.true_count() > 0 {
-                        let keep =
-                            arrow::compute::not(deleted).map_err(|e| arrow(&self.table, e))?;
-                        batch = arrow::compute::filter_record_batch(&batch, &keep)
-                            .map_err(|e| arrow(&self.table, e))?;
-                    }
-                }
-            }
             let n = batch
                 .num_rows()
                 .min(self.batch_size)
@@ -376,20 +361,38 @@ impl Merger {
             if let Some(r) = self.remaining.as_mut() {
                 *r -= n;
             }
-            if n == 0 {
-                continue;
+            if n > 0 {
+                return Ok(Some(batch));
             }
-            let projected = batch
-                .project(&self.output)
-                .map_err(|e| arrow(&self.table, e))?;
-            return RecordBatch::try_new_with_options(
-                self.output_schema.clone(),
-                projected.columns().to_vec(),
-                &RecordBatchOptions::new().with_row_count(Some(n)),
-            )
-            .map(Some)
-            .map_err(|e| arrow(&self.table, e));
         }
+    }
+
+    /// A source batch (merge schema) as output rows: its output columns, less its
+    /// tombstones when the mode drops them (the reserved columns are not copied for
+    /// rows the output does not keep: a base holds tombstones in most batches).
+    fn output_rows(&self, batch: RecordBatch) -> Result<RecordBatch> {
+        let arrow = |e| Error::Arrow {
+            table: self.table.clone(),
+            source: e,
+        };
+        let keep = match batch.column(4).as_any().downcast_ref::<BooleanArray>() {
+            Some(deleted) if self.mode == ScanMode::Resolve && deleted.true_count() > 0 => {
+                Some(arrow::compute::not(deleted).map_err(arrow)?)
+            }
+            _ => None,
+        };
+        // Nulls of tombstones' values are allowed until the tombstones are gone.
+        let projected = batch.project(&self.output).map_err(arrow)?;
+        let kept = match keep {
+            Some(keep) => arrow::compute::filter_record_batch(&projected, &keep).map_err(arrow)?,
+            None => projected,
+        };
+        RecordBatch::try_new_with_options(
+            self.output_schema.clone(),
+            kept.columns().to_vec(),
+            &RecordBatchOptions::new().with_row_count(Some(kept.num_rows())),
+        )
+        .map_err(arrow)
     }
 
     async fn advance(&mut self, i: usize) -> Result<()> {
