@@ -329,7 +329,7 @@ impl Versions {
             .map(|b| Keys::of(b, &self.table))
             .collect::<Result<Vec<_>>>()?;
         let mut kept = Kept {
-            picks: Picks::default(),
+            picks: Picks::with_capacity(picks.len()),
             valid_to: Vec::with_capacity(picks.len()),
             has_end: Vec::with_capacity(picks.len()),
             from: self.from,

@@ -37,6 +37,15 @@ pub(crate) struct Picks {
 }
 
 impl Picks {
+    /// No picks yet, with room for `runs` runs (grown one push at a time, a batch's
+    /// list of runs was copied a dozen times).
+    pub(crate) fn with_capacity(runs: usize) -> Self {
+        Picks {
+            runs: Vec::with_capacity(runs),
+            rows: 0,
+        }
+    }
+
     /// Rows picked.
     pub(crate) fn len(&self) -> usize {
         self.rows

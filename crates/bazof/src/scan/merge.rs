@@ -865,9 +865,11 @@ impl Merger {
         for c in &mut self.cursors {
             c.slot = None;
         }
+        // The next batch most likely needs as many runs as this one.
+        let next = Picks::with_capacity(self.picks.runs().len());
         (
             std::mem::take(&mut self.arena),
-            std::mem::take(&mut self.picks),
+            std::mem::replace(&mut self.picks, next),
         )
     }
 }
