@@ -109,9 +109,9 @@ impl LocalStore {
         })
     }
 
-    /// One range of an open file, read into memory that is not zeroed first (a
-    /// range of a data file is megabytes, and zeroing it cost as many instructions as
-    /// copying it in).
+    /// One range of an open file, read into memory that is not zeroed first (zeroing
+    /// column chunks before reading them in was 2 % of a current scan's instructions);
+    /// a seek and a read, one system call more than a positioned read.
     fn read(file: &File, location: &Path, range: &Range<u64>) -> Result<Bytes> {
         let len = range.end.saturating_sub(range.start);
         let mut buf = Vec::with_capacity(len as usize);
