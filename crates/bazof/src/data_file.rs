@@ -268,7 +268,7 @@ impl<'t> FileSink<'t> {
             // The value columns keep zstd only where it pays (SPEC §4): after a
             // dictionary or delta encoding it often saves nothing, and every reader
             // would pay a codec and a decompression per column chunk.
-            let values: Vec<usize> = (2..2 + self.schema.columns.len()).collect();
+            let values: Vec<usize> = self.schema.file_value_columns().collect();
             let writer = FileEncoder::try_new(
                 sink,
                 self.schema.file_schema(),
@@ -348,7 +348,7 @@ fn without_tombstone_nulls(
     }
     // Key and event time first, then the value columns (SPEC §4).
     let mut out = cols.to_vec();
-    for i in 2..2 + schema.columns.len() {
+    for i in schema.file_value_columns() {
         out[i] = fill_tombstone_nulls(cols[i].clone(), deleted)?;
     }
     RecordBatch::try_new(batch.schema(), out)

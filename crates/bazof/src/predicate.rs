@@ -145,21 +145,23 @@ impl KeyPredicate {
         if keys.null_count() > 0 || !self.is_interval() {
             return None;
         }
-        let at = |i: usize| -> Option<bool> {
-            if let Some(a) = keys.as_any().downcast_ref::<StringArray>() {
-                Some(self.matches_ref(KeyRef::Str(a.value(i))))
-            } else {
-                let a = keys.as_any().downcast_ref::<Int64Array>()?;
-                Some(self.matches_ref(KeyRef::Int(a.value(i))))
-            }
+        let strings = keys.as_any().downcast_ref::<StringArray>();
+        let ints = keys.as_any().downcast_ref::<Int64Array>();
+        let at = |i: usize| match (strings, ints) {
+            (Some(a), _) => self.matches_ref(KeyRef::Str(a.value(i))),
+            (_, Some(a)) => self.matches_ref(KeyRef::Int(a.value(i))),
+            _ => false,
         };
+        if strings.is_none() && ints.is_none() {
+            return None;
+        }
         let n = keys.len();
         let mut start = 0;
-        while start < n && !at(start)? {
+        while start < n && !at(start) {
             start += 1;
         }
         let mut end = n;
-        while end > start && !at(end - 1)? {
+        while end > start && !at(end - 1) {
             end -= 1;
         }
         Some(start..end)

@@ -196,6 +196,12 @@ impl TableSchema {
         Ok(Arc::new(Schema::new(fields)))
     }
 
+    /// Positions of the value columns in [`TableSchema::file_schema`] (after the key and
+    /// the event time).
+    pub(crate) fn file_value_columns(&self) -> std::ops::Range<usize> {
+        2..2 + self.columns.len()
+    }
+
     /// The Arrow schema of a data file: user columns plus the reserved ones. Value
     /// columns are nullable in files (a tombstone carries no values); the table's
     /// nullability is enforced on the other rows when they are written.

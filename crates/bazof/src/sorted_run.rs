@@ -66,7 +66,7 @@ pub(crate) fn sort_for_file(
         .downcast_ref::<BooleanArray>()
         .ok_or_else(|| internal("the deletion column is not Boolean".into()))?;
     let fill = tombstone_fill(deleted_all, &rows);
-    let values = 2..2 + schema.columns.len();
+    let values = schema.file_value_columns();
     let string_keys = schema.key_type == KeyType::String;
     let columns: Vec<ArrayRef> = (0..file_schema.fields().len())
         .into_par_iter()
