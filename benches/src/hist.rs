@@ -8,12 +8,13 @@
 use std::time::Instant;
 
 use bazof::{HistoryOptions, Table};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::gen::Meta;
 use crate::queries::{
-    checksum_parts, duckdb_aggregate_alone, duckdb_answer, duckdb_parquet_source, ms,
-    polars_aggregate_alone, polars_answer, polars_parquet_source, BoxError, CellOutcome, Engine,
-    Query,
+    checksum_parts, duckdb_aggregate_alone, duckdb_answer, duckdb_parquet_source, for_each_file,
+    ms, polars_aggregate_alone, polars_answer, polars_parquet_source, BoxError, CellOutcome,
+    Checksum, Engine, Query,
 };
 
 /// Runs the history read through engine `e`; `Ok(None)` for engines it does not apply to.
@@ -63,6 +64,29 @@ pub fn run_cell(e: Engine, meta: &Meta) -> Result<Option<CellOutcome>, BoxError>
             let answer = polars_answer(q, lf.clone())?;
             let wall_ms = ms(start);
             (answer, "", wall_ms, Some(polars_aggregate_alone(q, lf)?))
+        }
+        (Engine::CoreParquet, _) => {
+            let sums = for_each_file(&meta.raw_files, |path| {
+                let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path)?)?
+                    .with_batch_size(8192)
+                    .build()?;
+                let schema = arrow::array::RecordBatchReader::schema(&reader);
+                let mut sum = Checksum::default();
+                for batch in reader {
+                    sum.add(&batch?, &schema, "event_time", false)?;
+                }
+                Ok(sum)
+            })?;
+            let mut total = Checksum::default();
+            for sum in sums {
+                total.merge(sum);
+            }
+            (
+                total.answer(),
+                "arrow-rs, a file per thread",
+                ms(start),
+                None,
+            )
         }
         (Engine::Core, _) => {
             let answer = bazof::blocking::block_on(async {

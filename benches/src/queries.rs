@@ -130,7 +130,10 @@ impl Query {
             e,
             Engine::BazofImport | Engine::DuckdbImport | Engine::DuckdbCopyBazof
         );
-        let raw = matches!(e, Engine::DuckdbParquet | Engine::PolarsParquet);
+        let raw = matches!(
+            e,
+            Engine::DuckdbParquet | Engine::PolarsParquet | Engine::CoreParquet
+        );
         !(import || (self == Query::Hist && raw))
     }
 }
@@ -162,6 +165,9 @@ pub enum Engine {
     PolarsParquet,
     /// The core's `Table::scan` alone, checksum computed in Rust batch by batch.
     Core,
+    /// The raw Parquet read once with arrow-rs, the core's own reader, a file per
+    /// thread (only `hist`: what a Rust user reads the raw events with).
+    CoreParquet,
     /// DuckDB `read_parquet` of just the compacted base holding the state (the least work).
     Limit,
     /// `bazof import` (the CLI binary).
@@ -173,13 +179,14 @@ pub enum Engine {
 }
 
 impl Engine {
-    pub const QUERY_ENGINES: [Engine; 7] = [
+    pub const QUERY_ENGINES: [Engine; 8] = [
         Engine::DuckdbBazof,
         Engine::DuckdbBazofWhere,
         Engine::DuckdbParquet,
         Engine::PolarsBazof,
         Engine::PolarsParquet,
         Engine::Core,
+        Engine::CoreParquet,
         Engine::Limit,
     ];
     pub const IMPORT_ENGINES: [Engine; 3] = [
@@ -196,6 +203,7 @@ impl Engine {
             Engine::PolarsBazof => "polars-bazof",
             Engine::PolarsParquet => "polars-parquet",
             Engine::Core => "core",
+            Engine::CoreParquet => "core-parquet",
             Engine::Limit => "limit",
             Engine::BazofImport => "bazof-import",
             Engine::DuckdbImport => "duckdb-import",
@@ -560,6 +568,8 @@ pub fn run_cell(
             )?;
             imported(&dest, ms(start), meta)
         }
+        // Applies to `hist` only (above).
+        Engine::CoreParquet => Ok(None),
         Engine::DuckdbImport => {
             let dest = scratch.join(if cfg!(feature = "duckdb-parquet") {
                 "import.parquet"
@@ -799,10 +809,7 @@ pub fn read_parquet_files(
 ) -> Result<Vec<RecordBatch>, BoxError> {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     use parquet::arrow::ProjectionMask;
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    let read_one = |path: &String| -> Result<RecordBatch, BoxError> {
+    for_each_file(files, |path: &String| -> Result<RecordBatch, BoxError> {
         let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path)?)?;
         let builder = if columns.is_empty() {
             builder
@@ -822,9 +829,19 @@ pub fn read_parquet_files(
         let schema = arrow::array::RecordBatchReader::schema(&reader);
         let batches = reader.collect::<Result<Vec<_>, _>>()?;
         Ok(arrow::compute::concat_batches(&schema, &batches)?)
-    };
+    })
+}
+
+/// `f` of every file, a thread per core taking the next file; results in file order.
+pub(crate) fn for_each_file<T: Send>(
+    files: &[String],
+    f: impl Fn(&String) -> Result<T, BoxError> + Sync,
+) -> Result<Vec<T>, BoxError> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<Mutex<Option<Result<RecordBatch, BoxError>>>> =
+    let results: Vec<Mutex<Option<Result<T, BoxError>>>> =
         (0..files.len()).map(|_| Mutex::new(None)).collect();
     std::thread::scope(|s| {
         for _ in 0..threads.min(files.len()).max(1) {
@@ -833,7 +850,7 @@ pub fn read_parquet_files(
                 if i >= files.len() {
                     break;
                 }
-                let r = read_one(&files[i]);
+                let r = f(&files[i]);
                 *results[i].lock().expect("lock") = Some(r);
             });
         }

@@ -294,6 +294,7 @@ pub fn markdown(meta: &Meta, rows: &[CellRow]) -> String {
     let pairs = [
         (Engine::DuckdbBazof, Engine::DuckdbParquet),
         (Engine::PolarsBazof, Engine::PolarsParquet),
+        (Engine::Core, Engine::CoreParquet),
     ];
     let ratios: Vec<String> = pairs
         .into_iter()

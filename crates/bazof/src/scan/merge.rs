@@ -162,21 +162,22 @@ struct Pick {
 struct Head {
     prefix: u128,
     time: i64,
-    cursor: usize,
-    row: usize,
+    /// 32 bits each: a head fits 32 bytes, and the merge copies heads at every match.
+    cursor: u32,
+    row: u32,
 }
 
 impl Head {
     /// The row of a done head: it comes after every other head.
-    const DONE: usize = usize::MAX;
+    const DONE: u32 = u32::MAX;
 
     #[inline]
     fn at(c: &Cursor, cursor: usize, row: usize) -> Head {
         Head {
             prefix: c.keys.prefix[row],
             time: c.et[row],
-            cursor,
-            row,
+            cursor: cursor as u32,
+            row: row as u32,
         }
     }
 
@@ -185,7 +186,7 @@ impl Head {
         Head {
             prefix: u128::MAX,
             time: i64::MAX,
-            cursor,
+            cursor: cursor as u32,
             row: Head::DONE,
         }
     }
@@ -200,15 +201,19 @@ impl Head {
         if self.row == Head::DONE || other.row == Head::DONE {
             return other.row == Head::DONE && self.row != Head::DONE;
         }
-        let (a, b) = (&cursors[self.cursor], &cursors[other.cursor]);
+        let (a, b) = (
+            &cursors[self.cursor as usize],
+            &cursors[other.cursor as usize],
+        );
+        let (ra, rb) = (self.row as usize, other.row as usize);
         // Equal prefixes are equal keys unless the keys are long.
         let tail = match needs_tail(self.prefix) {
-            true => a.keys.tail_at(self.row, &b.keys, other.row),
+            true => a.keys.tail_at(ra, &b.keys, rb),
             false => Ordering::Equal,
         };
         let ties = |c: &Cursor, r: usize| (c.commit[r], c.seq[r]);
         tail.then_with(|| self.time.cmp(&other.time))
-            .then_with(|| ties(a, self.row).cmp(&ties(b, other.row)))
+            .then_with(|| ties(a, ra).cmp(&ties(b, rb)))
             .then_with(|| self.cursor.cmp(&other.cursor))
             == Ordering::Less
     }
@@ -262,12 +267,18 @@ impl LoserTree {
     fn replace_top(&mut self, next: Head, cursors: &[Cursor]) {
         let mut winner = self.nodes[0];
         self.heads[winner] = next;
+        // The winner's head is kept in registers, not read back from `heads`: a load
+        // of the prefix just stored there stalled on store forwarding, and was most of
+        // the merge's time.
+        let mut head = next;
         let mut n = (self.heads.len() + winner) / 2;
         while n >= 1 {
             let other = self.nodes[n];
-            if self.heads[other].less(&self.heads[winner], cursors) {
+            let other_head = self.heads[other];
+            if other_head.less(&head, cursors) {
                 self.nodes[n] = winner;
                 winner = other;
+                head = other_head;
             }
             n /= 2;
         }
@@ -585,10 +596,11 @@ impl Merger {
         let mut tree = LoserTree::new(heads, cursors);
         let mut previous: Option<(usize, usize)> = None;
         loop {
-            let (i, row) = (tree.top().cursor, tree.top().row);
+            let (i, row) = (tree.top().cursor as usize, tree.top().row);
             if row == Head::DONE {
                 break;
             }
+            let row = row as usize;
             if self.picks.len() >= self.batch_size {
                 let (pi, pr) = previous.unwrap_or((i, row));
                 if !cursors[i].keys.eq_at(row, &cursors[pi].keys, pr) {
@@ -606,7 +618,7 @@ impl Merger {
         // Every cursor stands at its next unmerged row.
         for (end, head) in ends.iter_mut().zip(&tree.heads) {
             if head.row != Head::DONE {
-                *end = head.row;
+                *end = head.row as usize;
             }
         }
         for (c, end) in self.cursors.iter_mut().zip(ends) {
