@@ -10,6 +10,7 @@ use arrow::compute::interleave;
 use arrow::datatypes::{DataType, Int64Type, SchemaRef};
 
 use crate::error::{Error, Result};
+use crate::key_order::same_bytes;
 use crate::scan::gather::{gather_rows, gather_runs, Run, RUN_GATHER_MIN_ROWS};
 
 /// Picked rows ((input, row), or `None` for null) for the columns of one output batch,
@@ -73,9 +74,14 @@ impl Keys {
             (Keys::Str(x), Keys::Str(y)) => {
                 let (ox, oy) = (x.value_offsets(), y.value_offsets());
                 let (a0, a1, b0, b1) = (ox[a], ox[a + 1], oy[b], oy[b + 1]);
-                a1 - a0 == b1 - b0
-                    && x.value_data()[a0 as usize..a1 as usize]
-                        == y.value_data()[b0 as usize..b1 as usize]
+                same_bytes(
+                    x.value_data(),
+                    a0 as usize,
+                    a1 as usize,
+                    y.value_data(),
+                    b0 as usize,
+                    b1 as usize,
+                )
             }
             _ => false,
         }
