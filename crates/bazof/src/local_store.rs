@@ -3,8 +3,9 @@
 //! run on the calling task. `LocalFileSystem` hands every call inside a tokio runtime
 //! to the blocking pool and waits for it: two thread switches per call, which were the
 //! largest cost of a point lookup (a page-cache read of a few KB takes microseconds).
-//! Large reads of ranges (column chunks) go to the blocking pool, but into memory that
-//! is not zeroed first (`LocalFileSystem` zeroes every range before reading into it).
+//! Large reads of ranges (column chunks) go to the blocking pool and are mapped, not
+//! copied: the page cache's pages are the buffer (`LocalFileSystem` zeroes every range,
+//! then copies the file into it).
 //! Everything else (writes, listings, conditional or large whole-object reads) is
 //! delegated.
 
@@ -129,30 +130,71 @@ impl LocalStore {
         Ok(Bytes::from(buf))
     }
 
+    /// Ranges of an open file, `start..end` covering them all, mapped into memory as
+    /// one span: no copy out of the page cache and no buffer to allocate and fault in
+    /// (a mapping per range cost more in system calls and unmapping than the copies it
+    /// saved). The span's pages are mapped, and read from disk if need be, before this
+    /// returns: decoding never waits on a page fault.
+    fn map(
+        file: &File,
+        location: &Path,
+        ranges: &[Range<u64>],
+        (start, end): (u64, u64),
+    ) -> Result<Vec<Bytes>> {
+        if end <= start {
+            return Ok(vec![Bytes::new(); ranges.len()]);
+        }
+        let mut options = memmap2::MmapOptions::new();
+        options.offset(start).len((end - start) as usize).populate();
+        // SAFETY: the mapping is valid as long as the file is neither truncated nor
+        // written while it is mapped. A table's data files are written whole before a
+        // commit names them and never changed after (vacuum deletes them, which leaves
+        // a mapping valid); the span is within the size the open file has (checked by
+        // the caller). Another program truncating a table's file during a read would
+        // fault the process, as it would Polars', which maps the Parquet files it
+        // reads the same way.
+        let span = unsafe { options.map(file) }.map_err(|e| io_error(location, e))?;
+        let span = Bytes::from_owner(span);
+        Ok(ranges
+            .iter()
+            .map(|r| match r.end > r.start {
+                true => span.slice((r.start - start) as usize..(r.end - start) as usize),
+                false => Bytes::new(),
+            })
+            .collect())
+    }
+
     /// The ranges of the file `path` that `location` names, each checked against its
-    /// size.
+    /// size; `large`: through [`LocalStore::map`] if they cover at least half their
+    /// span (column chunks of a row group; a projection's few columns would map the
+    /// others' bytes too), else each by [`LocalStore::read`].
     fn read_ranges(
         path: &std::path::Path,
         location: &Path,
         ranges: &[Range<u64>],
+        large: bool,
     ) -> Result<Vec<Bytes>> {
         let (file, meta) = Self::open_at(path, location)?;
-        ranges
-            .iter()
-            .map(|r| {
-                if r.end > meta.size || r.start > r.end {
-                    return Err(object_store::Error::Generic {
-                        store: "LocalFileSystem",
-                        source: format!(
-                            "range {}..{} is out of bounds for {} ({} bytes)",
-                            r.start, r.end, location, meta.size
-                        )
-                        .into(),
-                    });
-                }
-                Self::read(&file, location, r)
-            })
-            .collect()
+        if let Some(r) = ranges.iter().find(|r| r.end > meta.size || r.start > r.end) {
+            return Err(object_store::Error::Generic {
+                store: "LocalFileSystem",
+                source: format!(
+                    "range {}..{} is out of bounds for {} ({} bytes)",
+                    r.start, r.end, location, meta.size
+                )
+                .into(),
+            });
+        }
+        let start = ranges.iter().map(|r| r.start).min().unwrap_or(0);
+        let end = ranges.iter().map(|r| r.end).max().unwrap_or(0);
+        let covered: u64 = ranges.iter().map(|r| r.end - r.start).sum();
+        match large && 2 * covered >= end.saturating_sub(start) {
+            true => Self::map(&file, location, ranges, (start, end)),
+            false => ranges
+                .iter()
+                .map(|r| Self::read(&file, location, r))
+                .collect(),
+        }
     }
 }
 
@@ -222,15 +264,16 @@ impl ObjectStore for LocalStore {
         let path = self.0.path_to_filesystem(location)?;
         let total: u64 = ranges.iter().map(|r| r.end.saturating_sub(r.start)).sum();
         if total <= INLINE_BYTES {
-            return Self::read_ranges(&path, location, ranges);
+            return Self::read_ranges(&path, location, ranges, false);
         }
-        // Large reads (column chunks) on the blocking pool, as `LocalFileSystem` does.
+        // Large reads (column chunks) on the blocking pool, as `LocalFileSystem` does:
+        // mapping a range not in the page cache reads it from disk.
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return Self::read_ranges(&path, location, ranges);
+            return Self::read_ranges(&path, location, ranges, true);
         };
         let (location, ranges) = (location.clone(), ranges.to_vec());
         runtime
-            .spawn_blocking(move || Self::read_ranges(&path, &location, &ranges))
+            .spawn_blocking(move || Self::read_ranges(&path, &location, &ranges, true))
             .await
             .map_err(|e| object_store::Error::Generic {
                 store: "LocalFileSystem",
@@ -302,6 +345,18 @@ mod tests {
                     theirs.get_ranges(&p, some).await?
                 );
             }
+            // Large: mapped, an empty range among them, and sparse: read.
+            let slice = |r: Range<usize>| Bytes::copy_from_slice(&data[r]);
+            let (two, three) = (2 * INLINE_BYTES as usize, 3 * INLINE_BYTES as usize);
+            assert_eq!(
+                ours.get_ranges(&p, &[7..7, 5..two as u64]).await?,
+                [Bytes::new(), slice(5..two)]
+            );
+            assert_eq!(
+                ours.get_ranges(&p, &[0..10, two as u64..three as u64])
+                    .await?,
+                [slice(0..10), slice(two..three)]
+            );
             std::fs::create_dir(dir.path().join("sub")).unwrap();
             for (store, name) in [(&ours as &dyn ObjectStore, "ours"), (&theirs, "theirs")] {
                 assert!(
