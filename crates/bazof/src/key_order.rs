@@ -56,29 +56,6 @@ fn prefix_in(data: &[u8], start: usize, end: usize) -> u128 {
     (u128::from_be_bytes(word) & keep) | last
 }
 
-/// Whether `x[a0..a1]` and `y[b0..b1]` hold the same bytes. Strings of at most 16
-/// bytes whose buffers hold 16 bytes from their start are compared as one masked
-/// 16-byte word each (history compares every pair of consecutive keys; a `memcmp`
-/// call per pair cost more than the comparison).
-#[inline]
-pub(crate) fn same_bytes(x: &[u8], a0: usize, a1: usize, y: &[u8], b0: usize, b1: usize) -> bool {
-    let len = a1.wrapping_sub(a0);
-    if len != b1.wrapping_sub(b0) {
-        return false;
-    }
-    if (1..=16).contains(&len) {
-        if let (Some(wx), Some(wy)) = (x.get(a0..a0 + 16), y.get(b0..b0 + 16)) {
-            let word = |w: &[u8]| <[u8; 16]>::try_from(w).map(u128::from_le_bytes);
-            if let (Ok(wx), Ok(wy)) = (word(wx), word(wy)) {
-                // Little-endian: the string's bytes are the low `len` bytes of the word;
-                // the shift drops the rest.
-                return (wx ^ wy) << (8 * (16 - len)) == 0;
-            }
-        }
-    }
-    matches!((x.get(a0..a1), y.get(b0..b1)), (Some(p), Some(q)) if p == q)
-}
-
 /// An integer key as a prefix: flipping the sign bit maps i64 order onto u64 order,
 /// and the low byte stays 0, so equal values are equal keys.
 fn int_prefix(k: i64) -> u128 {
@@ -277,31 +254,6 @@ mod tests {
                                            a in 0usize..40, b in 0usize..40) {
             let (start, end) = (a.min(b).min(data.len()), a.max(b).min(data.len()));
             prop_assert_eq!(prefix_in(&data, start, end), prefix_of(&data[start..end]));
-        }
-
-        #[test]
-        fn same_bytes_is_slice_equality(x in prop::collection::vec(0u8..3, 0..64),
-                                        mut y in prop::collection::vec(0u8..3, 0..64),
-                                        len in 0usize..24, a in 0usize..24, b in 0usize..24,
-                                        copy in any::<bool>(), other_len in 0usize..24,
-                                        flip in proptest::option::of(any::<bool>())) {
-            // Ranges near a buffer's end take the slice path, the others the word path;
-            // half the cases copy x's range into y, so that equal ranges are common, and
-            // of those some change the first or the last byte of the copy.
-            let a0 = a.min(x.len());
-            let a1 = (a0 + len).min(x.len());
-            let b0 = b.min(y.len());
-            let b1 = if copy { b0 + (a1 - a0) } else { (b0 + other_len).min(y.len()) };
-            if copy {
-                if y.len() < b1 {
-                    y.resize(b1, 0);
-                }
-                y[b0..b1].copy_from_slice(&x[a0..a1]);
-                if let Some(last) = flip.filter(|_| b1 > b0) {
-                    y[if last { b1 - 1 } else { b0 }] ^= 1;
-                }
-            }
-            prop_assert_eq!(same_bytes(&x, a0, a1, &y, b0, b1), x[a0..a1] == y[b0..b1]);
         }
 
         #[test]

@@ -16,8 +16,8 @@ use arrow::datatypes::{Field, Schema, SchemaRef, TimestampMicrosecondType};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
-use crate::bitemporal::rows::Keys;
 use crate::error::{Error, Result};
+use crate::key_order::KeyColumn;
 use crate::predicate::KeyPredicate;
 use crate::scan::gather::Picks;
 use crate::scan::merge::Merger;
@@ -286,8 +286,8 @@ struct Versions {
 
 impl Versions {
     async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        while let Some((arena, picks)) = self.merger.next_picks().await? {
-            let out = self.versions(&arena, &picks)?;
+        while let Some((arena, keys, picks)) = self.merger.next_picks().await? {
+            let out = self.versions(&arena, &keys, &picks)?;
             if out.num_rows() > 0 {
                 return Ok(Some(out));
             }
@@ -295,8 +295,14 @@ impl Versions {
         Ok(None)
     }
 
-    /// The versions the picked rows (whole keys) of `arena`'s batches open.
-    fn versions(&self, arena: &[RecordBatch], picks: &Picks) -> Result<RecordBatch> {
+    /// The versions the picked rows (whole keys) of `arena`'s batches open; `keys`:
+    /// the key prefixes of each batch.
+    fn versions(
+        &self,
+        arena: &[RecordBatch],
+        keys: &[Arc<KeyColumn>],
+        picks: &Picks,
+    ) -> Result<RecordBatch> {
         let arrow_err = |e| Error::Arrow {
             table: self.table.clone(),
             source: e,
@@ -324,10 +330,6 @@ impl Versions {
                     .values(),
             );
         }
-        let keys = arena
-            .iter()
-            .map(|b| Keys::of(b, &self.table))
-            .collect::<Result<Vec<_>>>()?;
         let mut kept = Kept {
             picks: Picks::with_capacity(picks.len()),
             valid_to: Vec::with_capacity(picks.len()),
@@ -341,7 +343,7 @@ impl Versions {
         for &(s, first, n) in picks.runs() {
             for (r, &time) in (first..).zip(&times[s][first..first + n]) {
                 if let Some((ps, pr, pt)) = previous {
-                    let next_time = keys[ps].eq(pr, &keys[s], r).then_some(time);
+                    let next_time = keys[ps].eq_at(pr, &keys[s], r).then_some(time);
                     kept.decide(ps, pr, pt, deleted[ps].value(pr), next_time);
                 }
                 previous = Some((s, r, time));

@@ -10,7 +10,6 @@ use arrow::compute::interleave;
 use arrow::datatypes::{DataType, Int64Type, SchemaRef};
 
 use crate::error::{Error, Result};
-use crate::key_order::same_bytes;
 use crate::scan::gather::{gather_rows, gather_runs, Run, RUN_GATHER_MIN_ROWS};
 
 /// Picked rows ((input, row), or `None` for null) for the columns of one output batch,
@@ -62,28 +61,6 @@ impl Keys {
                 table: table.to_string(),
                 reason: format!("key column of type {other}"),
             }),
-        }
-    }
-
-    /// Whether row `a` of `self` and row `b` of `other` hold the same key (history
-    /// asks it of every pair of consecutive rows).
-    #[inline]
-    pub(crate) fn eq(&self, a: usize, other: &Keys, b: usize) -> bool {
-        match (self, other) {
-            (Keys::Int(x), Keys::Int(y)) => x.values()[a] == y.values()[b],
-            (Keys::Str(x), Keys::Str(y)) => {
-                let (ox, oy) = (x.value_offsets(), y.value_offsets());
-                let (a0, a1, b0, b1) = (ox[a], ox[a + 1], oy[b], oy[b + 1]);
-                same_bytes(
-                    x.value_data(),
-                    a0 as usize,
-                    a1 as usize,
-                    y.value_data(),
-                    b0 as usize,
-                    b1 as usize,
-                )
-            }
-            _ => false,
         }
     }
 

@@ -12,6 +12,7 @@ use arrow::buffer::ScalarBuffer;
 use arrow::datatypes::SchemaRef;
 use futures::StreamExt;
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::key_order::{needs_tail, KeyColumn};
@@ -27,7 +28,8 @@ struct Cursor {
     stream: Source,
     batch: RecordBatch,
     row: usize,
-    keys: KeyColumn,
+    /// Shared with the arena slot of this batch, if it has one ([`Merger::arena_keys`]).
+    keys: Arc<KeyColumn>,
     et: ScalarBuffer<i64>,
     commit: ScalarBuffer<u64>,
     seq: ScalarBuffer<u32>,
@@ -62,7 +64,7 @@ impl Cursor {
             table: table.to_string(),
             reason: "merge schema mismatch".into(),
         };
-        let keys = KeyColumn::new(batch.column(0).as_ref()).ok_or_else(bad)?;
+        let keys = Arc::new(KeyColumn::new(batch.column(0).as_ref()).ok_or_else(bad)?);
         let get = |i: usize| batch.column(i).as_any();
         Ok(Cursor {
             keys,
@@ -286,6 +288,10 @@ impl LoserTree {
     }
 }
 
+/// Rows picked but not gathered ([`Merger::next_picks`]): the batches they are in, the
+/// key prefixes of each batch, and the picks.
+pub(crate) type Picked = (Vec<RecordBatch>, Vec<Arc<KeyColumn>>, Picks);
+
 /// The merge state; [`Merger::next_batch`] yields resolved, projected batches.
 pub(crate) struct Merger {
     table: String,
@@ -298,6 +304,9 @@ pub(crate) struct Merger {
     remaining: Option<usize>,
     mode: ScanMode,
     arena: Vec<RecordBatch>,
+    /// The key prefixes of each arena batch (history compares consecutive picks' keys
+    /// by them instead of by their bytes).
+    arena_keys: Vec<Arc<KeyColumn>>,
     picks: Picks,
     /// The key being resolved, when it runs past a batch end.
     key: OwnedKey,
@@ -335,6 +344,7 @@ impl Merger {
             remaining: limit,
             mode,
             arena: Vec::new(),
+            arena_keys: Vec::new(),
             picks: Picks::default(),
             key: OwnedKey::default(),
             equal: Vec::new(),
@@ -450,6 +460,7 @@ impl Merger {
                 source: e,
             })?;
         self.arena.push(projected);
+        self.arena_keys.push(self.cursors[i].keys.clone());
         let slot = self.arena.len() - 1;
         self.cursors[i].slot = Some(slot);
         Ok(slot)
@@ -466,11 +477,12 @@ impl Merger {
     }
 
     /// `AllRows`: the rows of the next output batch, not yet gathered: the batches they
-    /// are in (merge schema, every column) and the picks, in output order; `None` at
+    /// are in (merge schema, every column), those batches' key prefixes, and the
+    /// picks, in output order; `None` at
     /// the end. They end between keys, as [`Merger::next_batch`]'s do (history relies on
     /// it). For readers that keep some of the rows (history): they gather only those,
     /// and only the columns they return.
-    pub(crate) async fn next_picks(&mut self) -> Result<Option<(Vec<RecordBatch>, Picks)>> {
+    pub(crate) async fn next_picks(&mut self) -> Result<Option<Picked>> {
         if self.mode != ScanMode::AllRows {
             return Err(Error::Internal {
                 table: self.table.clone(),
@@ -852,7 +864,7 @@ impl Merger {
         if self.picks.is_empty() {
             return Ok(None);
         }
-        let (arena, picks) = self.take_picks();
+        let (arena, _, picks) = self.take_picks();
         let rows = picks.len();
         let batch = if self.output.is_empty() {
             RecordBatch::try_new_with_options(
@@ -873,7 +885,7 @@ impl Merger {
     }
 
     /// The picks so far and the batches they refer to; the merge starts a new batch.
-    fn take_picks(&mut self) -> (Vec<RecordBatch>, Picks) {
+    fn take_picks(&mut self) -> Picked {
         for c in &mut self.cursors {
             c.slot = None;
         }
@@ -881,6 +893,7 @@ impl Merger {
         let next = Picks::with_capacity(self.picks.runs().len());
         (
             std::mem::take(&mut self.arena),
+            std::mem::take(&mut self.arena_keys),
             std::mem::replace(&mut self.picks, next),
         )
     }
