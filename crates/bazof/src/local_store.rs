@@ -5,7 +5,8 @@
 //! largest cost of a point lookup (a page-cache read of a few KB takes microseconds).
 //! Large reads of ranges (column chunks) go to the blocking pool and are mapped, not
 //! copied: the page cache's pages are the buffer (`LocalFileSystem` zeroes every range,
-//! then copies the file into it).
+//! then copies the file into it); only ranges that cover less than half their span
+//! (a few columns of a row group) are copied, into memory that is not zeroed.
 //! Everything else (writes, listings, conditional or large whole-object reads) is
 //! delegated.
 
