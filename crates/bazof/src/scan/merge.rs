@@ -304,8 +304,8 @@ pub(crate) struct Merger {
     remaining: Option<usize>,
     mode: ScanMode,
     arena: Vec<RecordBatch>,
-    /// The key prefixes of each arena batch (history compares consecutive picks' keys
-    /// by them instead of by their bytes).
+    /// `AllRows`: the key prefixes of each arena batch (history compares consecutive
+    /// picks' keys by them instead of by their bytes); empty in the other modes.
     arena_keys: Vec<Arc<KeyColumn>>,
     picks: Picks,
     /// The key being resolved, when it runs past a batch end.
@@ -460,7 +460,9 @@ impl Merger {
                 source: e,
             })?;
         self.arena.push(projected);
-        self.arena_keys.push(self.cursors[i].keys.clone());
+        if self.mode == ScanMode::AllRows {
+            self.arena_keys.push(self.cursors[i].keys.clone());
+        }
         let slot = self.arena.len() - 1;
         self.cursors[i].slot = Some(slot);
         Ok(slot)
