@@ -147,14 +147,14 @@ impl KeyPredicate {
         }
         let strings = keys.as_any().downcast_ref::<StringArray>();
         let ints = keys.as_any().downcast_ref::<Int64Array>();
+        if strings.is_none() && ints.is_none() {
+            return None;
+        }
         let at = |i: usize| match (strings, ints) {
             (Some(a), _) => self.matches_ref(KeyRef::Str(a.value(i))),
             (_, Some(a)) => self.matches_ref(KeyRef::Int(a.value(i))),
             _ => false,
         };
-        if strings.is_none() && ints.is_none() {
-            return None;
-        }
         let n = keys.len();
         let mut start = 0;
         while start < n && !at(start) {

@@ -479,11 +479,10 @@ impl Merger {
     }
 
     /// `AllRows`: the rows of the next output batch, not yet gathered: the batches they
-    /// are in (merge schema, every column), those batches' key prefixes, and the
-    /// picks, in output order; `None` at
-    /// the end. They end between keys, as [`Merger::next_batch`]'s do (history relies on
-    /// it). For readers that keep some of the rows (history): they gather only those,
-    /// and only the columns they return.
+    /// are in (merge schema, every column), those batches' key prefixes, and the picks,
+    /// in output order; `None` at the end. They end between keys, as
+    /// [`Merger::next_batch`]'s do (history relies on it). For readers that keep some
+    /// of the rows (history): they gather only those, and only the columns they return.
     pub(crate) async fn next_picks(&mut self) -> Result<Option<Picked>> {
         if self.mode != ScanMode::AllRows {
             return Err(Error::Internal {
