@@ -68,9 +68,8 @@ pub use error::{Error, Result};
 pub use location::Location;
 pub use predicate::KeyPredicate;
 pub use scan::metrics::{MetricTotals, ScanMetrics};
-pub use scan::plan::{
-    PlannedFile, ScanOptions, ScanPlan, SkipReason, SkippedFile, DEFAULT_BATCH_SIZE,
-};
+pub use scan::options::{ScanOptions, DEFAULT_BATCH_SIZE};
+pub use scan::plan::{PlannedFile, ScanPlan, SkipReason, SkippedFile};
 pub use scan::{PartStream, ScanStream};
 pub use schema::{ColumnDef, ColumnType, KeyType, TableSchema, DELETED_COLUMN};
 pub use snapshot::{AnySnapshot, DataFile, FileKind, KeyValue, LogEntry, Segment, Snapshot};

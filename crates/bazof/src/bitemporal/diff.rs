@@ -17,7 +17,7 @@ use super::history::BatchStream;
 use super::rows::{Gather, Keys, Selection};
 use crate::error::{Error, Result};
 use crate::predicate::KeyPredicate;
-use crate::scan::plan::{ScanOptions, DEFAULT_BATCH_SIZE};
+use crate::scan::options::{ScanOptions, DEFAULT_BATCH_SIZE};
 use crate::scan::{Parts, ScanStream};
 use crate::schema::TableSchema;
 use crate::table::Table;

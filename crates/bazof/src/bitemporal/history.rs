@@ -21,7 +21,7 @@ use crate::key_order::KeyColumn;
 use crate::predicate::KeyPredicate;
 use crate::scan::gather::Picks;
 use crate::scan::merge::Merger;
-use crate::scan::plan::{ScanMode, ScanOptions, DEFAULT_BATCH_SIZE};
+use crate::scan::options::{ScanMode, ScanOptions, DEFAULT_BATCH_SIZE};
 use crate::scan::read::FIRST_VALUE;
 use crate::scan::{PartStream, Parts};
 use crate::schema::{timestamp_type, TableSchema};

@@ -7,7 +7,9 @@
 pub(crate) mod gather;
 pub(crate) mod merge;
 pub mod metrics;
+pub mod options;
 pub mod plan;
+pub(crate) mod prune;
 pub(crate) mod read;
 pub mod tasks;
 
@@ -23,7 +25,8 @@ use futures::stream::{BoxStream, Stream, StreamExt, TryStreamExt};
 
 use self::merge::Merger;
 use self::metrics::ScanMetrics;
-use self::plan::{ScanMode, ScanOptions, ScanPlan};
+use self::options::{ScanMode, ScanOptions};
+use self::plan::ScanPlan;
 use self::read::{merge_schema, open_source, Source};
 use crate::error::{Error, Result};
 use crate::table::Table;

@@ -5,14 +5,10 @@ use arrow::datatypes::SchemaRef;
 use chrono::{DateTime, Utc};
 use futures::future::try_join_all;
 use object_store::ObjectStoreExt;
-use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, RowSelection, RowSelector,
-};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, RowSelection};
 #[allow(deprecated)]
 use parquet::arrow::async_reader::ParquetObjectReader;
 use parquet::file::metadata::PageIndexPolicy;
-use parquet::file::page_index::column_index::ColumnIndexMetaData;
-use parquet::file::statistics::Statistics;
 
 use crate::error::{Error, Result};
 use crate::object_cache;
@@ -23,99 +19,8 @@ use crate::snapshot::{AnySnapshot, DataFile, FileKind, KeyValue, Snapshot};
 use crate::table::Table;
 use crate::Commit;
 
-/// Default number of rows per output batch.
-pub const DEFAULT_BATCH_SIZE: usize = 8192;
-
-/// What to scan: `scan(as_of, snapshot)` of DESIGN §1 plus projection, key predicate and limit.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScanOptions {
-    /// Event time: keep events with `event_time <= as_of` (default: no limit, "current").
-    pub as_of: Option<DateTime<Utc>>,
-    /// Commit: take events of commits `<= snapshot` (default: the latest).
-    pub snapshot: Option<Commit>,
-    /// User columns to return, in this order (default: key, event time, values).
-    pub columns: Option<Vec<String>>,
-    /// Only keys satisfying this predicate (prunes files, row groups and pages).
-    pub key_predicate: Option<KeyPredicate>,
-    /// Rows per output batch.
-    pub batch_size: usize,
-    /// Stop after this many rows (in key order).
-    pub limit: Option<usize>,
-    /// Key-range tasks to run in parallel (default: one per core; 1 = one merge).
-    pub tasks: Option<usize>,
-}
-
-/// What a scan's merge emits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) enum ScanMode {
-    /// DESIGN §1: the winning row per key, tombstones dropped, user columns.
-    #[default]
-    Resolve,
-    /// The winning row per key including tombstones, in the raw merge layout
-    /// (reserved columns kept): the content of a base file.
-    Base,
-    /// Every row, in the raw merge layout: the content of merged delta files.
-    AllRows,
-}
-
-impl Default for ScanOptions {
-    fn default() -> Self {
-        Self {
-            as_of: None,
-            snapshot: None,
-            columns: None,
-            key_predicate: None,
-            batch_size: DEFAULT_BATCH_SIZE,
-            limit: None,
-            tasks: None,
-        }
-    }
-}
-
-impl ScanOptions {
-    /// Sets the event time to travel to.
-    #[must_use]
-    pub fn with_as_of(mut self, as_of: DateTime<Utc>) -> Self {
-        self.as_of = Some(as_of);
-        self
-    }
-    /// Sets the commit to travel to.
-    #[must_use]
-    pub fn with_snapshot(mut self, snapshot: Commit) -> Self {
-        self.snapshot = Some(snapshot);
-        self
-    }
-    /// Sets the projection.
-    #[must_use]
-    pub fn with_columns<S: Into<String>>(mut self, columns: impl IntoIterator<Item = S>) -> Self {
-        self.columns = Some(columns.into_iter().map(Into::into).collect());
-        self
-    }
-    /// Sets the key predicate.
-    #[must_use]
-    pub fn with_key_predicate(mut self, p: KeyPredicate) -> Self {
-        self.key_predicate = Some(p);
-        self
-    }
-    /// Sets the output batch size.
-    #[must_use]
-    pub fn with_batch_size(mut self, n: usize) -> Self {
-        self.batch_size = n.max(1);
-        self
-    }
-    /// Sets a row limit.
-    #[must_use]
-    pub fn with_limit(mut self, n: usize) -> Self {
-        self.limit = Some(n);
-        self
-    }
-    /// Sets how many key-range tasks may run in parallel (1: a single merge).
-    #[must_use]
-    pub fn with_tasks(mut self, n: usize) -> Self {
-        self.tasks = Some(n.max(1));
-        self
-    }
-}
+use super::options::{ScanMode, ScanOptions};
+use super::prune::{page_selection, row_group_may_match};
 
 /// Why a data file is not read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -569,109 +474,4 @@ fn check_predicate_type(table: &Table, schema: &TableSchema, p: &KeyPredicate) -
         }
     }
     Ok(())
-}
-
-/// Whether row group `rg` may hold keys matching `p`, from its Parquet statistics.
-pub(crate) fn row_group_may_match(
-    meta: &ArrowReaderMetadata,
-    rg: usize,
-    key_col: usize,
-    p: &KeyPredicate,
-) -> bool {
-    let rg_meta = meta.metadata().row_group(rg);
-    if rg_meta.num_columns() <= key_col {
-        return true;
-    }
-    let range = match rg_meta.column(key_col).statistics() {
-        Some(Statistics::ByteArray(s)) => match (s.min_opt(), s.max_opt()) {
-            (Some(lo), Some(hi)) => match (lo.as_utf8(), hi.as_utf8()) {
-                (Ok(lo), Ok(hi)) => {
-                    Some((KeyValue::String(lo.into()), KeyValue::String(hi.into())))
-                }
-                _ => None,
-            },
-            _ => None,
-        },
-        Some(Statistics::Int64(s)) => match (s.min_opt(), s.max_opt()) {
-            (Some(lo), Some(hi)) => Some((KeyValue::Int(*lo), KeyValue::Int(*hi))),
-            _ => None,
-        },
-        _ => None,
-    };
-    match range {
-        Some((lo, hi)) => p.may_match_range(&lo, &hi),
-        None => true,
-    }
-}
-
-/// The key range of page `page` of a column index (None: unknown, the page may match).
-pub(crate) fn page_key_range(
-    index: &ColumnIndexMetaData,
-    page: usize,
-) -> Option<(KeyValue, KeyValue)> {
-    match index {
-        ColumnIndexMetaData::BYTE_ARRAY(ix) => {
-            let lo = std::str::from_utf8(ix.min_value(page)?).ok()?;
-            let hi = std::str::from_utf8(ix.max_value(page)?).ok()?;
-            Some((KeyValue::String(lo.into()), KeyValue::String(hi.into())))
-        }
-        ColumnIndexMetaData::INT64(ix) => Some((
-            KeyValue::Int(*ix.min_value(page)?),
-            KeyValue::Int(*ix.max_value(page)?),
-        )),
-        _ => None,
-    }
-}
-
-/// SPEC §6.3, pages: the rows of the chosen row groups whose key-column pages may hold
-/// keys matching `p`, from the page index. `None` when the file has no page index or
-/// nothing would be skipped.
-pub(crate) fn page_selection(
-    meta: &ArrowReaderMetadata,
-    row_groups: &[usize],
-    key_col: usize,
-    p: &KeyPredicate,
-) -> Option<RowSelection> {
-    let md = meta.metadata();
-    md.page_index()?;
-    let mut selectors: Vec<RowSelector> = Vec::new();
-    let mut skipped_any = false;
-    for &rg in row_groups {
-        let rows = usize::try_from(md.row_group(rg).num_rows()).ok()?;
-        let pages = md.page_index_for_row_group(rg);
-        let (Some(index), Some(offsets)) =
-            (pages.column_index(key_col), pages.offset_index(key_col))
-        else {
-            selectors.push(RowSelector::select(rows));
-            continue;
-        };
-        let locations = offsets.page_locations();
-        let mut covered = 0;
-        for (page, loc) in locations.iter().enumerate() {
-            let first = usize::try_from(loc.first_row_index).ok()?;
-            if first != covered {
-                return None; // pages must tile the row group; do not guess otherwise
-            }
-            let end = match locations.get(page + 1) {
-                Some(next) => usize::try_from(next.first_row_index).ok()?,
-                None => rows,
-            };
-            let keep = match page_key_range(index, page) {
-                Some((lo, hi)) => p.may_match_range(&lo, &hi),
-                None => true,
-            };
-            skipped_any |= !keep;
-            let n = end.checked_sub(first)?;
-            covered = end;
-            selectors.push(if keep {
-                RowSelector::select(n)
-            } else {
-                RowSelector::skip(n)
-            });
-        }
-        if covered != rows {
-            return None;
-        }
-    }
-    skipped_any.then(|| RowSelection::from(selectors))
 }

@@ -22,7 +22,8 @@ use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use crate::data_file::arrow_err;
 use crate::error::{Error, Result};
 use crate::scan::metrics::ScanMetrics;
-use crate::scan::plan::{PlannedFile, ScanMode, ScanPlan};
+use crate::scan::options::ScanMode;
+use crate::scan::plan::{PlannedFile, ScanPlan};
 use crate::schema::{timestamp_type, COMMIT_COLUMN, DELETED_COLUMN, SEQ_COLUMN};
 use crate::table::Table;
 

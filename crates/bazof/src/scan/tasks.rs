@@ -11,9 +11,9 @@ use futures::StreamExt;
 use parquet::file::statistics::Statistics;
 use serde::{Deserialize, Serialize};
 
-use super::plan::{
-    page_key_range, page_selection, row_group_may_match, ScanMode, ScanOptions, ScanPlan,
-};
+use super::options::{ScanMode, ScanOptions};
+use super::plan::ScanPlan;
+use super::prune::{page_key_range, page_selection, row_group_may_match};
 use crate::error::{Error, Result};
 use crate::predicate::KeyPredicate;
 use crate::snapshot::{FileKind, KeyValue};
