@@ -16,11 +16,12 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit, TimestampMicrosecondType};
 use bazof::{ColumnType, KeyType};
 
-use crate::csv_input::{parse_bool, parse_float, SAMPLE_ROWS};
 use crate::error::Result;
 use crate::forms::{
     boolean_form, canonical_int, date_form, datetime_form, exact_float, whole_micros,
 };
+use crate::forms::{parse_bool, parse_float};
+use crate::infer::SAMPLE_ROWS;
 use crate::timefmt::{self, parse_date, parse_timestamp};
 
 /// The largest integer magnitude a 64-bit float holds exactly (2^53).

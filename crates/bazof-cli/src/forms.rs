@@ -155,6 +155,23 @@ pub fn whole_micros(t: &DateTime<Utc>) -> bool {
     t.nanosecond().is_multiple_of(1_000)
 }
 
+/// Parses a float; accepts what Rust does (incl. `1e3`, `NaN`, `inf`).
+pub fn parse_float(v: &str) -> Option<f64> {
+    v.parse::<f64>().ok()
+}
+
+/// Parses a boolean: true/false, t/f, yes/no, y/n, 1/0 (case-insensitive).
+pub fn parse_bool(v: &str) -> Option<bool> {
+    let is = |words: [&str; 5]| words.iter().any(|w| v.eq_ignore_ascii_case(w));
+    if is(["true", "t", "yes", "y", "1"]) {
+        Some(true)
+    } else if is(["false", "f", "no", "n", "0"]) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;

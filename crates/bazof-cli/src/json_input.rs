@@ -19,9 +19,9 @@ use serde_json::Value;
 
 use crate::blocks::{self, Block, BlockConverter, BlockReader, Records, BLOCK_BYTES};
 use crate::convert::{BatchBuilder, Cell, ColumnMap};
-use crate::csv_input::{ColumnStats, SAMPLE_ROWS};
 use crate::error::Result;
 use crate::fail;
+use crate::infer::{ColumnStats, SAMPLE_ROWS};
 use crate::source::open_text;
 
 /// A JSON object with its members in file order (a new table takes that column order).

@@ -16,6 +16,7 @@ pub mod csv_blocks;
 pub mod csv_input;
 pub mod error;
 pub mod forms;
+pub mod infer;
 pub mod json_input;
 pub mod output;
 pub mod parquet_input;

@@ -6,9 +6,10 @@ use bazof::{ColumnDef, ColumnType, KeyType, TableSchema};
 use super::inputs::Input;
 use super::Roles;
 use crate::cli::InputFormat;
-use crate::csv_input::{sample, ColumnStats, CsvOptions};
+use crate::csv_input::{sample, CsvOptions};
 use crate::error::Result;
 use crate::fail;
+use crate::infer::ColumnStats;
 use crate::parquet_input;
 
 /// One `--schema` entry.
