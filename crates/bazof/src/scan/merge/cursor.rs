@@ -21,14 +21,15 @@ pub(super) struct Cursor {
     pub(super) stream: Source,
     pub(super) batch: RecordBatch,
     pub(super) row: usize,
-    /// Shared with the arena slot of this batch, if it has one ([`Merger::arena_keys`]).
+    /// The batch's key prefixes, shared with its arena slot if it has one
+    /// ([`super::Merger::arena_keys`]).
     pub(super) keys: Arc<KeyColumn>,
     pub(super) et: ScalarBuffer<i64>,
     pub(super) commit: ScalarBuffer<u64>,
     pub(super) seq: ScalarBuffer<u32>,
     pub(super) deleted: BooleanArray,
     pub(super) slot: Option<usize>,
-    /// [`Cursor::order_prefix`] of the current row: most cursor comparisons end here.
+    /// The key prefix of the current row: most cursor comparisons end here.
     pub(super) cur: u128,
     /// The source holds one row per key (a base, SPEC §8).
     pub(super) unique: bool,
