@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use arrow::array::RecordBatch;
 use memchr::{memchr_iter, memrchr};
 
-use crate::convert::BatchSource;
+use crate::batches::BatchSource;
 use crate::csv_blocks::{last_record_end, quote_free};
 use crate::error::{CliError, Result};
 use crate::fail;

@@ -1,22 +1,22 @@
 //! Turning input values into table columns: one set of rules for every input format.
 //!
-//! A reader (CSV, NDJSON, Parquet) hands each value to a [`BatchBuilder`] as a [`Cell`];
-//! [`push_cell`] checks it against its column's [`Target`] and appends it, or says why
-//! not. Text (a CSV field, a JSON string, a Parquet string) follows the CSV rules (README,
-//! "CSV import: what is stored"); typed values (JSON numbers, Parquet columns) are stored
-//! only where they fit exactly: nothing an import accepts is lost or changed.
+//! A reader (CSV, NDJSON, Parquet) hands each value to a
+//! [`BatchBuilder`](crate::batches::BatchBuilder) as a [`Cell`]; [`push_cell`] checks it
+//! against its column's [`Target`] and appends it, or says why not. Text (a CSV field, a
+//! JSON string, a Parquet string) follows the CSV rules (README, "CSV import: what is
+//! stored"); typed values (JSON numbers, Parquet columns) are stored only where they fit
+//! exactly: nothing an import accepts is lost or changed.
 
 use std::sync::Arc;
 
 use arrow::array::AsArray;
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, RecordBatch,
-    StringBuilder, TimestampMicrosecondBuilder,
+    ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder,
 };
-use arrow::datatypes::{DataType, Field, Schema, TimeUnit, TimestampMicrosecondType};
+use arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
 use bazof::{ColumnType, KeyType};
 
-use crate::error::Result;
 use crate::forms::{
     boolean_form, canonical_int, date_form, datetime_form, exact_float, whole_micros,
 };
@@ -109,13 +109,13 @@ pub enum Builder {
 }
 
 impl Builder {
-    fn new(target: &Target) -> Builder {
+    pub(crate) fn new(target: &Target) -> Builder {
         Builder::with_capacity(target, 1024, 1024)
     }
 
     /// A builder with room for `rows` values (and `bytes` of string data), so that a
     /// block's column grows without copying itself.
-    fn with_capacity(target: &Target, rows: usize, bytes: usize) -> Builder {
+    pub(crate) fn with_capacity(target: &Target, rows: usize, bytes: usize) -> Builder {
         match target {
             Target::Key(KeyType::String) | Target::Value(ColumnType::String) => {
                 Builder::Str(StringBuilder::with_capacity(rows, bytes))
@@ -145,7 +145,7 @@ impl Builder {
         }
     }
 
-    fn finish(&mut self) -> ArrayRef {
+    pub(crate) fn finish(&mut self) -> ArrayRef {
         match self {
             Builder::Str(b) => Arc::new(b.finish()),
             Builder::Int(b) => Arc::new(b.finish()),
@@ -463,127 +463,6 @@ pub fn taken_whole(array: &ArrayRef, target: &Target) -> Option<ArrayRef> {
             Some(Arc::new(utc.with_timezone("UTC")))
         }
         _ => None,
-    }
-}
-
-/// A file being read as batches of table columns (one per input format).
-pub trait BatchSource {
-    /// The next batch, or `None` at the end of the file.
-    fn next_batch(&mut self) -> Result<Option<RecordBatch>>;
-    /// Rows read so far.
-    fn rows(&self) -> u64;
-    /// Bytes of the file read so far (for the progress bar).
-    fn bytes(&self) -> u64;
-}
-
-/// Builds batches of table columns from cells, row by row; every reader feeds one.
-pub struct BatchBuilder {
-    columns: Vec<ColumnMap>,
-    builders: Vec<Builder>,
-    schema: Arc<Schema>,
-    rows: usize,
-}
-
-impl BatchBuilder {
-    /// A builder for the given output columns.
-    pub fn new(columns: Vec<ColumnMap>) -> BatchBuilder {
-        let fields: Vec<Field> = columns
-            .iter()
-            .map(|c| {
-                let dt = match &c.target {
-                    Target::Key(k) => k.arrow_type(),
-                    Target::EventTime => bazof::schema::timestamp_type(),
-                    Target::Value(t) => t.arrow_type(),
-                    Target::Deleted => arrow::datatypes::DataType::Boolean,
-                };
-                let nullable = matches!(c.target, Target::Value(_));
-                Field::new(&c.name, dt, nullable)
-            })
-            .collect();
-        let builders = columns.iter().map(|c| Builder::new(&c.target)).collect();
-        BatchBuilder {
-            columns,
-            builders,
-            schema: Arc::new(Schema::new(fields)),
-            rows: 0,
-        }
-    }
-
-    /// The output columns.
-    pub fn columns(&self) -> &[ColumnMap] {
-        &self.columns
-    }
-
-    /// Appends `cell` to output column `i`; `Err` holds the reason, with the hint.
-    pub fn push(
-        &mut self,
-        i: usize,
-        column: &str,
-        cell: Cell<'_>,
-    ) -> std::result::Result<(), String> {
-        match (self.builders.get_mut(i), self.columns.get(i)) {
-            (Some(b), Some(c)) => push_cell(b, &c.target, c.inferred, cell)
-                .map_err(|reason| with_hint(c, column, &reason)),
-            _ => Err(format!("internal: no output column {i}")),
-        }
-    }
-
-    /// Appends `rows` cells to output column `i`, `cell(r)` for row `r`; `Err` holds the
-    /// first row that failed and the reason, with the hint.
-    pub fn push_column<'a>(
-        &mut self,
-        i: usize,
-        column: &str,
-        rows: usize,
-        cell: impl Fn(usize) -> Cell<'a>,
-    ) -> std::result::Result<(), (usize, String)> {
-        let (Some(b), Some(c)) = (self.builders.get_mut(i), self.columns.get(i)) else {
-            return Err((0, format!("internal: no output column {i}")));
-        };
-        for r in 0..rows {
-            push_cell(b, &c.target, c.inferred, cell(r))
-                .map_err(|reason| (r, with_hint(c, column, &reason)))?;
-        }
-        Ok(())
-    }
-
-    /// Ends `n` rows (every column got `n` more cells).
-    pub fn end_rows(&mut self, n: usize) {
-        self.rows += n;
-    }
-
-    /// Rows since the last [`BatchBuilder::finish`].
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-
-    /// The rows so far as a batch (`None` if there are none); starts a new batch.
-    pub fn finish(&mut self) -> Result<Option<RecordBatch>> {
-        self.finish_with(Vec::new())
-    }
-
-    /// As [`BatchBuilder::finish`], with the output columns given in `whole` (by index)
-    /// taken as they are; their builders got no cells.
-    pub fn finish_with(&mut self, mut whole: Vec<Option<ArrayRef>>) -> Result<Option<RecordBatch>> {
-        if self.rows == 0 {
-            return Ok(None);
-        }
-        let rows = std::mem::take(&mut self.rows);
-        let arrays: Vec<ArrayRef> = (self.builders.iter_mut().zip(&self.columns).enumerate())
-            .map(
-                |(i, (b, c))| match whole.get_mut(i).and_then(Option::take) {
-                    Some(a) => a,
-                    None => {
-                        let a = b.finish();
-                        // The next batch is likely as large as this one: room for it up front.
-                        let bytes = a.as_string_opt::<i32>().map_or(0, |s| s.value_data().len());
-                        *b = Builder::with_capacity(&c.target, rows, bytes);
-                        a
-                    }
-                },
-            )
-            .collect();
-        Ok(Some(RecordBatch::try_new(self.schema.clone(), arrays)?))
     }
 }
 

@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
 
+use crate::batches::BatchBuilder;
 use crate::blocks::{self, Block, BlockConverter, BlockReader, Records, BLOCK_BYTES};
-use crate::convert::{BatchBuilder, Cell, ColumnMap};
+use crate::convert::{Cell, ColumnMap};
 use crate::csv_blocks::{split_plain, Fields};
 use crate::error::{CliError, Result};
 use crate::fail;

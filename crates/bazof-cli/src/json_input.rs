@@ -17,8 +17,9 @@ use arrow::array::RecordBatch;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
+use crate::batches::BatchBuilder;
 use crate::blocks::{self, Block, BlockConverter, BlockReader, Records, BLOCK_BYTES};
-use crate::convert::{BatchBuilder, Cell, ColumnMap};
+use crate::convert::{Cell, ColumnMap};
 use crate::error::Result;
 use crate::fail;
 use crate::infer::{ColumnStats, SAMPLE_ROWS};

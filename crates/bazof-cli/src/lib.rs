@@ -8,6 +8,7 @@
 //! The binary (`src/main.rs`) only parses arguments and dispatches; the library exists so
 //! that the CSV importer can be driven directly (fuzz targets in `/fuzz`).
 
+pub mod batches;
 pub mod blocks;
 pub mod cli;
 pub mod commands;

@@ -20,7 +20,8 @@ use arrow::datatypes::{
 use bazof::{ColumnType, KeyType};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
-use crate::convert::{taken_whole, BatchBuilder, BatchSource, Cell, ColumnMap, Target};
+use crate::batches::{BatchBuilder, BatchSource};
+use crate::convert::{taken_whole, Cell, ColumnMap, Target};
 use crate::error::Result;
 use crate::fail;
 

@@ -11,8 +11,9 @@ use bazof::blocking::block_on;
 use bazof::{AnySnapshot, ColumnType, KeyType, Table};
 use parquet::arrow::ArrowWriter;
 
+use crate::batches::BatchSource;
 use crate::cli::GenArgs;
-use crate::convert::{BatchSource, ColumnMap, Target};
+use crate::convert::{ColumnMap, Target};
 use crate::csv_input::{self, CsvFile, CsvOptions};
 use crate::error::Result;
 use crate::fail;

@@ -13,8 +13,8 @@ use bazof::blocking::block_on;
 use bazof::{AnySnapshot, CommitInfo, Table, TableSchema, DELETED_COLUMN};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::batches::BatchSource;
 use crate::cli::{ImportArgs, InputFormat};
-use crate::convert::BatchSource;
 use crate::csv_input::{self, parse_delimiter, CsvFile, CsvOptions};
 use crate::error::{CliError, Result};
 use crate::json_input;
