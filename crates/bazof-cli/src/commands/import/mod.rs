@@ -10,7 +10,7 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use bazof::blocking::block_on;
-use bazof::{AnySnapshot, CommitInfo, Table, TableSchema, DELETED_COLUMN};
+use bazof::{CommitInfo, Table, TableSchema, DELETED_COLUMN};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::batches::BatchSource;
@@ -96,8 +96,8 @@ pub fn import(args: ImportArgs) -> Result<String> {
     let existing_schema = match &existing {
         Some(t) => {
             let snap = block_on(t.snapshot(None))?;
-            if let AnySnapshot::Legacy(l) = snap.as_ref() {
-                return Err(legacy_refusal(&args.table, &l.table_schema));
+            if snap.is_legacy() {
+                return Err(legacy_refusal(&args.table, snap.schema()));
             }
             Some(snap.schema().clone())
         }
