@@ -1,6 +1,6 @@
-//! Reading CSV: headers, type inference by sampling, and conversion of blocks of
-//! records into Arrow batches on all cores ([`crate::blocks`]), with errors that
-//! name file, line and column.
+//! Reading CSV: headers, the sample type inference reads ([`crate::infer`]), and
+//! conversion of blocks of records into Arrow batches on all cores ([`crate::blocks`]),
+//! with errors that name file, line and column.
 //!
 //! The mapping from text to values (README, "CSV import"): an empty field is null; a
 //! String is the field byte for byte (spaces included); an Int is written canonically

@@ -5,6 +5,8 @@
 //! import"). A value in none of these forms keeps the whole column a String, stored byte for
 //! byte. An Int is strict everywhere, also in a column whose type was given: `007`, `+7` and
 //! ` 7` are not Ints, because they would read back as `7` (and as keys would merge with it).
+//! A Float or Boolean column whose type was given also takes the wider spellings of
+//! [`parse_float`] and [`parse_bool`].
 
 use chrono::{DateTime, Timelike, Utc};
 
