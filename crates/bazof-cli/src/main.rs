@@ -5,12 +5,16 @@
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Mutex;
 
 use clap::Parser;
 
 use bazof_cli::cli::{Cli, Command};
 use bazof_cli::error::CliError;
 use bazof_cli::{commands, error};
+
+/// The last panic (message and place), noted by the panic hook.
+static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
 
 fn run(cli: Cli) -> error::Result<()> {
     match cli.command {
@@ -56,7 +60,9 @@ fn tune_allocator() {}
 
 fn main() -> ExitCode {
     tune_allocator();
-    // A bug must still end with one line, not a backtrace.
+    // A bug must still end with one line, not a backtrace. The hook only notes the
+    // panic: the core turns some panics into errors (a corrupt file's decoder), which
+    // are reported as such; the note is printed if the panic ends the command.
     std::panic::set_hook(Box::new(|info| {
         let msg = info
             .payload()
@@ -68,7 +74,9 @@ fn main() -> ExitCode {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!("error: internal error (a bug in bazof, please report it): {msg}{at}");
+        if let Ok(mut last) = LAST_PANIC.lock() {
+            *last = Some(format!("{msg}{at}"));
+        }
     }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -78,7 +86,16 @@ fn main() -> ExitCode {
             return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
         }
     };
-    match run(cli) {
+    let Ok(outcome) = std::panic::catch_unwind(|| run(cli)) else {
+        let last = LAST_PANIC.lock().ok().and_then(|mut p| p.take());
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: internal error (a bug in bazof, please report it): {}",
+            last.unwrap_or_default()
+        );
+        return ExitCode::from(101);
+    };
+    match outcome {
         Ok(()) | Err(CliError::BrokenPipe) => ExitCode::SUCCESS,
         Err(e) => {
             let msg = e.to_string().replace('\n', " ");

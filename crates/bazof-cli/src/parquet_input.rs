@@ -17,6 +17,7 @@ use arrow::datatypes::{
     Int64Type, Int8Type, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
     TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
+use bazof::decode_guard::catch_decoder_panic;
 use bazof::{ColumnType, KeyType};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
@@ -47,7 +48,8 @@ impl ParquetFile {
         let name = path.display().to_string();
         let file = File::open(path).map_err(|e| fail!("{name}: {e}"))?;
         let bytes_total = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        let builder = catch_decoder_panic(|| ParquetRecordBatchReaderBuilder::try_new(file))
+            .map_err(|reason| fail!("{name}: {reason}"))?
             .map_err(|e| fail!("{name}: not a readable Parquet file: {e}"))?;
         let schema = builder.schema().clone();
         let rows_total = builder.metadata().file_metadata().num_rows().max(0) as u64;
@@ -231,7 +233,10 @@ impl BatchSource for ParquetConverter {
     fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
         let name = &self.file.name;
         let batch = loop {
-            match self.file.reader.next() {
+            let reader = &mut self.file.reader;
+            let next = catch_decoder_panic(|| reader.next())
+                .map_err(|reason| fail!("{name}: {reason}, after row {}", self.rows))?;
+            match next {
                 None => return Ok(None),
                 Some(Ok(b)) if b.num_rows() == 0 => continue,
                 Some(Ok(b)) => break b,

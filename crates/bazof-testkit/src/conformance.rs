@@ -351,8 +351,21 @@ impl Default for Suite {
     }
 }
 
+/// The suites' seed: `BAZOF_ORACLE_SEED` (a `u64`, for a soak with fresh logs) or,
+/// unset, the fixed logs the suites always ran.
+fn oracle_seed() -> Option<u64> {
+    let v = std::env::var("BAZOF_ORACLE_SEED").ok()?;
+    let seed = v
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("BAZOF_ORACLE_SEED={v:?} is not a u64"));
+    Some(seed)
+}
+
 /// Runs the suite against a door: every answer must equal the oracle's. Returns the
-/// number of queries checked. Deterministic (fixed seed), so failures reproduce.
+/// number of queries checked. Deterministic (fixed logs, or those of the seed in
+/// `BAZOF_ORACLE_SEED` for a soak), so failures reproduce:
+/// a failure names the seed it ran with.
 pub fn run(door: &mut dyn Door, suite: Suite) -> usize {
     run_written(door, &mut write_log_blocking, suite)
 }
@@ -361,9 +374,16 @@ pub fn run(door: &mut dyn Door, suite: Suite) -> usize {
 /// commit, under the log's schemas) instead of the core's commit: the writers of the
 /// doors (Polars `write_bazof`, DuckDB `COPY … (FORMAT bazof)`) are checked this way.
 pub fn run_written(door: &mut dyn Door, write: &mut dyn FnMut(&str, &Log), suite: Suite) -> usize {
+    let seed = oracle_seed();
+    let mut seed_bytes = [42u8; 32];
+    if let Some(seed) = seed {
+        for chunk in seed_bytes.chunks_mut(8) {
+            chunk.copy_from_slice(&seed.to_le_bytes());
+        }
+    }
     let mut runner = TestRunner::new_with_rng(
         Config::default(),
-        TestRng::from_seed(RngAlgorithm::ChaCha, &[42u8; 32]),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
     );
     let logs = if suite.evolve {
         crate::arb_evolving_log(suite.commits, suite.events)
@@ -384,7 +404,7 @@ pub fn run_written(door: &mut dyn Door, write: &mut dyn FnMut(&str, &Log), suite
             assert_eq!(
                 got,
                 expected(&log, &q),
-                "{} door, log {n}, query {q:?}\n{log:#?}",
+                "{} door, seed {seed:?}, log {n}, query {q:?}\n{log:#?}",
                 door.name()
             );
             checked += 1;
@@ -398,7 +418,7 @@ pub fn run_written(door: &mut dyn Door, write: &mut dyn FnMut(&str, &Log), suite
             assert_eq!(
                 got,
                 want,
-                "{} door history, log {n}, {h:?}\n{log:#?}",
+                "{} door history, seed {seed:?}, log {n}, {h:?}\n{log:#?}",
                 door.name()
             );
             checked += 1;
@@ -412,7 +432,7 @@ pub fn run_written(door: &mut dyn Door, write: &mut dyn FnMut(&str, &Log), suite
             assert_eq!(
                 got,
                 want,
-                "{} door diff, log {n}, {d:?}\n{log:#?}",
+                "{} door diff, seed {seed:?}, log {n}, {d:?}\n{log:#?}",
                 door.name()
             );
             checked += 1;

@@ -40,6 +40,7 @@ mod check;
 mod commit;
 mod compact;
 mod data_file;
+pub mod decode_guard;
 mod encode;
 pub mod error;
 mod key_order;

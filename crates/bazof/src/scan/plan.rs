@@ -10,6 +10,7 @@ use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, RowS
 use parquet::arrow::async_reader::ParquetObjectReader;
 use parquet::file::metadata::PageIndexPolicy;
 
+use crate::decode_guard::guard_future;
 use crate::error::{Error, Result};
 use crate::object_cache;
 use crate::predicate::KeyPredicate;
@@ -413,7 +414,16 @@ impl Table {
         if let Some(size) = size {
             reader = reader.with_file_size(size);
         }
-        let err = match ArrowReaderMetadata::load_async(&mut reader, options).await {
+        let loaded = guard_future(
+            async { Ok(ArrowReaderMetadata::load_async(&mut reader, options).await) },
+            |reason| Error::DataFile {
+                table: self.location().to_string(),
+                file: path.to_string(),
+                reason,
+            },
+        )
+        .await?;
+        let err = match loaded {
             Ok(meta) => return Ok(meta),
             Err(e) => e,
         };

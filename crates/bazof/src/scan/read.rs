@@ -20,6 +20,7 @@ use parquet::arrow::async_reader::ParquetObjectReader;
 use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 
 use crate::data_file::arrow_err;
+use crate::decode_guard::guard_stream;
 use crate::error::{Error, Result};
 use crate::scan::metrics::ScanMetrics;
 use crate::scan::options::ScanMode;
@@ -100,11 +101,11 @@ pub(crate) async fn open_source(
         metrics: metrics.clone(),
         row_offset: 0,
     };
-    let mapped = stream
-        .map_err({
-            let err = mapper.err();
-            move |e| err(e.to_string())
-        })
+    let decoded = stream.map_err({
+        let err = mapper.err();
+        move |e| err(e.to_string())
+    });
+    let mapped = guard_stream(decoded, mapper.err())
         .and_then(move |batch| futures::future::ready(mapper.map(batch)))
         .try_filter(|b| futures::future::ready(b.num_rows() > 0));
     if legacy {
