@@ -123,11 +123,14 @@ pub(crate) fn time(name: &str, value: &impl ArgValue) -> ArgResult<Option<DateTi
 }
 
 /// Parses a time literal in any form [`bazof::time`] accepts; DuckDB's `infinity` is
-/// the open end ("current").
+/// the open end ("current"), its `-infinity` the earliest instant (before any event).
 pub(crate) fn parse_time(text: &str) -> Option<Option<DateTime<Utc>>> {
     let s = text.trim();
     if s.eq_ignore_ascii_case("infinity") || s.eq_ignore_ascii_case("+infinity") {
         return Some(None);
+    }
+    if s.eq_ignore_ascii_case("-infinity") {
+        return Some(Some(DateTime::<Utc>::MIN_UTC));
     }
     bazof::time::parse(s).ok().map(Some)
 }

@@ -127,6 +127,9 @@ fn legacy_table0_as_of_forms() {
     assert_eq!(q(""), ["1=abc2", "2=xyz2", "3=www2"]);
     assert_eq!(q(", TIMESTAMP '2024-01-01'"), ["1=abc", "2=xyz"]);
     assert_eq!(q(", as_of => NULL"), q(""));
+    assert_eq!(q(", as_of => 'infinity'"), q(""));
+    assert!(q(", as_of => '-infinity'").is_empty());
+    assert!(q(", as_of => DATE '-infinity'").is_empty());
     assert_eq!(q(", keys => ['1', '3']"), ["1=abc2", "3=www2"]);
     assert_eq!(q(", keys => '2'"), ["2=xyz2"]);
 }
@@ -167,6 +170,33 @@ fn all_types_table(name: &str) -> (String, Vec<Event>) {
         t.commit(&[to_batch(&schema, &events)]).await.unwrap();
     });
     (path, events)
+}
+
+/// DuckDB's infinite times are the open ends of event time: `infinity` is current,
+/// `-infinity` before any event, for scans, histories and diffs alike.
+#[test]
+fn infinities_are_the_open_ends_of_event_time() {
+    let (path, _) = all_types_table("infinities");
+    let con = con();
+    let n = |sql: String| -> i64 { con.query_row(&sql, [], |r| r.get(0)).unwrap() };
+    let scan = |arg: &str| n(format!("SELECT count(*) FROM bazof_scan('{path}'{arg})"));
+    let current = scan("");
+    assert!(current > 0);
+    assert_eq!(scan(", as_of => 'infinity'"), current);
+    assert_eq!(scan(", as_of => TIMESTAMP 'infinity'"), current);
+    assert_eq!(scan(", as_of => '-infinity'"), 0);
+    assert_eq!(scan(", as_of => TIMESTAMPTZ '-infinity'"), 0);
+    let history = |arg: &str| n(format!("SELECT count(*) FROM bazof_history('{path}'{arg})"));
+    let all = history("");
+    assert!(all > 0);
+    assert_eq!(history(", from_time => '-infinity'"), all);
+    assert_eq!(history(", to_time => 'infinity'"), all);
+    assert_eq!(history(", to_time => '-infinity'"), 0);
+    // From nothing to now: every current key appears.
+    let diff = n(format!(
+        "SELECT count(*) FROM bazof_diff('{path}', from_as_of => '-infinity')"
+    ));
+    assert_eq!(diff, current);
 }
 
 #[test]
