@@ -5,6 +5,7 @@
 pub mod alloc;
 pub mod bitemporal;
 pub mod conformance;
+pub mod damage;
 pub mod faulty;
 pub mod history;
 
