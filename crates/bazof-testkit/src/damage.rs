@@ -55,8 +55,8 @@ pub fn one_file_table(location: &str) -> PathBuf {
 /// Overwrites `file` with [`DAMAGE_BYTES`] of `0xFF` at every `step`-th offset, each
 /// time from its original bytes, and calls `read`. A read may answer (the damage hit
 /// values: arrow-rs writes no page checksums) or fail; its error must name the file.
-/// Panics (with the offset) otherwise, or if no damage was found at all. Returns how
-/// many reads failed.
+/// Panics (with the offset) otherwise, or if no damage was found at all. Leaves the
+/// file as it was; returns how many reads failed.
 pub fn at_every_offset(
     file: &Path,
     step: usize,
@@ -87,6 +87,9 @@ pub fn at_every_offset(
                 assert!(e.contains(&name), "damage at byte {offset} of {name}: {e}");
             }
         }
+    }
+    if let Err(e) = std::fs::write(file, &pristine) {
+        panic!("cannot restore {}: {e}", file.display());
     }
     assert!(errors > 0, "no damage to {name} was found");
     errors
