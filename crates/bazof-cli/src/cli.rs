@@ -76,8 +76,8 @@ key, change (insert, delete, update), before_<column>..., after_<column>...")]
     #[command(after_help = "Example:\n  bazof log ./prices")]
     Log(TableArg),
     /// Validate the snapshots vacuum retained and every data file they reference; exit 1 on any problem.
-    #[command(after_help = "Example:\n  bazof check ./prices")]
-    Check(TableArg),
+    #[command(after_help = "Examples:\n  bazof check ./prices\n  bazof check ./prices --data")]
+    Check(CheckArgs),
     /// Compact in one atomic commit: place bases by data volume, split and merge deltas. Answers never change.
     #[command(after_help = "\
 Examples:
@@ -138,6 +138,17 @@ pub struct VacuumArgs {
 pub struct TableArg {
     /// Table location: a path or a URL.
     pub table: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Table location: a path or a URL.
+    pub table: String,
+    /// Also read every row of every data file (the whole table): each page must decode,
+    /// rows must be in key order and inside the key, event-time and commit ranges the
+    /// snapshot records (scans prune by them)
+    #[arg(long)]
+    pub data: bool,
 }
 
 #[derive(Debug, Args)]

@@ -246,6 +246,37 @@ fn check_reports_every_problem() {
     assert!(err.starts_with("error: check found 2 problems"), "{err}");
 }
 
+/// `check --data` reads every row: damage inside a data page, which `check` (footers
+/// only) passes, is a problem naming the file, and exit 1.
+#[test]
+fn check_data_finds_damage_inside_pages() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t = dir.path().join("t");
+    let ts = t.to_str().expect("utf8");
+    let victim = bazof_testkit::damage::one_file_table(ts);
+    let name = victim
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    assert!(ok(&["check", ts, "--data"]).starts_with("ok: 1 snapshots, 1 data files"));
+    let pristine = std::fs::read(&victim).expect("read");
+    // The first damage in the file's middle (its data pages) that only --data sees.
+    let found = (pristine.len() / 4..pristine.len() / 2)
+        .step_by(13)
+        .any(|offset| {
+            let mut damaged = pristine.clone();
+            damaged[offset..offset + bazof_testkit::damage::DAMAGE_BYTES].fill(0xFF);
+            std::fs::write(&victim, &damaged).expect("write");
+            let (code, out, err) = run(&["check", ts, "--data"]);
+            code == 1
+                && out.contains(&name)
+                && err.starts_with("error: check found 1 problem")
+                && ok(&["check", ts]).starts_with("ok:")
+        });
+    assert!(found, "no damage that only --data finds");
+}
+
 #[test]
 fn help_has_an_example_for_every_command() {
     for cmd in ["import", "scan", "info", "log", "check", "gen"] {

@@ -5,6 +5,8 @@ use std::sync::{Arc, Mutex};
 
 use futures::TryStreamExt;
 use object_store::{ObjectStore, ObjectStoreExt};
+#[allow(deprecated)]
+use parquet::arrow::async_reader::ParquetObjectReader;
 
 use crate::error::{Error, Result};
 use crate::location::Location;
@@ -102,6 +104,18 @@ impl Table {
     /// The object store holding the table.
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
         &self.location.store
+    }
+
+    /// An async Parquet reader of the data file at `path` (relative to the table root);
+    /// `size`, when known (the snapshot records it), saves a HEAD request.
+    #[allow(deprecated)] // parquet-rs's reader over object_store; its successor is not released
+    pub(crate) fn parquet_reader(&self, path: &str, size: Option<u64>) -> ParquetObjectReader {
+        let reader =
+            ParquetObjectReader::new(self.location.store.clone(), self.location.child(path));
+        match size {
+            Some(size) => reader.with_file_size(size),
+            None => reader,
+        }
     }
 
     pub(crate) fn err_store(&self, source: object_store::Error) -> Error {

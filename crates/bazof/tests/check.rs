@@ -24,14 +24,20 @@ fn batch(keys: &[&str], micros: i64) -> RecordBatch {
     .expect("batch")
 }
 
+/// The schema of [`batch`].
+fn batch_schema() -> TableSchema {
+    TableSchema::new(
+        KeyType::String,
+        vec![ColumnDef::new("v", ColumnType::String)],
+    )
+}
+
 #[tokio::test]
 async fn expired_snapshots_are_not_problems_but_missing_retained_files_are() {
     let location = "memory://check/expired";
-    let schema = TableSchema::new(
-        KeyType::String,
-        vec![ColumnDef::new("v", ColumnType::String)],
-    );
-    let table = Table::create(location, schema).await.expect("create");
+    let table = Table::create(location, batch_schema())
+        .await
+        .expect("create");
     let day = 86_400_000_000i64;
     for (i, t) in [0, 10 * day, 40 * day].into_iter().enumerate() {
         let keys = [["a", "b"], ["b", "c"], ["c", "d"]][i];
@@ -90,4 +96,152 @@ async fn expired_snapshots_are_not_problems_but_missing_retained_files_are() {
             .contains("is missing (named by s4.json)"),
         "{report:?}"
     );
+}
+
+/// Every problem of a report on one line each (the damage loop matches file names).
+fn problems(report: &bazof::CheckReport) -> Result<(), String> {
+    match report.is_ok() {
+        true => Ok(()),
+        false => Err(report
+            .problems
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")),
+    }
+}
+
+/// `check_data` reads every row: a compacted table with bases and deltas passes, and
+/// so does a bazof 0.2 table (whose rows it only decodes); damage inside pages, which
+/// `check` (footers only) does not see, is a problem naming the file.
+#[test]
+fn check_data_decodes_every_page() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let table = Table::create("memory://check/data", batch_schema())
+            .await
+            .unwrap();
+        let day = 86_400_000_000i64;
+        for (i, t) in [0, 10 * day, 40 * day, 5 * day].into_iter().enumerate() {
+            let keys = [["a", "b"], ["b", "c"], ["c", "d"], ["a", "d"]][i];
+            table.commit(&[batch(&keys, t)]).await.unwrap();
+        }
+        let policy = CompactionPolicy {
+            max_deltas: 0,
+            ..Default::default()
+        };
+        table.compact(&policy).await.unwrap();
+        let report = table.check_data().await.unwrap();
+        assert!(report.is_ok(), "{report:?}");
+        assert!(report.files_checked >= 2, "{report:?}");
+        let legacy = Table::open(bazof_testkit::fixture("financials").to_str().unwrap())
+            .await
+            .unwrap();
+        let report = legacy.check_data().await.unwrap();
+        assert!(report.is_ok(), "{report:?}");
+    });
+
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().join("t").to_string_lossy().into_owned();
+    let victim = bazof_testkit::damage::one_file_table(&location);
+    let table = rt.block_on(Table::open(&location)).unwrap();
+    let mut only_data_sees_it = 0;
+    bazof_testkit::damage::at_every_offset(&victim, 3, || {
+        let data = problems(&rt.block_on(table.check_data()).unwrap());
+        let footers = problems(&rt.block_on(table.check()).unwrap());
+        if data.is_err() && footers.is_ok() {
+            only_data_sees_it += 1;
+        }
+        // Whatever the footers show wrong, reading the rows shows too.
+        assert!(footers.is_ok() || data.is_err(), "{footers:?}");
+        data
+    });
+    assert!(only_data_sees_it > 0);
+}
+
+/// Rows that break SPEC §4's order, or lie outside the ranges the snapshot records,
+/// give wrong answers without an error (scans merge by that order and prune by those
+/// ranges): `check_data` names them; `check`, which reads footers only, cannot.
+#[test]
+fn check_data_finds_rows_out_of_order_or_outside_the_snapshot_ranges() {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use parquet::arrow::ArrowWriter;
+
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().join("t").to_string_lossy().into_owned();
+    let victim = bazof_testkit::damage::one_file_table(&location);
+    let name = victim.file_name().unwrap().to_string_lossy().into_owned();
+    let snapshot = dir.path().join("t/s1.json");
+    let pristine = (
+        std::fs::read(&victim).unwrap(),
+        std::fs::read(&snapshot).unwrap(),
+    );
+    // Edits the snapshot's record of the data file.
+    let edit_record = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&snapshot).unwrap()).unwrap();
+        for segment in json["segments"].as_array_mut().unwrap() {
+            for file in segment["deltas"].as_array_mut().unwrap() {
+                edit(file);
+            }
+        }
+        std::fs::write(&snapshot, serde_json::to_vec(&json).unwrap()).unwrap();
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let reports = || {
+        rt.block_on(async {
+            let table = Table::open(&location).await.unwrap();
+            (
+                problems(&table.check().await.unwrap()),
+                problems(&table.check_data().await.unwrap()),
+            )
+        })
+    };
+
+    // The same rows, written in reverse order (the snapshot's size updated).
+    let batches: Vec<RecordBatch> =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&victim).unwrap())
+            .unwrap()
+            .build()
+            .unwrap()
+            .map(|b| b.unwrap())
+            .collect();
+    let rows = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    let reversed: Vec<u32> = (0..rows.num_rows() as u32).rev().collect();
+    let reversed =
+        arrow::compute::take_record_batch(&rows, &arrow::array::UInt32Array::from(reversed))
+            .unwrap();
+    let mut writer = ArrowWriter::try_new(
+        std::fs::File::create(&victim).unwrap(),
+        reversed.schema(),
+        None,
+    )
+    .unwrap();
+    writer.write(&reversed).unwrap();
+    writer.close().unwrap();
+    let size = std::fs::metadata(&victim).unwrap().len();
+    edit_record(&|file| file["bytes"] = size.into());
+    let (footers, data) = reports();
+    assert!(footers.is_ok(), "{footers:?}");
+    let data = data.unwrap_err();
+    assert!(data.contains(&name) && data.contains("order"), "{data}");
+
+    // The original rows, but the snapshot says the file ends earlier in event time.
+    std::fs::write(&victim, &pristine.0).unwrap();
+    std::fs::write(&snapshot, &pristine.1).unwrap();
+    assert_eq!(reports(), (Ok(()), Ok(())));
+    edit_record(&|file| file["max_event_time"] = "1970-01-01T00:00:01.000000Z".into());
+    let (footers, data) = reports();
+    assert!(footers.is_ok(), "{footers:?}");
+    let data = data.unwrap_err();
+    assert!(
+        data.contains(&name) && data.contains("event time"),
+        "{data}"
+    );
+
+    // Or that its keys end before they do.
+    std::fs::write(&snapshot, &pristine.1).unwrap();
+    edit_record(&|file| file["max_key"] = "k050".into());
+    let data = reports().1.unwrap_err();
+    assert!(data.contains("max_key"), "{data}");
 }

@@ -5,7 +5,7 @@ use std::io::Write;
 use bazof::blocking::block_on;
 use bazof::{CheckReport, Table};
 
-use crate::cli::TableArg;
+use crate::cli::CheckArgs;
 use crate::error::Result;
 use crate::fail;
 
@@ -57,10 +57,13 @@ pub fn print_report(out: &mut dyn Write, r: &CheckReport) -> std::io::Result<()>
     }
 }
 
-/// Runs `bazof check`.
-pub fn run(args: TableArg) -> Result<()> {
+/// Runs `bazof check` (`--data`: every row too).
+pub fn run(args: CheckArgs) -> Result<()> {
     let table = block_on(Table::open(&args.table))?;
-    let report = block_on(table.check())?;
+    let report = match args.data {
+        true => block_on(table.check_data())?,
+        false => block_on(table.check())?,
+    };
     print_report(&mut std::io::stdout().lock(), &report)?;
     if report.is_ok() {
         Ok(())

@@ -6,8 +6,6 @@ use chrono::{DateTime, Utc};
 use futures::future::try_join_all;
 use object_store::ObjectStoreExt;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, RowSelection};
-#[allow(deprecated)]
-use parquet::arrow::async_reader::ParquetObjectReader;
 use parquet::file::metadata::PageIndexPolicy;
 
 use crate::decode_guard::guard_future;
@@ -397,7 +395,6 @@ impl Table {
     }
 
     /// [`Table::load_footer`], optionally with the page index (column and offset index).
-    #[allow(deprecated)]
     async fn load_metadata(
         &self,
         path: &str,
@@ -409,11 +406,7 @@ impl Table {
         } else {
             ArrowReaderOptions::new()
         };
-        let mut reader =
-            ParquetObjectReader::new(self.location.store.clone(), self.location.child(path));
-        if let Some(size) = size {
-            reader = reader.with_file_size(size);
-        }
+        let mut reader = self.parquet_reader(path, size);
         let loaded = guard_future(
             async { Ok(ArrowReaderMetadata::load_async(&mut reader, options).await) },
             |reason| Error::DataFile {

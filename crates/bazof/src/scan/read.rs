@@ -170,13 +170,7 @@ fn decode(
     metrics: &ScanMetrics,
 ) -> Result<parquet::arrow::async_reader::ParquetRecordBatchStream<ParquetObjectReader>> {
     let mask = ProjectionMask::roots(file.metadata.parquet_schema(), leaf_indices.iter().copied());
-    let mut reader = ParquetObjectReader::new(
-        table.location.store.clone(),
-        table.location.child(&file.path),
-    );
-    if let Some(size) = file.file_size {
-        reader = reader.with_file_size(size);
-    }
+    let reader = table.parquet_reader(&file.path, file.file_size);
     let mut builder =
         ParquetRecordBatchStreamBuilder::new_with_metadata(reader, file.metadata.clone())
             .with_projection(mask)

@@ -1,6 +1,7 @@
 //! [`Table::check`]: is the table whole? Every snapshot file must parse (SPEC §3), and every
 //! data file a *retained* snapshot references must be present and match what the snapshot
-//! says of it (size, rows, columns).
+//! says of it (size, rows, columns). [`Table::check_data`] also reads every row
+//! ([`rows`]).
 //!
 //! Vacuum (SPEC §8) deletes the data files that only expired snapshots reference, so a
 //! snapshot other than the latest whose files are partly gone is *expired*, not broken:
@@ -9,11 +10,13 @@
 //! otherwise once no retained snapshot needs it; the latest snapshot is always retained.
 //! bazof 0.2 tables are never vacuumed, so for them every missing file is a problem.
 
+mod rows;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::error::Error;
-use crate::snapshot::AnySnapshot;
+use crate::snapshot::{AnySnapshot, DataFile};
 use crate::table::{snapshot_file, Table};
 use crate::{Commit, Result};
 
@@ -71,11 +74,12 @@ impl CheckReport {
 
 /// What a snapshot says about one of its data files.
 struct Expected {
-    rows: Option<u64>,
-    bytes: Option<u64>,
     columns: Vec<String>,
     /// The first snapshot naming the file.
     named_by: Commit,
+    /// The snapshot's record of the file: rows, bytes, ranges (`None`: a bazof 0.2
+    /// file, which 0.2 snapshots record nothing of).
+    record: Option<DataFile>,
 }
 
 /// One parsed snapshot's references.
@@ -99,6 +103,18 @@ impl Table {
     /// Reads only metadata and Parquet footers. Problems are reported, not returned as
     /// errors; `Err` means the table could not be listed or has no snapshot at all.
     pub async fn check(&self) -> Result<CheckReport> {
+        self.check_reading(false).await
+    }
+
+    /// [`Table::check`], and every row of every data file besides: each page decodes,
+    /// rows are in SPEC §4 order, and keys, event times and commits lie in the ranges
+    /// the snapshot records (scans prune by them). Reads the whole table.
+    pub async fn check_data(&self) -> Result<CheckReport> {
+        self.check_reading(true).await
+    }
+
+    /// [`Table::check`]; `data`: [`Table::check_data`].
+    async fn check_reading(&self, data: bool) -> Result<CheckReport> {
         let latest = self.latest_commit().await?;
         let sizes: BTreeMap<String, u64> = self
             .list_files()
@@ -140,7 +156,10 @@ impl Table {
             }
         }
         for (path, e) in &judged {
-            if let Some(p) = self.check_file(path, e, sizes.get(path).copied()).await {
+            if let Some(p) = self
+                .check_file(path, e, sizes.get(path).copied(), data)
+                .await
+            {
                 problems.push(p);
             }
         }
@@ -160,12 +179,14 @@ impl Table {
         })
     }
 
-    /// Checks one data file against what its snapshot says; `None` when it matches.
+    /// Checks one data file against what its snapshot says (`data`: every row too);
+    /// `None` when it matches.
     async fn check_file(
         &self,
         path: &str,
         e: &Expected,
         size: Option<u64>,
+        data: bool,
     ) -> Option<CheckProblem> {
         let problem = |reason: String| {
             Some(CheckProblem {
@@ -179,7 +200,7 @@ impl Table {
                 snapshot_file(e.named_by)
             ));
         };
-        if let Some(b) = e.bytes.filter(|b| *b != size) {
+        if let Some(b) = e.record.as_ref().map(|r| r.bytes).filter(|b| *b != size) {
             return problem(format!("the snapshot says {b} bytes, the file has {size}"));
         }
         let meta = match self.load_footer(path, Some(size)).await {
@@ -187,7 +208,12 @@ impl Table {
             Err(err) => return problem(reason(&err)),
         };
         let n = meta.metadata().file_metadata().num_rows();
-        if let Some(r) = e.rows.filter(|r| i64::try_from(*r).ok() != Some(n)) {
+        if let Some(r) = e
+            .record
+            .as_ref()
+            .map(|r| r.rows)
+            .filter(|r| i64::try_from(*r).ok() != Some(n))
+        {
             return problem(format!("the snapshot says {r} rows, the footer says {n}"));
         }
         let have: BTreeSet<&str> = meta
@@ -204,6 +230,11 @@ impl Table {
             .collect();
         if !missing.is_empty() {
             return problem(format!("columns missing: {}", missing.join(", ")));
+        }
+        if data {
+            return rows::check_rows(self, path, size, meta, e.record.as_ref())
+                .await
+                .and_then(problem);
         }
         None
     }
@@ -236,10 +267,9 @@ fn references(snap: &AnySnapshot, problems: &mut Vec<CheckProblem>) -> Refs {
                     .into_iter()
                     .map(|f| {
                         let e = Expected {
-                            rows: Some(f.rows),
-                            bytes: Some(f.bytes),
                             columns: columns.clone(),
                             named_by: s.commit,
+                            record: Some(f.clone()),
                         };
                         (f.path.clone(), e)
                     })
@@ -256,10 +286,9 @@ fn references(snap: &AnySnapshot, problems: &mut Vec<CheckProblem>) -> Refs {
                     .into_iter()
                     .map(|p| {
                         let e = Expected {
-                            rows: None,
-                            bytes: None,
                             columns: columns.clone(),
                             named_by: l.commit,
+                            record: None,
                         };
                         (p, e)
                     })
