@@ -244,4 +244,29 @@ fn check_data_finds_rows_out_of_order_or_outside_the_snapshot_ranges() {
     edit_record(&|file| file["max_key"] = "k050".into());
     let data = reports().1.unwrap_err();
     assert!(data.contains("max_key"), "{data}");
+
+    // A base holds the state before its start: one whose recorded start comes before
+    // its rows' event times is named.
+    std::fs::write(&snapshot, &pristine.1).unwrap();
+    rt.block_on(async {
+        let table = Table::open(&location).await.unwrap();
+        table.compact(&CompactionPolicy::default()).await.unwrap();
+    });
+    assert_eq!(reports(), (Ok(()), Ok(())));
+    let latest = dir.path().join("t/s2.json");
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&latest).unwrap()).unwrap();
+    let bases: Vec<&mut serde_json::Value> = json["segments"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .filter(|g| !g["base"].is_null())
+        .collect();
+    assert!(!bases.is_empty(), "compaction wrote no base");
+    for g in bases {
+        g["base"]["base_start"] = "1970-01-01T00:00:00.000001Z".into();
+    }
+    std::fs::write(&latest, serde_json::to_vec(&json).unwrap()).unwrap();
+    let data = reports().1.unwrap_err();
+    assert!(data.contains("base's start"), "{data}");
 }

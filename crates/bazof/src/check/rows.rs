@@ -183,16 +183,16 @@ fn check_batch(
             ));
         }
         if let Some((start, folds)) = bounds.base {
-            if start.is_some_and(|s| t >= s) {
+            if let Some(start) = start.filter(|s| t >= *s) {
                 return Err(format!(
-                    "row {row}: a base holds events before its start, this one is at {}",
-                    format_micros(t)
+                    "row {row}: event time {} is not before the base's start {}",
+                    format_micros(t),
+                    format_micros(start)
                 ));
             }
-            if folds.is_some_and(|f| c > f) {
+            if let Some(folds) = folds.filter(|f| c > *f) {
                 return Err(format!(
-                    "row {row}: a base folds commits up to {}, this row is from {c}",
-                    folds.unwrap_or_default()
+                    "row {row}: _bazof_commit {c} is after {folds}, the last commit the base folds"
                 ));
             }
         }
