@@ -15,6 +15,8 @@ mod rows;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use futures::StreamExt;
+
 use crate::error::Error;
 use crate::snapshot::{AnySnapshot, DataFile};
 use crate::table::{snapshot_file, Table};
@@ -72,7 +74,11 @@ impl CheckReport {
     }
 }
 
+/// Data files checked at once.
+const FILES_AT_ONCE: usize = 16;
+
 /// What a snapshot says about one of its data files.
+#[derive(Clone)]
 struct Expected {
     columns: Vec<String>,
     /// The first snapshot naming the file.
@@ -155,12 +161,28 @@ impl Table {
                 judged.entry(path).or_insert(e);
             }
         }
-        for (path, e) in &judged {
-            if let Some(p) = self
-                .check_file(path, e, sizes.get(path).copied(), data)
-                .await
-            {
-                problems.push(p);
+        // Files are checked side by side: footers are small reads (on S3, latency), rows
+        // are decoded on every core; the problems come out in path order.
+        let files: Vec<(String, Expected, Option<u64>)> = judged
+            .iter()
+            .map(|(path, e)| (path.clone(), e.clone(), sizes.get(path).copied()))
+            .collect();
+        let table = self.clone();
+        let checks = files.into_iter().map(move |(path, e, size)| {
+            let table = table.clone();
+            tokio::spawn(async move { table.check_file(&path, &e, size, data).await })
+        });
+        let mut checked = futures::stream::iter(checks).buffered(FILES_AT_ONCE);
+        while let Some(outcome) = checked.next().await {
+            match outcome {
+                Ok(Some(p)) => problems.push(p),
+                Ok(None) => {}
+                Err(e) => {
+                    return Err(Error::Internal {
+                        table: self.location().to_string(),
+                        reason: format!("a file check stopped: {e}"),
+                    })
+                }
             }
         }
         let unreferenced = sizes
