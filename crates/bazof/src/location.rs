@@ -117,6 +117,12 @@ impl Location {
             }
             out
         });
+        if abs.is_file() {
+            return Err(Error::InvalidLocation {
+                location: display.to_string(),
+                reason: "it is a file; a table is a directory".into(),
+            });
+        }
         let root = Path::from_absolute_path(&abs).map_err(|e| Error::InvalidLocation {
             location: display.to_string(),
             reason: e.to_string(),

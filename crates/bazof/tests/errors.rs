@@ -232,6 +232,17 @@ fn not_a_table() {
     let dir = tempfile::tempdir().unwrap();
     let e = scan_err(dir.path().to_str().unwrap());
     assert!(matches!(e, Error::NotATable { .. }), "{e}");
+    // A file given as the table (a data file, a snapshot, any file) says so, for
+    // reading and for creating alike.
+    let file = dir.path().join("events.csv");
+    std::fs::write(&file, "key,event_time\n").unwrap();
+    let e = scan_err(file.to_str().unwrap());
+    assert!(
+        matches!(e, Error::InvalidLocation { .. }) && e.to_string().contains("it is a file"),
+        "{e}"
+    );
+    let created = rt().block_on(Table::create(file.to_str().unwrap(), schema()));
+    assert!(created.is_err_and(|e| e.to_string().contains("it is a file")));
 }
 
 #[test]
