@@ -7,7 +7,8 @@
 //! integers make an Int column, numbers with a fraction or exponent a Float, booleans a
 //! Boolean, strings a Date or DateTime when every one has that exact form, else a String.
 //! A column mixing kinds is a String holding each value's JSON text; nested values
-//! (arrays, objects) are stored as their JSON text in a String column.
+//! (arrays, objects) are stored as their JSON text in a String column. An object that
+//! names a member twice is an error.
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -238,6 +239,15 @@ fn convert(
         slots.iter_mut().for_each(|s| *s = None);
         for (j, (k, _)) in file.object.0.iter().enumerate() {
             match header.iter().position(|h| h == k) {
+                // A member named twice is ambiguous: refused (as DuckDB's read_json
+                // does), not resolved by keeping one of its values.
+                Some(i) if slots[i].is_some() => {
+                    return Err(fail!(
+                        "{}: line {}: member {k:?} appears twice in the object",
+                        file.name,
+                        file.line
+                    ))
+                }
                 Some(i) => slots[i] = Some(j),
                 None => {
                     return Err(fail!(

@@ -336,6 +336,20 @@ fn bad_ndjson_names_file_line_and_column() {
         &f,
         &["extra.ndjson", "column 'colour' is not in the schema"],
     );
+    // A member named twice is ambiguous (which value is the row's?): refused, as
+    // DuckDB's read_json does, instead of keeping one silently.
+    let f = common::write(
+        dir.path(),
+        "twice.ndjson",
+        "{\"key\":\"a\",\"event_time\":\"2024-02-01\"}\n\
+         {\"key\":\"b\",\"price\":1.5,\"event_time\":\"2024-02-01\",\"price\":2.5}\n",
+    );
+    refused(
+        dir.path(),
+        &table,
+        &f,
+        &["twice.ndjson: line 2: member \"price\" appears twice"],
+    );
 }
 
 #[test]
