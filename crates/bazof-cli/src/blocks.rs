@@ -242,12 +242,7 @@ fn convert_blocks(
 /// The message of a thread that ended by panicking, if it did.
 fn panic_reason(handle: Option<JoinHandle<()>>) -> Option<String> {
     let p = handle?.join().err()?;
-    Some(
-        p.downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| p.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown cause".into()),
-    )
+    Some(bazof::decode_guard::panic_message(p.as_ref()).to_string())
 }
 
 /// Converting threads for a machine: one per core (at most 8).

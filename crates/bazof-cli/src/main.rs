@@ -64,12 +64,7 @@ fn main() -> ExitCode {
     // panic: the core turns some panics into errors (a corrupt file's decoder), which
     // are reported as such; the note is printed if the panic ends the command.
     std::panic::set_hook(Box::new(|info| {
-        let msg = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_default();
+        let msg = bazof::decode_guard::panic_message(info.payload());
         let at = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))

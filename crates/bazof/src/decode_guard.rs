@@ -2,7 +2,8 @@
 //! some corrupt input (documented, e.g. a variable-length integer longer than ten
 //! bytes in a run-length or delta-packed page); these guards turn a panic while
 //! decoding a file into the reason that file cannot be read. The panic hook still
-//! runs (Rust's default one prints the panic to stderr).
+//! runs (Rust's default one prints the panic to stderr). [`panic_message`] is the one
+//! reading of a caught panic's message, for the doors' own guards too.
 
 use std::any::Any;
 use std::future::Future;
@@ -10,8 +11,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use futures::{FutureExt, Stream, StreamExt};
 
-/// The message a caught panic carried.
-fn panic_message(payload: &(dyn Any + Send)) -> &str {
+/// The message a caught panic (or a panic hook's payload) carried, "no message" if none.
+pub fn panic_message(payload: &(dyn Any + Send)) -> &str {
     payload
         .downcast_ref::<&str>()
         .copied()

@@ -108,7 +108,7 @@ impl Table {
 
     /// An async Parquet reader of the data file at `path` (relative to the table root);
     /// `size`, when known (the snapshot records it), saves a HEAD request.
-    #[allow(deprecated)] // parquet-rs's reader over object_store; its successor is not released
+    #[allow(deprecated)] // parquet-rs 60 deprecates it for an own `AsyncFileReader`; one place to swap
     pub(crate) fn parquet_reader(&self, path: &str, size: Option<u64>) -> ParquetObjectReader {
         let reader =
             ParquetObjectReader::new(self.location.store.clone(), self.location.child(path));

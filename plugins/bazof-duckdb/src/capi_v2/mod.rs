@@ -142,10 +142,7 @@ fn guard(err: ErrSlot, body: impl FnOnce() -> Result<(), String>) {
         Ok(Err(m)) => m,
         Err(p) => format!(
             "bazof: internal error: {}",
-            p.downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| p.downcast_ref::<String>().cloned())
-                .unwrap_or_default()
+            bazof::decode_guard::panic_message(p.as_ref())
         ),
     };
     set_error(err, &message);
